@@ -1,0 +1,172 @@
+//! Analyzers: the pure, parameterised logic behind checks. A check YAML names
+//! an analyzer and gives it parameters; the analyzer reads the ClusterView and
+//! returns drafts of findings. Analyzers never print, never do I/O, never mutate.
+
+mod container_failures;
+mod env;
+mod env_refs;
+mod required_env;
+mod service_refs;
+pub mod target;
+pub mod text;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cluster::{ClusterView, Kind, ObjectRef};
+use crate::findings::{Fix, Severity};
+
+/// A finding before the engine stamps it with the check's code, name and severity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub subject: ObjectRef,
+    pub message: String,
+    pub evidence: Vec<String>,
+    pub fix: Option<Fix>,
+    /// Findings this one may follow from, most likely first. The engine links the
+    /// first that another check actually reported.
+    pub causes: Vec<CauseHint>,
+    /// Overrides the check's severity for this finding (e.g. a log signature's own).
+    pub severity: Option<Severity>,
+}
+
+impl Draft {
+    pub fn new(subject: ObjectRef, message: impl Into<String>) -> Self {
+        Draft {
+            subject,
+            message: message.into(),
+            evidence: Vec::new(),
+            fix: None,
+            causes: Vec::new(),
+            severity: None,
+        }
+    }
+
+    pub fn evidence(mut self, line: impl Into<String>) -> Self {
+        self.evidence.push(line.into());
+        self
+    }
+
+    pub fn fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+
+    pub fn caused_by(mut self, analyzer: &'static str, subject: ObjectRef) -> Self {
+        self.causes.push(CauseHint {
+            analyzer,
+            subject: subject.object(),
+        });
+        self
+    }
+}
+
+/// "This may be caused by whatever `analyzer` reported about `subject`."
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CauseHint {
+    pub analyzer: &'static str,
+    pub subject: ObjectRef,
+}
+
+/// An analyzer instantiated with a check's parameters.
+pub trait Analyzer: Send + Sync + std::fmt::Debug {
+    /// Judge the view. `Err` skips the check with that reason
+    /// (e.g. "not applicable: no Seldon resources").
+    fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String>;
+}
+
+/// Extra data an analyzer reads besides objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Data {
+    /// Container log tails.
+    Logs,
+    /// Kafka metadata, groups and offsets.
+    Kafka,
+    /// HTTP health probes through the API server proxy.
+    Probes,
+}
+
+/// An analyzer's entry in the registry.
+#[derive(Debug)]
+pub struct AnalyzerDef {
+    pub name: &'static str,
+    /// One line for `mlopsctl checks` and the docs.
+    pub summary: &'static str,
+    /// Kinds the analyzer reads: what a live collector must list.
+    pub needs: &'static [Kind],
+    pub data: &'static [Data],
+    /// Validate parameters and build the analyzer; the error names the field.
+    pub build: fn(Value) -> Result<Box<dyn Analyzer>, String>,
+}
+
+/// Every analyzer, by name.
+pub static ANALYZERS: &[&AnalyzerDef] = &[
+    &required_env::DEF,
+    &env_refs::DEF,
+    &container_failures::DEF,
+    &service_refs::DEF,
+];
+
+pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
+    ANALYZERS.iter().copied().find(|a| a.name == name)
+}
+
+/// The kinds every workload analyzer reads.
+pub const WORKLOAD_KINDS: &[Kind] = &[
+    Kind::Pod,
+    Kind::Deployment,
+    Kind::ReplicaSet,
+    Kind::StatefulSet,
+    Kind::DaemonSet,
+    Kind::Job,
+    Kind::CronJob,
+    Kind::Event,
+];
+
+/// Parse parameters into an analyzer's params struct; unknown fields are errors,
+/// and the error names the path of the bad field.
+pub fn params<P: DeserializeOwned>(value: Value) -> Result<P, String> {
+    let value = if value.is_null() {
+        Value::Object(Default::default())
+    } else {
+        value
+    };
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })
+}
+
+/// Build helper: parse params of type `P` and box it as the analyzer.
+pub fn build<P: Analyzer + DeserializeOwned + 'static>(
+    value: Value,
+) -> Result<Box<dyn Analyzer>, String> {
+    params::<P>(value).map(|p| Box::new(p) as Box<dyn Analyzer>)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Helpers for analyzer unit tests: load a fixture snapshot, run an analyzer.
+    use std::path::Path;
+
+    use super::*;
+
+    pub fn fixture(name: &str) -> ClusterView {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        crate::snapshot::load(&path).unwrap_or_else(|e| panic!("fixture {name}: {e:#}"))
+    }
+
+    /// Run an analyzer with YAML parameters.
+    pub fn run(analyzer: &str, params_yaml: &str, view: &ClusterView) -> Vec<Draft> {
+        let def = find(analyzer).expect("analyzer exists");
+        let value: Value = crate::yaml::from_str(params_yaml).expect("params parse");
+        let analyzer = (def.build)(value).expect("params valid");
+        analyzer.analyze(view).expect("not skipped")
+    }
+}

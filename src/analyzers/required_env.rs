@@ -1,0 +1,165 @@
+//! `required-env`: environment variables a workload must define, from the
+//! check's list and from the application's own complaint in its log.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde::{Deserialize, Deserializer};
+
+use super::env::env_names;
+use super::target::Target;
+use super::text::clip;
+use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_KINDS, build};
+use crate::cluster::{ClusterView, Workload};
+use crate::findings::Fix;
+
+pub static DEF: AnalyzerDef = AnalyzerDef {
+    name: "required-env",
+    summary: "variables a workload must define, by contract or because its log says they are missing",
+    needs: WORKLOAD_KINDS,
+    data: &[Data::Logs],
+    build: build::<RequiredEnv>,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequiredEnv {
+    #[serde(default)]
+    target: Target,
+    /// Variables every selected container must define.
+    #[serde(default)]
+    required: Vec<String>,
+    /// Log lines that name a missing variable in a named group `var`.
+    #[serde(default)]
+    log_patterns: Vec<VarPattern>,
+}
+
+/// A regex with a `var` capture group.
+#[derive(Debug)]
+pub struct VarPattern(Regex);
+
+impl<'de> Deserialize<'de> for VarPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let re = Regex::new(&text).map_err(serde::de::Error::custom)?;
+        if !re.capture_names().any(|n| n == Some("var")) {
+            return Err(serde::de::Error::custom(format!(
+                "pattern `{text}` needs a named group `(?P<var>...)` for the variable"
+            )));
+        }
+        Ok(VarPattern(re))
+    }
+}
+
+/// Why a variable is believed missing.
+#[derive(Default)]
+struct Missing {
+    required: bool,
+    log_lines: Vec<String>,
+}
+
+impl Analyzer for RequiredEnv {
+    fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        let mut drafts = Vec::new();
+        for w in self.target.workloads(view) {
+            for container in self.target.containers(&w) {
+                let env = env_names(view, w.namespace(), container);
+                let mut missing: BTreeMap<String, Missing> = BTreeMap::new();
+                if env.unresolved.is_empty() {
+                    for var in self.required.iter().filter(|v| !env.names.contains(*v)) {
+                        missing.entry(var.clone()).or_default().required = true;
+                    }
+                }
+                for (pod, line, var) in self.log_complaints(view, &w, &container.name) {
+                    if !env.names.contains(&var) {
+                        let entry = missing.entry(var).or_default();
+                        if entry.log_lines.len() < 2 {
+                            entry
+                                .log_lines
+                                .push(format!("log of pod {pod}: {}", clip(&line, 240)));
+                        }
+                    }
+                }
+                for (var, why) in missing {
+                    drafts.push(finding(&w, &container.name, &var, why, &env));
+                }
+            }
+        }
+        Ok(drafts)
+    }
+}
+
+impl RequiredEnv {
+    /// (pod, line, variable) for every log line that names a missing variable.
+    fn log_complaints(
+        &self,
+        view: &ClusterView,
+        w: &Workload<'_>,
+        container: &str,
+    ) -> Vec<(String, String, String)> {
+        if self.log_patterns.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for pod in view.pods_of(w) {
+            let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+            for log in view.logs_of(w.namespace(), pod_name, container) {
+                for line in log.lines() {
+                    for VarPattern(re) in &self.log_patterns {
+                        if let Some(var) = re.captures(line).and_then(|c| c.name("var")) {
+                            out.push((
+                                pod_name.to_string(),
+                                line.trim().to_string(),
+                                var.as_str().to_string(),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn finding(
+    w: &Workload<'_>,
+    container: &str,
+    var: &str,
+    why: Missing,
+    env: &super::env::EnvNames,
+) -> Draft {
+    let c = w
+        .containers()
+        .find(|c| c.name == container)
+        .expect("container of this workload");
+    let reason = match (why.required, why.log_lines.is_empty()) {
+        (true, true) => "the check requires it".to_string(),
+        (true, false) => "the check requires it and the application reports it missing".to_string(),
+        (false, _) => "the application reports it missing".to_string(),
+    };
+    let mut draft = Draft::new(
+        w.container_ref(c, "env"),
+        format!("container {container} does not define {var}: {reason}"),
+    );
+    draft.evidence.extend(why.log_lines);
+    let defined: Vec<&str> = env.names.iter().map(String::as_str).collect();
+    draft.evidence.push(if defined.is_empty() {
+        format!("container {container} defines no environment variables")
+    } else {
+        format!("container {container} defines: {}", defined.join(", "))
+    });
+    let subject = w.object_ref();
+    let mut description = format!(
+        "Set {var} on container {container} of {subject}; its value is site-specific, so give it with `mlopsctl fix --set {var}=VALUE`."
+    );
+    if let Some(manager) = w.manager() {
+        description.push_str(&format!(
+            " {subject} is managed by {manager}: add {var} to its values too, or the next upgrade removes it."
+        ));
+    }
+    draft.fix(Fix::manual(description).with_kubectl(format!(
+        "kubectl set env {}{} -c {container} {var}=<value>",
+        subject.kubectl_name(),
+        subject.kubectl_ns()
+    )))
+}

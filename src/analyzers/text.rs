@@ -1,0 +1,49 @@
+//! Small text helpers analyzers share for evidence.
+
+/// The last `n` non-empty lines of a log, each cut to a readable length.
+pub fn last_lines(log: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| clip(l, 300))
+        .collect()
+}
+
+/// Cut a line to at most `max` characters, marking the cut.
+pub fn clip(line: &str, max: usize) -> String {
+    let line = line.trim_end();
+    match line.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
+    }
+}
+
+/// A secret-looking value shown without revealing it: `mi******in`.
+pub fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= 4 {
+        return "*".repeat(chars.len().max(3));
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines_skips_blanks_and_clips() {
+        let log = "a\n\nb\nc\n\n";
+        assert_eq!(last_lines(log, 2), vec!["b", "c"]);
+        assert_eq!(clip("abcdef", 3), "abc…");
+        assert_eq!(clip("日本語テキスト", 3), "日本語…");
+    }
+
+    #[test]
+    fn masks_keep_no_secret() {
+        assert_eq!(mask("minioadmin"), "mi******in");
+        assert_eq!(mask("ab"), "***");
+    }
+}

@@ -1,0 +1,144 @@
+//! The check catalogue: shipped checks embedded at build time plus the user's
+//! `--checks DIR` files. A user check with a shipped code replaces it.
+
+mod spec;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+pub use spec::{CheckSpec, Docs};
+
+use crate::analyzers::{self, Analyzer, AnalyzerDef};
+
+mod shipped {
+    include!(concat!(env!("OUT_DIR"), "/shipped_checks.rs"));
+}
+
+/// A check ready to run: its spec, its analyzer built from the parameters, and
+/// where it came from.
+#[derive(Debug)]
+pub struct Check {
+    pub spec: CheckSpec,
+    pub analyzer: Box<dyn Analyzer>,
+    pub def: &'static AnalyzerDef,
+    /// `checks/workloads/wkl001.yaml (shipped)` or the user's file path.
+    pub origin: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    /// By code, so listing and selection are ordered.
+    checks: BTreeMap<String, Check>,
+}
+
+impl Catalogue {
+    /// The shipped checks and then each user directory, in order.
+    pub fn load(user_dirs: &[PathBuf]) -> Result<Catalogue> {
+        let mut catalogue = Catalogue::default();
+        for (path, text) in shipped::SHIPPED {
+            let origin = format!("checks/{path} (shipped)");
+            catalogue.add(parse_check(text, &origin)?, false)?;
+        }
+        for dir in user_dirs {
+            for file in yaml_files(dir)? {
+                let text = fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read check file {}", file.display()))?;
+                catalogue.add(parse_check(&text, &file.display().to_string())?, true)?;
+            }
+        }
+        Ok(catalogue)
+    }
+
+    fn add(&mut self, check: Check, user: bool) -> Result<()> {
+        if let Some(existing) = self.checks.get(&check.spec.code)
+            && !(user && existing.origin.ends_with("(shipped)"))
+        {
+            bail!(
+                "{}: code {} is already used by {}; codes must be unique",
+                check.origin,
+                check.spec.code,
+                existing.origin
+            );
+        }
+        self.checks.insert(check.spec.code.clone(), check);
+        Ok(())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Check> {
+        self.checks.values()
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Check> {
+        self.checks.get(&code.to_ascii_uppercase())
+    }
+
+    /// Checks selected by `--select` and not removed by `--ignore`; each
+    /// selector is a code or a prefix (`WKL`, `SEL00`). A selector that matches
+    /// nothing is an error, so a typo never silently disables a gate.
+    pub fn select(&self, select: &[String], ignore: &[String]) -> Result<Vec<&Check>> {
+        for sel in select.iter().chain(ignore) {
+            let sel = sel.to_ascii_uppercase();
+            if !self.checks.keys().any(|code| code.starts_with(&sel)) {
+                bail!(
+                    "unknown check code or prefix `{sel}`: run `mlopsctl checks` for the catalogue"
+                );
+            }
+        }
+        let matches = |code: &str, list: &[String]| {
+            list.iter()
+                .any(|s| code.starts_with(&s.to_ascii_uppercase()))
+        };
+        Ok(self
+            .checks
+            .values()
+            .filter(|c| select.is_empty() || matches(&c.spec.code, select))
+            .filter(|c| !matches(&c.spec.code, ignore))
+            .collect())
+    }
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let entries = fs::read_dir(dir)
+        .with_context(|| format!("cannot read checks directory {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(yaml_files(&path)?);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Parse and validate one check file; errors name the file and the field.
+pub fn parse_check(text: &str, origin: &str) -> Result<Check> {
+    let spec: CheckSpec =
+        crate::yaml::from_str(text).with_context(|| format!("invalid check file {origin}"))?;
+    spec.validate()
+        .map_err(|e| anyhow::anyhow!("invalid check file {origin}: {e}"))?;
+    let Some(def) = analyzers::find(&spec.analyzer) else {
+        let known: Vec<&str> = analyzers::ANALYZERS.iter().map(|a| a.name).collect();
+        bail!(
+            "invalid check file {origin}: field `analyzer`: unknown analyzer `{}` (known: {})",
+            spec.analyzer,
+            known.join(", ")
+        );
+    };
+    let analyzer = (def.build)(spec.params.clone())
+        .map_err(|e| anyhow::anyhow!("invalid check file {origin}: field `params.{e}"))?;
+    Ok(Check {
+        spec,
+        analyzer,
+        def,
+        origin: origin.to_string(),
+    })
+}

@@ -1,0 +1,144 @@
+//! Findings, fixes and the status of each check: the data every renderer prints.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::ObjectRef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    // Declared most severe first so sorting puts errors on top.
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+
+    /// Is this at least as severe as `threshold`?
+    pub fn at_least(self, threshold: Severity) -> bool {
+        self <= threshold
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether `fix` may apply a plan on its own, after `--unsafe`, or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applicability {
+    /// Cannot break anything that works: applied by `fix`.
+    Safe,
+    /// Changes behaviour (deletes, restarts, capacity): applied with `--unsafe`.
+    Unsafe,
+    /// Needs a person (a value only they know, a cluster-admin step): shown only.
+    Manual,
+}
+
+/// A suggested fix: what to do, and the command a person would type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fix {
+    pub applicability: Applicability,
+    pub description: String,
+    /// The equivalent kubectl (or other CLI) command, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubectl: Option<String>,
+}
+
+impl Fix {
+    pub fn new(applicability: Applicability, description: impl Into<String>) -> Self {
+        Fix {
+            applicability,
+            description: description.into(),
+            kubectl: None,
+        }
+    }
+
+    pub fn manual(description: impl Into<String>) -> Self {
+        Self::new(Applicability::Manual, description)
+    }
+
+    pub fn with_kubectl(mut self, command: impl Into<String>) -> Self {
+        self.kubectl = Some(command.into());
+        self
+    }
+}
+
+/// The finding another finding follows from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Cause {
+    pub code: String,
+    pub subject: ObjectRef,
+}
+
+/// One problem found by one check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: String,
+    /// The check's name, e.g. `required-env`.
+    pub check: String,
+    pub severity: Severity,
+    pub subject: ObjectRef,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+impl Finding {
+    /// The key a cause link points at.
+    pub fn as_cause(&self) -> Cause {
+        Cause {
+            code: self.code.clone(),
+            subject: self.subject.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Fail => "fail",
+            CheckStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// How one selected check ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub code: String,
+    pub name: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: CheckStatus,
+    /// Why the check was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub findings: usize,
+}
