@@ -7,6 +7,7 @@ pub mod analyzers;
 pub mod catalogue;
 pub mod cli;
 pub mod cluster;
+pub mod collect;
 pub mod commands;
 pub mod engine;
 pub mod findings;
@@ -17,7 +18,7 @@ pub mod yaml;
 
 use std::io::Write;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, SnapshotCommand};
 use commands::Exit;
 
 /// Run a parsed command line, writing the report to `out`.
@@ -27,5 +28,6 @@ pub fn run(cli: &Cli, no_color_env: bool, out: &mut dyn Write) -> anyhow::Result
         Command::Doctor(args) => commands::doctor::run(args, style, out),
         Command::Checks(args) => commands::catalogue::list(args, style, out),
         Command::Explain(args) => commands::catalogue::explain(args, style, out),
+        Command::Snapshot(SnapshotCommand::Save(args)) => commands::snapshot::save(args),
     }
 }

@@ -6,6 +6,8 @@ use mlopsctl::cli::Cli;
 use mlopsctl::commands::Exit;
 
 fn main() -> ExitCode {
+    // kube's TLS uses ring; installed before anything can build a TLS client.
+    mlopsctl::collect::install_crypto_provider();
     let cli = Cli::parse();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let stdout = io::stdout();

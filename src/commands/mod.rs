@@ -2,6 +2,7 @@
 
 pub mod catalogue;
 pub mod doctor;
+pub mod snapshot;
 
 use std::io::IsTerminal;
 

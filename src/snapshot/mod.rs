@@ -2,6 +2,8 @@
 //! ClusterView. Every error names the file, and the line or object, that broke.
 
 mod objects;
+mod redact;
+mod save;
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -13,11 +15,14 @@ use serde::de::DeserializeOwned;
 use crate::cluster::{ClusterView, LogKey};
 
 pub use objects::{ObjectSink, parse_documents};
+pub use redact::{REDACTED, redact};
+pub use save::{Saved, file_name, save};
 
 /// The observation files at the root of a snapshot directory.
 pub const KAFKA_FILE: &str = "kafka.yaml";
 pub const PROBES_FILE: &str = "probes.yaml";
 pub const COVERAGE_FILE: &str = "coverage.yaml";
+pub const API_FILE: &str = "api.yaml";
 const LOGS_DIR: &str = "logs";
 
 /// How much of a log file is kept: its tail, as `kubectl logs --tail` would give.
@@ -45,6 +50,7 @@ pub fn load(path: &Path) -> Result<ClusterView> {
                 KAFKA_FILE => sink.view().kafka = Some(read_yaml_file(file)?),
                 PROBES_FILE => sink.view().probes = read_yaml_file(file)?,
                 COVERAGE_FILE => sink.view().coverage = read_yaml_file(file)?,
+                API_FILE => sink.view().api = Some(read_yaml_file(file)?),
                 _ if rel.starts_with(LOGS_DIR) => load_log(sink.view(), rel, file)?,
                 _ if is_object_file(file) => load_object_file(&mut sink, file)?,
                 _ => {}

@@ -66,6 +66,15 @@ impl<'a> ObjectSink<'a> {
             let Some(Value::Array(items)) = doc.get("items").cloned() else {
                 bail!("a {kind} needs an `items` array");
             };
+            // A typed list (`PodList`, as the API and `snapshot save` write them) says
+            // its kind was collected even when it holds no items.
+            if let (Some(item_kind), Some(api_version)) = (
+                kind.strip_suffix("List").filter(|k| !k.is_empty()),
+                doc.get("apiVersion").and_then(Value::as_str),
+            ) && let Some(listed) = Kind::from_object(api_version, item_kind)
+            {
+                self.view.collected.insert(listed);
+            }
             for (i, item) in items.into_iter().enumerate() {
                 let label = describe(&item);
                 self.add_object(item)
