@@ -2,6 +2,7 @@
 //! an analyzer and gives it parameters; the analyzer reads the ClusterView and
 //! returns drafts of findings. Analyzers never print, never do I/O, never mutate.
 
+mod api_latency;
 mod container_failures;
 mod env;
 mod env_refs;
@@ -106,6 +107,7 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &env_refs::DEF,
     &container_failures::DEF,
     &service_refs::DEF,
+    &api_latency::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
