@@ -240,6 +240,7 @@ fn absent_groups_are_not_installed_failures_are_failed_and_503_is_retried() {
         ]
         .into(),
         logs: false,
+        probes: false,
     };
     let collected = collect::live(
         &cluster_args(&kubeconfig),
@@ -478,4 +479,88 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+fn collect_with(faults: Faults, plan: &Plan) -> mlopsctl::cluster::ClusterView {
+    collect::install_crypto_provider();
+    let (_server, _tmp, kubeconfig) = training_pipeline(faults);
+    collect::live(
+        &cluster_args(&kubeconfig),
+        &Scope::ContextNamespace,
+        plan,
+        Options::default(),
+    )
+    .unwrap()
+    .view
+}
+
+#[test]
+fn probes_go_through_the_pod_proxy() {
+    let plan = Plan {
+        kinds: [Kind::Pod].into(),
+        logs: false,
+        probes: true,
+    };
+    let pod = "inference-flmj6qcsgg-lzpvt";
+    let view = collect_with(
+        Faults {
+            proxied: vec![(
+                pod.into(),
+                8000,
+                "/health".into(),
+                200,
+                "{\"status\":\"ok\"}".into(),
+            )],
+            ..Faults::default()
+        },
+        &plan,
+    );
+    assert_eq!(view.probes.len(), 1);
+    let probe = &view.probes[0];
+    assert_eq!(
+        (
+            probe.pod.as_deref(),
+            probe.port,
+            probe.path.as_str(),
+            probe.status
+        ),
+        (Some(pod), 8000, "/health", Some(200))
+    );
+    assert_eq!(probe.body.as_deref(), Some("{\"status\":\"ok\"}"));
+
+    let view = collect_with(Faults::default(), &plan);
+    let probe = &view.probes[0];
+    assert_eq!(probe.status, None);
+    assert_eq!(
+        probe.error.as_deref(),
+        Some("dial tcp 10.244.1.7:8000: connect: connection refused")
+    );
+}
+
+#[test]
+fn an_expired_continue_token_restarts_the_list_once() {
+    let (server, _tmp, kubeconfig) = training_pipeline(Faults {
+        expire_continue_once: vec!["pods".into()],
+        ..Faults::default()
+    });
+    let args = ClusterArgs {
+        chunk_size: 4,
+        ..cluster_args(&kubeconfig)
+    };
+    collect::install_crypto_provider();
+    let plan = Plan {
+        kinds: [Kind::Pod].into(),
+        logs: false,
+        probes: false,
+    };
+    let view = collect::live(&args, &Scope::ContextNamespace, &plan, Options::default())
+        .unwrap()
+        .view;
+    assert_eq!(view.pods.len(), 9);
+    let firsts = server
+        .requests()
+        .iter()
+        .filter(|r| r.ends_with("/pods?limit=4"))
+        .count();
+    assert_eq!(firsts, 2, "{:#?}", server.requests());
 }

@@ -117,39 +117,50 @@ impl Api {
         }
     }
 
+    /// One GET whose answer is data whatever its status (an HTTP probe through the
+    /// API server's proxy): no retry, not counted in the API's own latency.
+    pub async fn get_raw(&self, path: &str) -> Result<(u16, Vec<u8>), Failure> {
+        match tokio::time::timeout(self.request_timeout, self.send(path)).await {
+            Ok(result) => result.map(|(status, body, _)| (status, body)),
+            Err(_) => Err(Failure::Timeout),
+        }
+    }
+
     async fn once(&self, path: &str) -> (Result<Vec<u8>, Failure>, Option<Duration>) {
-        let request = match http::Request::get(path).body(Body::from(Vec::new())) {
-            Ok(r) => r,
-            Err(e) => {
-                return (
-                    Err(Failure::Transport(format!("bad request {path}: {e}"))),
-                    None,
-                );
-            }
-        };
-        let response = match self.client.send(request).await {
-            Ok(r) => r,
-            Err(e) => return (Err(transport(&e)), None),
-        };
-        let status = response.status();
+        match self.send(path).await {
+            Ok((status, body, _)) if (200..300).contains(&status) => (Ok(body), None),
+            Ok((code, body, retry_after)) => (
+                Err(Failure::Status {
+                    code,
+                    message: status_message(&body),
+                }),
+                retry_after,
+            ),
+            Err(failure) => (Err(failure), None),
+        }
+    }
+
+    /// Send a GET and read the whole answer: (status, body, Retry-After).
+    async fn send(&self, path: &str) -> Result<(u16, Vec<u8>, Option<Duration>), Failure> {
+        let request = http::Request::get(path)
+            .body(Body::from(Vec::new()))
+            .map_err(|e| Failure::Transport(format!("bad request {path}: {e}")))?;
+        let response = self.client.send(request).await.map_err(|e| transport(&e))?;
+        let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = match response.into_body().collect().await {
-            Ok(b) => b.to_bytes().to_vec(),
-            Err(e) => return (Err(transport(&e)), None),
-        };
-        if status.is_success() {
-            return (Ok(body), None);
-        }
-        let failure = Failure::Status {
-            code: status.as_u16(),
-            message: status_message(&body),
-        };
-        (Err(failure), retry_after)
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(&e))?
+            .to_bytes()
+            .to_vec();
+        Ok((status, body, retry_after))
     }
 
     fn record(&self, request: ApiRequest) {
@@ -159,7 +170,7 @@ impl Api {
 }
 
 /// The `message` of a Status body, or the start of a plain-text one.
-fn status_message(body: &[u8]) -> String {
+pub fn status_message(body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
         && let Some(m) = v.get("message").and_then(|m| m.as_str())
     {

@@ -35,6 +35,7 @@ pub async fn list(api: &Api, kind: Kind, namespace: Option<&str>, page_size: u32
     let base = path(kind, namespace);
     let mut items = Vec::new();
     let mut token: Option<String> = None;
+    let mut restarted = false;
     loop {
         let mut url = format!("{base}?limit={page_size}");
         if let Some(t) = &token {
@@ -44,6 +45,14 @@ pub async fn list(api: &Api, kind: Kind, namespace: Option<&str>, page_size: u32
         let body = match api.get(&url).await {
             Ok(body) => body,
             Err(Failure::Status { code: 401, message }) => return Listed::Unauthorized(message),
+            // 410 Gone: the continue token expired (the list changed too much
+            // between pages). Start over once, as a consistent list must.
+            Err(Failure::Status { code: 410, .. }) if token.is_some() && !restarted => {
+                restarted = true;
+                token = None;
+                items.clear();
+                continue;
+            }
             Err(failure) => return Listed::Gap(gap(kind, namespace, &failure)),
         };
         let mut page: Value = match serde_json::from_slice(&body) {

@@ -1,6 +1,7 @@
 //! The live collector: lists, with the kube client, just the kinds the selected
 //! checks need — one paginated List per kind, concurrently within a budget —
-//! plus bounded log tails for containers that need them, and fills the same
+//! plus bounded log tails for containers that need them and HTTP probes through
+//! the API server's pod proxy, and fills the same
 //! [`ClusterView`] the snapshot loader fills (through [`ObjectSink`]), so every
 //! check runs identically live and offline. A 403 or 404 is coverage data.
 
@@ -8,6 +9,7 @@ mod connect;
 mod http;
 mod list;
 mod logs;
+mod probes;
 mod progress;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,6 +60,8 @@ impl Scope {
 pub struct Plan {
     pub kinds: BTreeSet<Kind>,
     pub logs: bool,
+    /// HTTP probes of pods' health endpoints through the API server proxy.
+    pub probes: bool,
 }
 
 impl Plan {
@@ -66,9 +70,10 @@ impl Plan {
         for check in checks {
             plan.kinds.extend(check.def.needs.iter().copied());
             plan.logs |= check.def.data.contains(&Data::Logs);
+            plan.probes |= check.def.data.contains(&Data::Probes);
         }
-        // Log tails are chosen from pod statuses.
-        if plan.logs {
+        // Log tails and probes are chosen from pods.
+        if plan.logs || plan.probes {
             plan.kinds.insert(Kind::Pod);
         }
         plan
@@ -243,6 +248,29 @@ async fn gather(
                 view.logs.insert(key, text);
             }
         }
+    }
+    if plan.probes {
+        let targets = probes::wanted(&view);
+        progress.add(targets.len());
+        let calls = targets.into_iter().map(|target| {
+            let progress = &progress;
+            async move {
+                let result = probes::probe(api, &target).await;
+                progress.done(format!(
+                    "probe {}/{}:{}{}",
+                    target.namespace, target.pod, target.port, target.path
+                ));
+                result
+            }
+        });
+        let mut results: Vec<_> = futures::stream::iter(calls)
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        results.sort_by(|a, b| {
+            (&a.namespace, &a.pod, a.port, &a.path).cmp(&(&b.namespace, &b.pod, b.port, &b.path))
+        });
+        view.probes = results;
     }
     progress.finish();
     Ok((view, raw))

@@ -42,8 +42,13 @@ pub struct Faults {
     pub failing: Vec<String>,
     /// Plurals whose first List request answers 503 with `Retry-After: 0`.
     pub flaky_once: Vec<String>,
+    /// Plurals whose first request with a continue token answers 410 Expired.
+    pub expire_continue_once: Vec<String>,
     /// Added to every answer.
     pub delay: Duration,
+    /// What pods answer through the proxy: (pod, port, path, status, body).
+    /// Anything else is refused, as the API server reports it.
+    pub proxied: Vec<(String, u16, String, u16, String)>,
 }
 
 struct State {
@@ -302,6 +307,16 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
             ok(resource_list(state, group, version))
         }
         ["api", "v1", "namespaces", ns, "pods", pod, "log"] => log(state, ns, pod, &query),
+        [
+            "api",
+            "v1",
+            "namespaces",
+            _,
+            "pods",
+            target,
+            "proxy",
+            rest @ ..,
+        ] => proxy(state, target, &format!("/{}", rest.join("/"))),
         ["api", "v1", "namespaces", ns, plural, name] => get(state, "", plural, ns, name),
         ["api", "v1", plural] => list(state, "", "v1", plural, None, &query),
         ["api", "v1", "namespaces", ns, plural] => list(state, "", "v1", plural, Some(ns), &query),
@@ -431,6 +446,23 @@ fn list(
         r.headers_mut().insert("retry-after", "0".parse().unwrap());
         return r;
     }
+    if query.contains_key("continue")
+        && state
+            .faults
+            .expire_continue_once
+            .iter()
+            .any(|p| p == plural)
+        && state.flaked.lock().unwrap().insert(format!("410 {plural}"))
+    {
+        return status(
+            410,
+            "Expired",
+            "The provided continue parameter is too old to display a consistent list result. \
+             You can start a new list without the continue parameter."
+                .into(),
+            json!({}),
+        );
+    }
     let all: Vec<&Value> = state
         .objects
         .get(&(group.to_string(), plural.to_string()))
@@ -527,5 +559,30 @@ fn log(state: &State, ns: &str, pod: &str, query: &HashMap<String, String>) -> R
             json!({}),
         ),
         None => reply(StatusCode::OK, "text/plain", String::new()),
+    }
+}
+
+fn proxy(state: &State, target: &str, path: &str) -> Reply {
+    let (pod, port) = target.rsplit_once(':').unwrap();
+    let port: u16 = port.parse().unwrap();
+    match state
+        .faults
+        .proxied
+        .iter()
+        .find(|(p, po, pa, _, _)| p == pod && *po == port && pa == path)
+    {
+        Some((_, _, _, code, body)) => reply(
+            StatusCode::from_u16(*code).unwrap(),
+            "text/plain",
+            body.clone(),
+        ),
+        None => status(
+            503,
+            "ServiceUnavailable",
+            format!(
+                "error trying to reach service: dial tcp 10.244.1.7:{port}: connect: connection refused"
+            ),
+            json!({}),
+        ),
     }
 }
