@@ -460,7 +460,7 @@ fn snapshot_save_redacts_every_secret_value() {
     assert_eq!(secrets["kind"], "SecretList");
     assert_eq!(secrets["items"][0]["data"], json!({"password": ""}));
     let deployments = std::fs::read_to_string(dir.join("deployments.apps.json")).unwrap();
-    assert!(deployments.contains("postgresql://REDACTED@db:5432/feast"));
+    assert!(deployments.contains("postgresql://feast:REDACTED@db:5432/feast"));
     // The redacted tree is still a valid snapshot.
     let (code, _, stderr) = run(&["doctor", "--snapshot", s(&dir), "-o", "json"]);
     assert_eq!(code, 1, "{stderr}");
@@ -563,4 +563,34 @@ fn an_expired_continue_token_restarts_the_list_once() {
         .filter(|r| r.ends_with("/pods?limit=4"))
         .count();
     assert_eq!(firsts, 2, "{:#?}", server.requests());
+}
+
+#[test]
+fn throttled_and_dropped_requests_are_retried() {
+    let plan = Plan {
+        kinds: [Kind::Pod, Kind::Service].into(),
+        logs: false,
+        probes: false,
+    };
+    let view = collect_with(
+        Faults {
+            throttled_once: vec!["pods".into()],
+            dropped_once: vec!["services".into()],
+            ..Faults::default()
+        },
+        &plan,
+    );
+    assert!(view.coverage.is_empty(), "{:#?}", view.coverage);
+    assert_eq!(view.pods.len(), 9);
+    assert!(view.has(Kind::Service) && !view.services.is_empty());
+    let api = view.api.unwrap();
+    let attempts = |what: &str| {
+        api.requests
+            .iter()
+            .filter(|r| r.path.contains(what))
+            .map(|r| (r.status, r.attempt))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(attempts("/pods?"), [(Some(429), 1), (Some(200), 2)]);
+    assert_eq!(attempts("/services?"), [(None, 1), (Some(200), 2)]);
 }

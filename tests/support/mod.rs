@@ -9,7 +9,6 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::convert::Infallible;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -42,6 +41,10 @@ pub struct Faults {
     pub failing: Vec<String>,
     /// Plurals whose first List request answers 503 with `Retry-After: 0`.
     pub flaky_once: Vec<String>,
+    /// Plurals whose first List request answers 429 with `Retry-After: 1`.
+    pub throttled_once: Vec<String>,
+    /// Plurals whose first List request gets its connection dropped, unanswered.
+    pub dropped_once: Vec<String>,
     /// Plurals whose first request with a continue token answers 410 Expired.
     pub expire_continue_once: Vec<String>,
     /// Added to every answer.
@@ -129,7 +132,7 @@ impl ApiServer {
                     tokio::spawn(async move {
                         let service = service_fn(move |req| {
                             let state = state.clone();
-                            async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                            async move { handle(&state, req).await }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)
@@ -275,7 +278,24 @@ fn not_found_text() -> Reply {
     )
 }
 
-async fn handle(state: &State, req: Request<Incoming>) -> Reply {
+/// The answer, or an error that makes hyper drop the connection unanswered.
+async fn handle(state: &State, req: Request<Incoming>) -> Result<Reply, std::io::Error> {
+    let path = req.uri().path().to_string();
+    let plural = path.rsplit('/').next().unwrap_or_default().to_string();
+    if state.faults.dropped_once.contains(&plural)
+        && state
+            .flaked
+            .lock()
+            .unwrap()
+            .insert(format!("drop {plural}"))
+    {
+        state.requests.lock().unwrap().push(path);
+        return Err(std::io::Error::other("dropped"));
+    }
+    Ok(answer(state, req).await)
+}
+
+async fn answer(state: &State, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_string();
     let query: HashMap<String, String> = req
         .uri()
@@ -462,6 +482,18 @@ fn list(
                 .into(),
             json!({}),
         );
+    }
+    if state.faults.throttled_once.iter().any(|p| p == plural)
+        && state.flaked.lock().unwrap().insert(format!("429 {plural}"))
+    {
+        let mut r = status(
+            429,
+            "TooManyRequests",
+            "storage is (re)initializing".into(),
+            json!({"retryAfterSeconds": 1}),
+        );
+        r.headers_mut().insert("retry-after", "1".parse().unwrap());
+        return r;
     }
     let all: Vec<&Value> = state
         .objects
