@@ -594,3 +594,25 @@ fn throttled_and_dropped_requests_are_retried() {
     assert_eq!(attempts("/pods?"), [(Some(429), 1), (Some(200), 2)]);
     assert_eq!(attempts("/services?"), [(None, 1), (Some(200), 2)]);
 }
+
+#[test]
+fn a_failing_credential_plugin_is_exit_2_with_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = tmp.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n\
+         contexts:\n- name: eks\n  context: {cluster: c, user: u}\ncurrent-context: eks\n\
+         users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n\
+         \x20     command: /bin/false\n      interactiveMode: Never\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&["doctor", "--kubeconfig", s(&kubeconfig)]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "cannot get credentials for the API server at https://127.0.0.1:1 (context eks"
+        ) && stderr.contains("log in again"),
+        "{stderr}"
+    );
+}

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
-use kube::Client;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+use kube::{Client, Error as KubeError};
 
 use crate::cli::ClusterArgs;
 
@@ -86,12 +86,20 @@ pub async fn connect(args: &ClusterArgs) -> Result<Connection> {
         .trim_end_matches('/')
         .to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(|e| {
-        anyhow!(
+    let client = Client::try_from(config).map_err(|e| match e {
+        // Exec plugins (cloud logins) and token files run when the client is built.
+        KubeError::Auth(_) => anyhow!(
+            "cannot get credentials for the API server at {server} ({source}, from {}): {}\n  \
+             Run `kubectl get namespaces` with the same kubeconfig and context to see the \
+             login error, then log in again.",
+            origin.describe(),
+            chain(&e)
+        ),
+        _ => anyhow!(
             "cannot build a client for the API server at {server} ({}): {}",
             origin.describe(),
             chain(&e)
-        )
+        ),
     })?;
     Ok(Connection {
         client,
