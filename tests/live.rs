@@ -616,3 +616,23 @@ fn a_failing_credential_plugin_is_exit_2_with_what_to_do() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_healthy_cluster_is_exit_0_live_in_all_namespaces() {
+    let server = ApiServer::start(&fixture("healthy"), Vec::new(), Faults::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = server.kubeconfig(tmp.path(), "default");
+    let (code, stdout, stderr) =
+        run(&["doctor", "--kubeconfig", s(&kubeconfig), "-A", "-o", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report = json_of(&stdout);
+    assert_eq!(report["source"], "context test (all namespaces)");
+    assert_eq!(report["findings"], json!([]));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("/api/v1/pods?limit=500")),
+        "-A lists cluster-wide"
+    );
+}
