@@ -1,0 +1,325 @@
+//! `metrics-api`: HPAs that need the resource metrics API (metrics-server) or the
+//! external metrics API (KEDA's metrics adapter) while that API is not registered
+//! or not available, judged from the APIService and the HPAs' own conditions.
+
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use serde::Deserialize;
+
+use super::scaling::{self, Cond, hpa_condition, metrics, qualified};
+use super::{Analyzer, AnalyzerDef, Draft, build};
+use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
+use crate::findings::Fix;
+
+pub static DEF: AnalyzerDef = AnalyzerDef {
+    name: "metrics-api",
+    summary: "HPAs whose metrics API (metrics-server, KEDA's adapter) is not registered or not available",
+    needs: &[
+        Kind::HorizontalPodAutoscaler,
+        Kind::ApiService,
+        Kind::Service,
+        Kind::EndpointSlice,
+        Kind::Deployment,
+        Kind::Event,
+    ],
+    data: &[],
+    build: build::<MetricsApi>,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsApi {}
+
+/// One aggregated metrics API and how the HPA controller reports its failure.
+struct Api {
+    apiservice: &'static str,
+    what: &'static str,
+    /// Condition/event reasons of HPAs that failed to read a metric of this API.
+    reasons: &'static [&'static str],
+    /// The metrics client's words when the API itself failed.
+    marker: &'static str,
+    uses: fn(&k8s_openapi::api::autoscaling::v2::MetricSpec) -> bool,
+}
+
+const APIS: [Api; 2] = [
+    Api {
+        apiservice: "v1beta1.metrics.k8s.io",
+        what: "resource metrics API (metrics-server)",
+        reasons: &[
+            "FailedGetResourceMetric",
+            "FailedGetContainerResourceMetric",
+        ],
+        marker: "unable to fetch metrics from resource metrics API",
+        uses: |m| m.resource.is_some() || m.container_resource.is_some(),
+    },
+    Api {
+        apiservice: "v1beta1.external.metrics.k8s.io",
+        what: "external metrics API",
+        reasons: &["FailedGetExternalMetric"],
+        marker: "unable to fetch metrics from external metrics API",
+        uses: |m| m.external.is_some(),
+    },
+];
+
+impl Analyzer for MetricsApi {
+    fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if view.hpas.is_empty() {
+            return Err("not applicable: no HorizontalPodAutoscalers".into());
+        }
+        let mut drafts = Vec::new();
+        for api in &APIS {
+            let users: Vec<&HorizontalPodAutoscaler> = view
+                .hpas
+                .iter()
+                .filter(|h| metrics(h).iter().any(api.uses))
+                .collect();
+            if users.is_empty() {
+                continue;
+            }
+            let failing: Vec<(&HorizontalPodAutoscaler, Cond)> = users
+                .iter()
+                .filter_map(|h| {
+                    hpa_condition(h, "ScalingActive")
+                        .filter(|c| {
+                            c.is("False")
+                                && api.reasons.contains(&c.reason.as_str())
+                                && c.message.contains(api.marker)
+                        })
+                        .map(|c| (*h, c))
+                })
+                .collect();
+            if let Some(draft) = judge(view, api, &users, &failing) {
+                drafts.push(draft);
+            }
+        }
+        Ok(drafts)
+    }
+}
+
+fn judge(
+    view: &ClusterView,
+    api: &Api,
+    users: &[&HorizontalPodAutoscaler],
+    failing: &[(&HorizontalPodAutoscaler, Cond)],
+) -> Option<Draft> {
+    let apiservice = view.custom_get(Kind::ApiService, "", api.apiservice);
+    let subject = ObjectRef::new(
+        &Kind::ApiService.api_version(),
+        Kind::ApiService.info().kind,
+        None,
+        api.apiservice,
+    );
+    let available = apiservice.and_then(|a| scaling::condition(a, "Available"));
+    let (mut draft, fix) = match (apiservice, &available) {
+        (Some(_), Some(c)) if c.is("True") => return None,
+        (Some(a), cond) => {
+            let cond = cond.clone().unwrap_or(Cond {
+                type_: "Available".into(),
+                status: "Unknown".into(),
+                reason: String::new(),
+                message: "no Available condition reported".into(),
+            });
+            let backend = backend(a);
+            let who = backend
+                .as_ref()
+                .map(|(ns, name)| format!("Service {ns}/{name}"))
+                .unwrap_or_else(|| "its backend".to_string());
+            let mut draft = Draft::new(
+                subject.with_field("status.conditions[Available]"),
+                format!(
+                    "the {} is registered but not available ({}): {who} is not serving, so {} cannot read {}",
+                    api.what,
+                    if cond.reason.is_empty() { cond.status.as_str() } else { cond.reason.as_str() },
+                    hpa_count(users.len()),
+                    metric_kind(api)
+                ),
+            )
+            .evidence(format!("APIService {}: {}", api.apiservice, cond.line()));
+            if let Some((ns, name)) = &backend {
+                draft.evidence.push(backend_state(view, ns, name));
+            }
+            let fix = unavailable_fix(view, api, &cond, backend.as_ref());
+            (draft, fix)
+        }
+        (None, _) if view.has(Kind::ApiService) => {
+            let draft = Draft::new(
+                subject,
+                format!(
+                    "the {} is not installed: no APIService {} is registered, so {} cannot read {}",
+                    api.what,
+                    api.apiservice,
+                    hpa_count(users.len()),
+                    metric_kind(api)
+                ),
+            )
+            .evidence(format!(
+                "APIService {} does not exist (APIServices were collected)",
+                api.apiservice
+            ));
+            (draft, absent_fix(api))
+        }
+        (None, _) => {
+            // APIServices were not collected: only the HPAs' own words can tell.
+            if failing.is_empty() {
+                return None;
+            }
+            let draft = Draft::new(
+                subject,
+                format!(
+                    "the {} is not serving: {} report it unreachable; metrics-server (or the adapter behind {}) is not installed or not healthy",
+                    api.what,
+                    hpa_count(failing.len()),
+                    api.apiservice
+                ),
+            )
+            .evidence(format!(
+                "APIServices were not collected: check `kubectl get apiservice {}`",
+                api.apiservice
+            ));
+            (draft, absent_fix(api))
+        }
+    };
+    for hpa in users {
+        let metric_list: Vec<String> = metrics(hpa)
+            .iter()
+            .filter(|m| (api.uses)(m))
+            .map(scaling::describe_metric)
+            .collect();
+        draft.evidence.push(format!(
+            "HPA {} ({}) scales on {}",
+            qualified(&hpa.metadata),
+            scaling::hpa_reference(hpa),
+            metric_list.join(", ")
+        ));
+    }
+    for (hpa, cond) in failing.iter().take(3) {
+        draft
+            .evidence
+            .push(format!("HPA {}: {}", qualified(&hpa.metadata), cond.line()));
+    }
+    Some(draft.fix(fix))
+}
+
+fn hpa_count(n: usize) -> String {
+    if n == 1 {
+        "1 HPA".to_string()
+    } else {
+        format!("{n} HPAs")
+    }
+}
+
+fn metric_kind(api: &Api) -> &'static str {
+    if api.apiservice.starts_with("v1beta1.external") {
+        "their external metrics"
+    } else {
+        "CPU or memory usage"
+    }
+}
+
+/// `spec.service` of an APIService: (namespace, name).
+fn backend(a: &DynamicObject) -> Option<(String, String)> {
+    Some((
+        a.str_at("/spec/service/namespace")?.to_string(),
+        a.str_at("/spec/service/name")?.to_string(),
+    ))
+}
+
+fn backend_state(view: &ClusterView, ns: &str, name: &str) -> String {
+    if view.has(Kind::Service) && view.services.get(ns, name).is_none() {
+        return format!("Service {ns}/{name} does not exist");
+    }
+    match view.ready_endpoints(ns, name) {
+        Some(n) => format!(
+            "Service {ns}/{name} has {n} ready endpoint{}",
+            if n == 1 { "" } else { "s" }
+        ),
+        None => format!("backed by Service {ns}/{name}"),
+    }
+}
+
+/// The Deployment behind a Service, for `kubectl logs deploy/…`.
+fn backing_deployment(view: &ClusterView, ns: &str, service: &str) -> String {
+    let selector = view
+        .services
+        .get(ns, service)
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.selector.as_ref());
+    selector
+        .and_then(|sel| {
+            view.deployments.in_namespace(ns).find(|d| {
+                let labels = d
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.template.metadata.as_ref())
+                    .and_then(|m| m.labels.as_ref());
+                crate::cluster::selector::map_selects(sel, labels)
+            })
+        })
+        .map(|d| scaling::name_of(&d.metadata).to_string())
+        .unwrap_or_else(|| service.to_string())
+}
+
+fn absent_fix(api: &Api) -> Fix {
+    if api.apiservice.starts_with("v1beta1.external") {
+        Fix::manual(format!(
+            "A cluster-admin must install the external metrics adapter that registers APIService {}. For KEDA that is keda-operator-metrics-apiserver, installed with the KEDA chart; reinstall it, then check that the APIService reports Available=True.",
+            api.apiservice
+        ))
+        .with_kubectl("helm upgrade --install keda kedacore/keda --namespace keda --create-namespace")
+    } else {
+        Fix::manual(format!(
+            "A cluster-admin must install metrics-server (kubernetes-sigs/metrics-server). On kind, k3d, minikube or Docker Desktop the kubelet certificates are self-signed: add `--kubelet-insecure-tls` to its args. Then `kubectl get apiservice {}` must show Available=True and `kubectl top pods` must answer.",
+            api.apiservice
+        ))
+        .with_kubectl("kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml")
+    }
+}
+
+fn unavailable_fix(
+    view: &ClusterView,
+    api: &Api,
+    cond: &Cond,
+    backend: Option<&(String, String)>,
+) -> Fix {
+    let Some((ns, name)) = backend else {
+        return absent_fix(api);
+    };
+    let deploy = backing_deployment(view, ns, name);
+    match cond.reason.as_str() {
+        "ServiceNotFound" => Fix::manual(format!(
+            "APIService {} points at Service {ns}/{name}, which does not exist: a cluster-admin must reinstall {} (or delete the stale APIService if it is no longer used).",
+            api.apiservice,
+            if api.apiservice.starts_with("v1beta1.external") { "the external metrics adapter" } else { "metrics-server" }
+        ))
+        .with_kubectl(if api.apiservice.starts_with("v1beta1.external") {
+            "helm upgrade --install keda kedacore/keda --namespace keda --create-namespace".to_string()
+        } else {
+            "kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml".to_string()
+        }),
+        "MissingEndpoints" | "EndpointsNotFound" => Fix::manual(format!(
+            "Service {ns}/{name} has no ready pod behind it: a cluster-admin must find out why Deployment {ns}/{deploy} is not ready (`kubectl -n {ns} describe deployment {deploy}`, then its pods' events and logs) and fix that."
+        ))
+        .with_kubectl(format!("kubectl -n {ns} logs deployment/{deploy}")),
+        _ => Fix::manual(format!(
+            "The API server cannot get an answer from Service {ns}/{name} ({}). A cluster-admin should read `kubectl -n {ns} logs deployment/{deploy}`: typical causes are metrics-server failing to scrape kubelets with self-signed certificates (add `--kubelet-insecure-tls`), a NetworkPolicy or firewall between the API server and the pod, or a TLS/CA mismatch on the APIService.",
+            if cond.reason.is_empty() { cond.status.as_str() } else { cond.reason.as_str() }
+        ))
+        .with_kubectl(format!("kubectl -n {ns} logs deployment/{deploy}")),
+    }
+}
+
+/// Whether an HPA's failure is the metrics API's fault, for cause links elsewhere.
+pub fn apiservice_for_reason(reason: &str) -> Option<&'static str> {
+    APIS.iter()
+        .find(|a| a.reasons.contains(&reason))
+        .map(|a| a.apiservice)
+}
+
+/// The subject this analyzer reports for an APIService.
+pub fn apiservice_ref(name: &str) -> ObjectRef {
+    ObjectRef::new(
+        &Kind::ApiService.api_version(),
+        Kind::ApiService.info().kind,
+        None,
+        name,
+    )
+}

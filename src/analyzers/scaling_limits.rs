@@ -1,0 +1,258 @@
+//! `scaling-limits`: autoscalers that want more replicas than they may have —
+//! pinned at `maxReplicas` (`ScalingLimited=True TooManyReplicas`), or with
+//! scale-up switched off (`behavior.scaleUp.selectPolicy: Disabled`). For an HPA
+//! KEDA generated, the fix goes to the ScaledObject, never to the HPA.
+
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use serde::Deserialize;
+
+use super::scaling::{self, hpa_condition, keda_owner, qualified};
+use super::{Analyzer, AnalyzerDef, Draft, build};
+use crate::cluster::{ClusterView, DynamicObject, Kind, manager_of};
+use crate::findings::{Applicability, Fix};
+
+pub static DEF: AnalyzerDef = AnalyzerDef {
+    name: "scaling-limits",
+    summary: "autoscalers pinned at their maximum or with scale-up disabled",
+    needs: &[Kind::HorizontalPodAutoscaler, Kind::ScaledObject],
+    data: &[],
+    build: build::<ScalingLimits>,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScalingLimits {}
+
+impl Analyzer for ScalingLimits {
+    fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if view.hpas.is_empty() {
+            return Err("not applicable: no HorizontalPodAutoscalers".into());
+        }
+        let mut drafts = Vec::new();
+        for hpa in view.hpas.iter() {
+            let Some(spec) = hpa.spec.as_ref() else {
+                continue;
+            };
+            let owner = keda_owner(view, hpa);
+            let current = hpa
+                .status
+                .as_ref()
+                .and_then(|s| s.current_replicas)
+                .unwrap_or(0);
+            let limited = hpa_condition(hpa, "ScalingLimited").filter(|c| c.is("True"));
+            if current >= spec.max_replicas
+                && let Some(cond) = limited
+                    .as_ref()
+                    .filter(|c| c.reason == "TooManyReplicas" || c.reason == "ScaleUpLimit")
+            {
+                let mut draft = pinned(hpa, owner, current, spec.max_replicas);
+                draft
+                    .evidence
+                    .push(format!("HPA {}: {}", qualified(&hpa.metadata), cond.line()));
+                drafts.push(draft);
+            }
+            let disabled = spec
+                .behavior
+                .as_ref()
+                .and_then(|b| b.scale_up.as_ref())
+                .and_then(|r| r.select_policy.as_deref())
+                == Some("Disabled");
+            if disabled {
+                let mut draft = scale_up_disabled(hpa, owner, current);
+                if let Some(cond) = limited.filter(|c| c.reason == "ScaleUpLimit") {
+                    draft.evidence.push(format!(
+                        "HPA {}: {} (a scale-up is being held back now)",
+                        qualified(&hpa.metadata),
+                        cond.line()
+                    ));
+                }
+                drafts.push(draft);
+            }
+        }
+        Ok(drafts)
+    }
+}
+
+fn metrics_now(hpa: &HorizontalPodAutoscaler) -> Option<String> {
+    let current: Vec<String> = hpa
+        .status
+        .as_ref()
+        .and_then(|s| s.current_metrics.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let (name, v) = if let Some(r) = &m.resource {
+                (r.name.clone(), &r.current)
+            } else if let Some(e) = &m.external {
+                (e.metric.name.clone(), &e.current)
+            } else if let Some(c) = &m.container_resource {
+                (format!("{} of {}", c.name, c.container), &c.current)
+            } else {
+                return None;
+            };
+            let value = v
+                .average_utilization
+                .map(|u| format!("{u}% of request"))
+                .or_else(|| v.average_value.as_ref().map(|q| format!("average {}", q.0)))
+                .or_else(|| v.value.as_ref().map(|q| q.0.clone()))?;
+            Some(format!("{name} {value}"))
+        })
+        .collect();
+    (!current.is_empty()).then(|| current.join(", "))
+}
+
+fn pinned(
+    hpa: &HorizontalPodAutoscaler,
+    owner: Option<&DynamicObject>,
+    current: i32,
+    max: i32,
+) -> Draft {
+    let targets: Vec<String> = scaling::metrics(hpa)
+        .iter()
+        .map(scaling::describe_metric)
+        .collect();
+    let mut evidence = vec![format!(
+        "currentReplicas {current}, maxReplicas {max}, desiredReplicas {}",
+        hpa.status
+            .as_ref()
+            .map(|s| s.desired_replicas)
+            .unwrap_or_default()
+    )];
+    if let Some(now) = metrics_now(hpa) {
+        evidence.push(format!(
+            "current metrics: {now}; targets: {}",
+            targets.join(", ")
+        ));
+    }
+    let mut draft = match owner {
+        Some(so) => {
+            let so_ref = scaling::custom_ref(so);
+            let mut d = Draft::new(
+                so_ref.clone().with_field("spec.maxReplicaCount"),
+                format!(
+                    "{} runs at its maximum of {max} replicas and wants more: ScaledObject {} caps it (maxReplicaCount), so load above that is not absorbed",
+                    scaling::hpa_reference(hpa),
+                    qualified(&so.metadata)
+                ),
+            )
+            .evidence(format!(
+                "HPA {} was generated by KEDA for this ScaledObject; change the ScaledObject, KEDA overwrites the HPA",
+                qualified(&hpa.metadata)
+            ));
+            let mut description = format!(
+                "Raise spec.maxReplicaCount of ScaledObject {} (give the new maximum with `--set maxReplicaCount=N`), after checking the nodes can hold that many pods; or make each replica handle more load.",
+                so_ref.name
+            );
+            if let Some(m) = manager_of(&so.metadata) {
+                description.push_str(&format!(
+                    " The ScaledObject is managed by {m}: change the chart's value too."
+                ));
+            }
+            d = d.fix(Fix::new(Applicability::Unsafe, description).with_kubectl(format!(
+                "kubectl patch scaledobject {}{} --type merge -p '{{\"spec\":{{\"maxReplicaCount\":<N>}}}}'",
+                so_ref.name,
+                so_ref.kubectl_ns()
+            )));
+            d
+        }
+        None => {
+            let r = scaling::hpa_ref(hpa);
+            let mut description = format!(
+                "Raise spec.maxReplicas of HPA {} (give the new maximum with `--set maxReplicas=N`), after checking the nodes can hold that many pods; or make each replica handle more load.",
+                r.name
+            );
+            if let Some(m) = manager_of(&hpa.metadata) {
+                description.push_str(&format!(
+                    " The HPA is managed by {m}: change the chart's value too."
+                ));
+            }
+            Draft::new(
+                r.clone().with_field("spec.maxReplicas"),
+                format!(
+                    "{} runs at its maximum of {max} replicas and wants more: HPA {} cannot add capacity",
+                    scaling::hpa_reference(hpa),
+                    qualified(&hpa.metadata)
+                ),
+            )
+            .fix(Fix::new(Applicability::Unsafe, description).with_kubectl(format!(
+                "kubectl patch hpa {}{} --type merge -p '{{\"spec\":{{\"maxReplicas\":<N>}}}}'",
+                r.name,
+                r.kubectl_ns()
+            )))
+        }
+    };
+    let mut all = evidence;
+    all.append(&mut draft.evidence);
+    draft.evidence = all;
+    draft
+}
+
+fn scale_up_disabled(
+    hpa: &HorizontalPodAutoscaler,
+    owner: Option<&DynamicObject>,
+    current: i32,
+) -> Draft {
+    let evidence = format!(
+        "behavior.scaleUp.selectPolicy: Disabled; currentReplicas {current}, desiredReplicas {}",
+        hpa.status
+            .as_ref()
+            .map(|s| s.desired_replicas)
+            .unwrap_or_default()
+    );
+    match owner {
+        Some(so) => {
+            let so_ref = scaling::custom_ref(so);
+            Draft::new(
+                so_ref
+                    .clone()
+                    .with_field("spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.selectPolicy"),
+                format!(
+                    "ScaledObject {} disables scale-up (selectPolicy: Disabled): {} never grows beyond {current} replicas whatever the load",
+                    qualified(&so.metadata),
+                    scaling::hpa_reference(hpa)
+                ),
+            )
+            .evidence(evidence)
+            .fix(
+                Fix::new(
+                    Applicability::Unsafe,
+                    format!(
+                        "Remove selectPolicy from the scale-up behavior of ScaledObject {} (the default, Max, lets it scale up), unless scale-up was switched off on purpose.",
+                        so_ref.name
+                    ),
+                )
+                .with_kubectl(format!(
+                    "kubectl patch scaledobject {}{} --type json -p '[{{\"op\":\"remove\",\"path\":\"/spec/advanced/horizontalPodAutoscalerConfig/behavior/scaleUp/selectPolicy\"}}]'",
+                    so_ref.name,
+                    so_ref.kubectl_ns()
+                )),
+            )
+        }
+        None => {
+            let r = scaling::hpa_ref(hpa);
+            Draft::new(
+                r.clone().with_field("spec.behavior.scaleUp.selectPolicy"),
+                format!(
+                    "HPA {} disables scale-up (selectPolicy: Disabled): {} never grows beyond {current} replicas whatever the load",
+                    qualified(&hpa.metadata),
+                    scaling::hpa_reference(hpa)
+                ),
+            )
+            .evidence(evidence)
+            .fix(
+                Fix::new(
+                    Applicability::Unsafe,
+                    format!(
+                        "Remove selectPolicy from the scale-up behavior of HPA {} (the default, Max, lets it scale up), unless scale-up was switched off on purpose.",
+                        r.name
+                    ),
+                )
+                .with_kubectl(format!(
+                    "kubectl patch hpa {}{} --type json -p '[{{\"op\":\"remove\",\"path\":\"/spec/behavior/scaleUp/selectPolicy\"}}]'",
+                    r.name,
+                    r.kubectl_ns()
+                )),
+            )
+        }
+    }
+}
