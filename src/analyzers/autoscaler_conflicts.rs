@@ -382,3 +382,33 @@ mod tests {
         assert!(ambiguous_hpas("something else").is_empty());
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+
+    #[test]
+    fn leftover_hpa_beside_kedas() {
+        let found = drafts("autoscaler-conflicts", "keda-autoscaling");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].subject.name, "orchestrator-hpa");
+        let kubectl = found[0].fix.as_ref().unwrap().kubectl.clone().unwrap();
+        assert!(kubectl.contains("\"type\":\"cpu\""), "{kubectl}");
+        assert!(kubectl.ends_with("kubectl delete hpa orchestrator-hpa -n default"));
+        assert!(!kubectl.contains("delete hpa keda-hpa"));
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn quiet_with_one_autoscaler_per_workload() {
+        silent_on(
+            "autoscaler-conflicts",
+            &[
+                "healthy-autoscaling",
+                "hpa-problems",
+                "keda-problems",
+                "metrics-server-down",
+            ],
+        );
+    }
+}

@@ -212,3 +212,93 @@ fn scaled_object_symptom(view: &ClusterView, so: &DynamicObject) -> Option<Draft
         scaling::keda_namespace(view)
     ))))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+    use crate::catalogue::Catalogue;
+    use crate::findings::Finding;
+
+    #[test]
+    fn symptoms_on_the_field_report() {
+        let found = drafts("autoscaler-status", "keda-autoscaling");
+        assert_eq!(found.len(), 4);
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn quiet_when_everything_scales() {
+        silent_on("autoscaler-status", &["healthy-autoscaling"]);
+    }
+
+    /// (code, subject name) → (cause code, cause subject name), after the engine linked them.
+    fn links(fixture: &str) -> Vec<(String, String, String, String)> {
+        let catalogue = Catalogue::load(&[]).expect("shipped checks load");
+        let checks = catalogue
+            .select(&["SCL".to_string()], &[])
+            .expect("SCL checks");
+        let view = crate::analyzers::testing::fixture(fixture);
+        let report = crate::engine::run(&checks, &view, fixture.to_string());
+        report
+            .findings
+            .iter()
+            .filter_map(|f: &Finding| {
+                f.cause.as_ref().map(|c| {
+                    (
+                        f.code.clone(),
+                        f.subject.name.clone(),
+                        c.code.clone(),
+                        c.subject.name.clone(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn symptoms_link_to_their_root_causes() {
+        let link =
+            |c: &str, s: &str, cc: &str, cs: &str| (c.into(), s.into(), cc.into(), cs.into());
+        let keda = links("keda-autoscaling");
+        // The workload KEDA cannot scale because of the leftover HPA.
+        assert!(
+            keda.contains(&link(
+                "SCL008",
+                "keda-hpa-ml-autoscaling-orchestrator-scaler",
+                "SCL004",
+                "orchestrator-hpa"
+            )),
+            "{keda:#?}"
+        );
+        // ScaledObjects not ready because their trigger cannot reach its source.
+        assert!(keda.contains(&link(
+            "SCL008",
+            "ml-autoscaling-orchestrator-scaler",
+            "SCL005",
+            "ml-autoscaling-orchestrator-scaler"
+        )));
+        assert!(keda.contains(&link(
+            "SCL008",
+            "ml-autoscaling-celery-worker-scaler",
+            "SCL005",
+            "ml-autoscaling-celery-worker-scaler"
+        )));
+        // HPAs at <unknown>: missing metrics API, missing request, missing target.
+        let down = links("metrics-server-down");
+        assert!(
+            down.contains(&link(
+                "SCL008",
+                "mlflow-serving",
+                "SCL001",
+                "v1beta1.metrics.k8s.io"
+            )),
+            "{down:#?}"
+        );
+        let hpa = links("hpa-problems");
+        assert!(
+            hpa.contains(&link("SCL008", "gateway", "SCL002", "gateway")),
+            "{hpa:#?}"
+        );
+        assert!(hpa.contains(&link("SCL008", "train", "SCL007", "train")));
+    }
+}

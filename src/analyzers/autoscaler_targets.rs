@@ -331,3 +331,34 @@ fn judge_scaled_object(view: &ClusterView, so: &DynamicObject) -> Vec<Draft> {
     }
     drafts
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+
+    #[test]
+    fn hpa_targets() {
+        let found = drafts("autoscaler-targets", "hpa-problems");
+        assert_eq!(found.len(), 2);
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn scaled_object_targets_and_bounds() {
+        let found = drafts("autoscaler-targets", "keda-problems");
+        assert_eq!(found.len(), 2);
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn quiet_when_targets_exist() {
+        silent_on(
+            "autoscaler-targets",
+            &[
+                "healthy-autoscaling",
+                "keda-autoscaling",
+                "metrics-server-down",
+            ],
+        );
+    }
+}

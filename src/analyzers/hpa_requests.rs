@@ -89,9 +89,9 @@ impl Analyzer for HpaRequests {
                     }
                     gap.hpas.push(who.clone());
                     gap.evidence.push(format!(
-                        "{who} targets {} {}",
-                        scaling::describe_metric(m),
-                        scaling::hpa_reference(hpa)
+                        "{who} scales {} on {}",
+                        scaling::hpa_reference(hpa),
+                        scaling::describe_metric(m)
                     ));
                     if let Some(cond) = hpa_condition(hpa, "ScalingActive")
                         .filter(|c| c.is("False") && c.message.contains("missing request for"))
@@ -229,4 +229,33 @@ fn finding(w: &Workload<'_>, container: &str, resource: &str, gap: Gap) -> Draft
             subject.kubectl_ns()
         )),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+
+    #[test]
+    fn sidecar_without_cpu_request() {
+        let found = drafts("hpa-requests", "hpa-problems");
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].subject.field_path.as_deref(),
+            Some("spec.template.spec.initContainers[log-shipper].resources.requests.cpu")
+        );
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn quiet_when_every_container_requests() {
+        silent_on(
+            "hpa-requests",
+            &[
+                "healthy-autoscaling",
+                "keda-autoscaling",
+                "metrics-server-down",
+                "keda-problems",
+            ],
+        );
+    }
 }

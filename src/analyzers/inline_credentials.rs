@@ -136,3 +136,46 @@ fn finding(obj: &DynamicObject, t: &Trigger<'_>, key: &str, value: &str, secret:
         "kubectl create secret generic {auth} -n {ns} --from-literal={key}='<value>'"
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+
+    #[test]
+    fn passwords_inline_are_reported_masked() {
+        for (fixture, secret) in [
+            ("keda-autoscaling", "Xk9-rabbit-2024"),
+            ("keda-problems", "pg-Retrain-7731"),
+        ] {
+            let found = drafts("inline-credentials", fixture);
+            assert_eq!(found.len(), 1, "{fixture}");
+            let text = serde_json::to_string(&summary(&found)).unwrap();
+            assert!(!text.contains(secret), "{fixture}: secret printed");
+        }
+        insta::assert_yaml_snapshot!(summary(&drafts("inline-credentials", "keda-autoscaling")));
+    }
+
+    #[test]
+    fn references_are_not_secrets() {
+        let check = super::InlineCredentials {
+            secret_keys: super::default_fragments(),
+        };
+        assert!(
+            check
+                .secret_in("passwordFromEnv", "RABBITMQ_PASSWORD")
+                .is_none()
+        );
+        assert!(check.secret_in("queueName", "celery").is_none());
+        assert!(
+            check
+                .secret_in("serverAddress", "http://prometheus:9090")
+                .is_none()
+        );
+        assert_eq!(check.secret_in("apiKey", "abc123"), Some("abc123"));
+    }
+
+    #[test]
+    fn quiet_with_authentication_refs() {
+        silent_on("inline-credentials", &["healthy-autoscaling"]);
+    }
+}

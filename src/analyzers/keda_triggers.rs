@@ -376,6 +376,13 @@ fn runtime_evidence(view: &ClusterView, obj: &DynamicObject, t: &Trigger<'_>) ->
     if let Some(c) = condition(obj, "Ready").filter(|c| !c.is("True")) {
         out.push(format!("{}: {}", obj.kind, c.line()));
     }
+    if let Some(c) = condition(obj, "Fallback").filter(|c| c.is("True")) {
+        out.push(format!(
+            "{}: {} (serving the fallback replica count)",
+            obj.kind,
+            c.line()
+        ));
+    }
     if let Some(health) = obj.pointer("/status/health").and_then(|h| h.as_object()) {
         let prefix = format!("s{}-", t.index);
         for (metric, h) in health {
@@ -410,4 +417,56 @@ fn runtime_evidence(view: &ClusterView, obj: &DynamicObject, t: &Trigger<'_>) ->
 /// Event text with any URL password masked.
 fn masked_event(line: &str) -> String {
     line.split(' ').map(masked).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+    use crate::analyzers::testing::{fixture, run};
+    use crate::findings::Applicability;
+
+    #[test]
+    fn field_report_triggers() {
+        let found = drafts("keda-triggers", "keda-autoscaling");
+        assert_eq!(found.len(), 2);
+        // The RabbitMQ host carries a password: the rewrite is not applied blindly.
+        assert_eq!(
+            found[0].fix.as_ref().unwrap().applicability,
+            Applicability::Manual
+        );
+        let text = format!("{:?}", found);
+        assert!(!text.contains("Xk9-rabbit-2024"), "secret printed");
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn short_name_with_a_serving_service_is_a_safe_fix() {
+        let found = drafts("keda-triggers", "keda-problems");
+        assert_eq!(found.len(), 1);
+        let fix = found[0].fix.as_ref().unwrap();
+        assert_eq!(fix.applicability, Applicability::Safe);
+        assert!(
+            fix.kubectl
+                .as_deref()
+                .unwrap()
+                .contains("prometheus-server.inference.svc.cluster.local:9090")
+        );
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn short_names_resolve_where_keda_runs() {
+        // Were KEDA running in the ScaledObjects' namespace, the short name would resolve.
+        let found = run(
+            "keda-triggers",
+            "kedaNamespace: inference",
+            &fixture("keda-problems"),
+        );
+        assert!(found.is_empty(), "{:#?}", summary(&found));
+    }
+
+    #[test]
+    fn quiet_with_full_names() {
+        silent_on("keda-triggers", &["healthy-autoscaling"]);
+    }
 }

@@ -82,7 +82,7 @@ impl Analyzer for MetricsApi {
                         .filter(|c| {
                             c.is("False")
                                 && api.reasons.contains(&c.reason.as_str())
-                                && c.message.contains(api.marker)
+                                && api_down(api, &c.message)
                         })
                         .map(|c| (*h, c))
                 })
@@ -102,12 +102,7 @@ fn judge(
     failing: &[(&HorizontalPodAutoscaler, Cond)],
 ) -> Option<Draft> {
     let apiservice = view.custom_get(Kind::ApiService, "", api.apiservice);
-    let subject = ObjectRef::new(
-        &Kind::ApiService.api_version(),
-        Kind::ApiService.info().kind,
-        None,
-        api.apiservice,
-    );
+    let subject = apiservice_ref(api.apiservice);
     let available = apiservice.and_then(|a| scaling::condition(a, "Available"));
     let (mut draft, fix) = match (apiservice, &available) {
         (Some(_), Some(c)) if c.is("True") => return None,
@@ -197,6 +192,21 @@ fn judge(
             .push(format!("HPA {}: {}", qualified(&hpa.metadata), cond.line()));
     }
     Some(draft.fix(fix))
+}
+
+/// The metrics client's error when the API itself is missing or not serving
+/// (not when the API answered with an error of its own, e.g. a failing KEDA scaler).
+fn api_down(api: &Api, message: &str) -> bool {
+    message.split_once(api.marker).is_some_and(|(_, after)| {
+        [
+            "the server could not find the requested resource",
+            "the server is currently unable to handle the request",
+            "no endpoints available for service",
+            "service unavailable",
+        ]
+        .iter()
+        .any(|p| after.contains(p))
+    })
 }
 
 fn hpa_count(n: usize) -> String {
@@ -322,4 +332,72 @@ pub fn apiservice_ref(name: &str) -> ObjectRef {
         None,
         name,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+    use crate::analyzers::testing::fixture;
+
+    #[test]
+    fn metrics_server_not_installed() {
+        let found = drafts("metrics-api", "keda-autoscaling");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("not installed"));
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn metrics_server_without_endpoints() {
+        let found = drafts("metrics-api", "metrics-server-down");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("MissingEndpoints"));
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn without_apiservices_only_the_hpas_words_count() {
+        let mut view = fixture("metrics-server-down");
+        view.custom.remove(&Kind::ApiService);
+        view.collected.remove(&Kind::ApiService);
+        let found = MetricsApi {}.analyze(&view).expect("applicable");
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("is not serving"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            !found[0].message.contains("no APIService"),
+            "claims absence it cannot know"
+        );
+
+        // Nothing collected and nothing reported by the HPAs: no claim at all.
+        let mut view = fixture("keda-autoscaling");
+        view.custom.remove(&Kind::ApiService);
+        view.collected.remove(&Kind::ApiService);
+        assert!(MetricsApi {}.analyze(&view).expect("applicable").is_empty());
+    }
+
+    #[test]
+    fn a_failing_scaler_is_not_the_metrics_api() {
+        let api = &APIS[1];
+        assert!(api_down(
+            api,
+            "unable to fetch metrics from external metrics API: the server could not find the requested resource (get s0-x.external.metrics.k8s.io)"
+        ));
+        assert!(!api_down(
+            api,
+            "unable to fetch metrics from external metrics API: rpc error: scaler failed"
+        ));
+    }
+
+    #[test]
+    fn quiet_when_the_metrics_apis_serve() {
+        silent_on(
+            "metrics-api",
+            &["healthy-autoscaling", "hpa-problems", "keda-problems"],
+        );
+    }
 }

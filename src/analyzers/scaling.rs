@@ -409,3 +409,47 @@ mod tests {
         );
     }
 }
+
+/// Helpers for the autoscaling analyzers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use serde_json::{Value, json};
+
+    use crate::analyzers::Draft;
+    use crate::analyzers::testing::{fixture, run};
+
+    /// What a snapshot shows of drafts: everything a user would read.
+    pub fn summary(drafts: &[Draft]) -> Vec<Value> {
+        drafts
+            .iter()
+            .map(|d| {
+                json!({
+                    "subject": d.subject.to_string(),
+                    "field": d.subject.field_path,
+                    "message": d.message,
+                    "evidence": d.evidence,
+                    "severity": d.severity.map(|s| s.as_str()),
+                    "causes": d.causes.iter().map(|c| format!("{} {}", c.analyzer, c.subject)).collect::<Vec<_>>(),
+                    "fix": d.fix,
+                })
+            })
+            .collect()
+    }
+
+    /// Run an analyzer with its default parameters on a fixture.
+    pub fn drafts(analyzer: &str, fixture_name: &str) -> Vec<Draft> {
+        run(analyzer, "{}", &fixture(fixture_name))
+    }
+
+    /// The analyzer fires on none of the healthy or unrelated fixtures given.
+    pub fn silent_on(analyzer: &str, fixtures: &[&str]) {
+        for f in fixtures {
+            let found = drafts(analyzer, f);
+            assert!(
+                found.is_empty(),
+                "{analyzer} fired on {f}: {:#?}",
+                summary(&found)
+            );
+        }
+    }
+}

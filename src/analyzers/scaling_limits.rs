@@ -207,9 +207,10 @@ fn scale_up_disabled(
                     .clone()
                     .with_field("spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.selectPolicy"),
                 format!(
-                    "ScaledObject {} disables scale-up (selectPolicy: Disabled): {} never grows beyond {current} replicas whatever the load",
+                    "ScaledObject {} disables scale-up (selectPolicy: Disabled): {} never grows beyond {current} replica{} whatever the load",
                     qualified(&so.metadata),
-                    scaling::hpa_reference(hpa)
+                    scaling::hpa_reference(hpa),
+                    plural(current)
                 ),
             )
             .evidence(evidence)
@@ -233,9 +234,10 @@ fn scale_up_disabled(
             Draft::new(
                 r.clone().with_field("spec.behavior.scaleUp.selectPolicy"),
                 format!(
-                    "HPA {} disables scale-up (selectPolicy: Disabled): {} never grows beyond {current} replicas whatever the load",
+                    "HPA {} disables scale-up (selectPolicy: Disabled): {} never grows beyond {current} replica{} whatever the load",
                     qualified(&hpa.metadata),
-                    scaling::hpa_reference(hpa)
+                    scaling::hpa_reference(hpa),
+                    plural(current)
                 ),
             )
             .evidence(evidence)
@@ -254,5 +256,51 @@ fn scale_up_disabled(
                 )),
             )
         }
+    }
+}
+
+fn plural(n: i32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+
+    #[test]
+    fn hpas_at_their_maximum_or_with_scale_up_disabled() {
+        let found = drafts("scaling-limits", "hpa-problems");
+        assert_eq!(found.len(), 2);
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn a_keda_hpa_is_fixed_on_its_scaled_object() {
+        let found = drafts("scaling-limits", "keda-problems");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].subject.kind, "ScaledObject");
+        assert!(
+            !found[0]
+                .fix
+                .as_ref()
+                .unwrap()
+                .kubectl
+                .as_deref()
+                .unwrap()
+                .contains("patch hpa")
+        );
+        insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn quiet_within_range() {
+        silent_on(
+            "scaling-limits",
+            &[
+                "healthy-autoscaling",
+                "keda-autoscaling",
+                "metrics-server-down",
+            ],
+        );
     }
 }
