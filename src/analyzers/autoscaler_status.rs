@@ -294,6 +294,15 @@ mod tests {
             )),
             "{down:#?}"
         );
+        assert!(
+            down.contains(&link(
+                "SCL008",
+                "keda-hpa-batch-scoring",
+                "SCL001",
+                "v1beta1.external.metrics.k8s.io"
+            )),
+            "{down:#?}"
+        );
         let hpa = links("hpa-problems");
         assert!(
             hpa.contains(&link("SCL008", "gateway", "SCL002", "gateway")),

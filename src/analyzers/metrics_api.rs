@@ -219,7 +219,7 @@ fn hpa_count(n: usize) -> String {
 
 fn metric_kind(api: &Api) -> &'static str {
     if api.apiservice.starts_with("v1beta1.external") {
-        "their external metrics"
+        "external metrics"
     } else {
         "CPU or memory usage"
     }
@@ -310,7 +310,7 @@ fn unavailable_fix(
         ))
         .with_kubectl(format!("kubectl -n {ns} logs deployment/{deploy}")),
         _ => Fix::manual(format!(
-            "The API server cannot get an answer from Service {ns}/{name} ({}). A cluster-admin should read `kubectl -n {ns} logs deployment/{deploy}`: typical causes are metrics-server failing to scrape kubelets with self-signed certificates (add `--kubelet-insecure-tls`), a NetworkPolicy or firewall between the API server and the pod, or a TLS/CA mismatch on the APIService.",
+            "The API server cannot get an answer from Service {ns}/{name} ({}). A cluster-admin should check that the control plane can reach the pod network on the Service's target port (a firewall, security group or NetworkPolicy in the way; some managed clusters reach only a few node ports), and read `kubectl -n {ns} logs deployment/{deploy}` for TLS or start-up errors.",
             if cond.reason.is_empty() { cond.status.as_str() } else { cond.reason.as_str() }
         ))
         .with_kubectl(format!("kubectl -n {ns} logs deployment/{deploy}")),
@@ -349,10 +349,12 @@ mod tests {
     }
 
     #[test]
-    fn metrics_server_without_endpoints() {
+    fn apis_registered_but_not_available() {
         let found = drafts("metrics-api", "metrics-server-down");
-        assert_eq!(found.len(), 1);
+        assert_eq!(found.len(), 2);
         assert!(found[0].message.contains("MissingEndpoints"));
+        assert!(found[1].message.contains("FailedDiscoveryCheck"));
+        assert_eq!(found[1].subject.name, "v1beta1.external.metrics.k8s.io");
         insta::assert_yaml_snapshot!(summary(&found));
     }
 
@@ -362,16 +364,14 @@ mod tests {
         view.custom.remove(&Kind::ApiService);
         view.collected.remove(&Kind::ApiService);
         let found = MetricsApi {}.analyze(&view).expect("applicable");
-        assert_eq!(found.len(), 1);
-        assert!(
-            found[0].message.contains("is not serving"),
-            "{}",
-            found[0].message
-        );
-        assert!(
-            !found[0].message.contains("no APIService"),
-            "claims absence it cannot know"
-        );
+        assert_eq!(found.len(), 2);
+        for d in &found {
+            assert!(d.message.contains("is not serving"), "{}", d.message);
+            assert!(
+                !d.message.contains("no APIService"),
+                "claims absence it cannot know"
+            );
+        }
 
         // Nothing collected and nothing reported by the HPAs: no claim at all.
         let mut view = fixture("keda-autoscaling");
