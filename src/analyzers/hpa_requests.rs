@@ -18,9 +18,10 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "hpa-requests",
     summary: "Utilization targets on a resource some container of the target does not request",
+    // ScaledObjects are read when collected, not required: on a cluster without
+    // KEDA this check must still run, not be skipped as "not installed".
     needs: &[
         Kind::HorizontalPodAutoscaler,
-        Kind::ScaledObject,
         Kind::Pod,
         Kind::Deployment,
         Kind::ReplicaSet,

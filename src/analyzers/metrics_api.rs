@@ -19,7 +19,6 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
         Kind::Service,
         Kind::EndpointSlice,
         Kind::Deployment,
-        Kind::Event,
     ],
     data: &[],
     build: build::<MetricsApi>,

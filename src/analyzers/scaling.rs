@@ -138,6 +138,31 @@ pub fn keda_owner<'a>(
         .find(|so| ns_of(&so.metadata) == ns && scaled_object_hpa_name(so) == name)
 }
 
+/// The ScaledObject an HPA says it belongs to (owner reference, else label), for
+/// when the ScaledObject itself was not collected.
+pub fn keda_owner_ref(hpa: &HorizontalPodAutoscaler) -> Option<ObjectRef> {
+    let name = hpa
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "ScaledObject" && o.api_version.starts_with("keda.sh/"))
+        .map(|o| o.name.clone())
+        .or_else(|| {
+            hpa.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("scaledobject.keda.sh/name"))
+                .cloned()
+        })?;
+    Some(ObjectRef::new(
+        &Kind::ScaledObject.api_version(),
+        Kind::ScaledObject.info().kind,
+        hpa.metadata.namespace.as_deref(),
+        &name,
+    ))
+}
+
 /// Whether an HPA carries KEDA's marks even when its ScaledObject is not in the view.
 pub fn looks_keda_made(hpa: &HorizontalPodAutoscaler) -> bool {
     let owned = hpa

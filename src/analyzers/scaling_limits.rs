@@ -8,13 +8,14 @@ use serde::Deserialize;
 
 use super::scaling::{self, hpa_condition, keda_owner, qualified};
 use super::{Analyzer, AnalyzerDef, Draft, build};
-use crate::cluster::{ClusterView, DynamicObject, Kind, manager_of};
+use crate::cluster::{ClusterView, Kind, ObjectRef, manager_of};
 use crate::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "scaling-limits",
     summary: "autoscalers pinned at their maximum or with scale-up disabled",
-    needs: &[Kind::HorizontalPodAutoscaler, Kind::ScaledObject],
+    // ScaledObjects are read when collected, not required (see hpa-requests).
+    needs: &[Kind::HorizontalPodAutoscaler],
     data: &[],
     build: build::<ScalingLimits>,
 };
@@ -33,7 +34,10 @@ impl Analyzer for ScalingLimits {
             let Some(spec) = hpa.spec.as_ref() else {
                 continue;
             };
-            let owner = keda_owner(view, hpa);
+            // KEDA's HPA is changed through its ScaledObject, even when that was not collected.
+            let owner = keda_owner(view, hpa)
+                .map(|so| (scaling::custom_ref(so), manager_of(&so.metadata)))
+                .or_else(|| scaling::keda_owner_ref(hpa).map(|r| (r, None)));
             let current = hpa
                 .status
                 .as_ref()
@@ -45,7 +49,7 @@ impl Analyzer for ScalingLimits {
                     .as_ref()
                     .filter(|c| c.reason == "TooManyReplicas" || c.reason == "ScaleUpLimit")
             {
-                let mut draft = pinned(hpa, owner, current, spec.max_replicas);
+                let mut draft = pinned(hpa, owner.clone(), current, spec.max_replicas);
                 draft
                     .evidence
                     .push(format!("HPA {}: {}", qualified(&hpa.metadata), cond.line()));
@@ -58,7 +62,7 @@ impl Analyzer for ScalingLimits {
                 .and_then(|r| r.select_policy.as_deref())
                 == Some("Disabled");
             if disabled {
-                let mut draft = scale_up_disabled(hpa, owner, current);
+                let mut draft = scale_up_disabled(hpa, owner.clone(), current);
                 if let Some(cond) = limited.filter(|c| c.reason == "ScaleUpLimit") {
                     draft.evidence.push(format!(
                         "HPA {}: {} (a scale-up is being held back now)",
@@ -101,12 +105,10 @@ fn metrics_now(hpa: &HorizontalPodAutoscaler) -> Option<String> {
     (!current.is_empty()).then(|| current.join(", "))
 }
 
-fn pinned(
-    hpa: &HorizontalPodAutoscaler,
-    owner: Option<&DynamicObject>,
-    current: i32,
-    max: i32,
-) -> Draft {
+/// The ScaledObject behind a KEDA-made HPA, and the tool that manages it.
+type Owner = Option<(ObjectRef, Option<String>)>;
+
+fn pinned(hpa: &HorizontalPodAutoscaler, owner: Owner, current: i32, max: i32) -> Draft {
     let targets: Vec<String> = scaling::metrics(hpa)
         .iter()
         .map(scaling::describe_metric)
@@ -125,14 +127,12 @@ fn pinned(
         ));
     }
     let mut draft = match owner {
-        Some(so) => {
-            let so_ref = scaling::custom_ref(so);
+        Some((so_ref, manager)) => {
             let mut d = Draft::new(
                 so_ref.clone().with_field("spec.maxReplicaCount"),
                 format!(
-                    "{} runs at its maximum of {max} replicas and wants more: ScaledObject {} caps it (maxReplicaCount), so load above that is not absorbed",
+                    "{} runs at its maximum of {max} replicas and wants more: {so_ref} caps it (maxReplicaCount), so load above that is not absorbed",
                     scaling::hpa_reference(hpa),
-                    qualified(&so.metadata)
                 ),
             )
             .evidence(format!(
@@ -143,7 +143,7 @@ fn pinned(
                 "Raise spec.maxReplicaCount of ScaledObject {} (give the new maximum with `--set maxReplicaCount=N`), after checking the nodes can hold that many pods; or make each replica handle more load.",
                 so_ref.name
             );
-            if let Some(m) = manager_of(&so.metadata) {
+            if let Some(m) = manager {
                 description.push_str(&format!(
                     " The ScaledObject is managed by {m}: change the chart's value too."
                 ));
@@ -187,11 +187,7 @@ fn pinned(
     draft
 }
 
-fn scale_up_disabled(
-    hpa: &HorizontalPodAutoscaler,
-    owner: Option<&DynamicObject>,
-    current: i32,
-) -> Draft {
+fn scale_up_disabled(hpa: &HorizontalPodAutoscaler, owner: Owner, current: i32) -> Draft {
     let evidence = format!(
         "behavior.scaleUp.selectPolicy: Disabled; currentReplicas {current}, desiredReplicas {}",
         hpa.status
@@ -200,15 +196,13 @@ fn scale_up_disabled(
             .unwrap_or_default()
     );
     match owner {
-        Some(so) => {
-            let so_ref = scaling::custom_ref(so);
+        Some((so_ref, _)) => {
             Draft::new(
                 so_ref
                     .clone()
                     .with_field("spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.selectPolicy"),
                 format!(
-                    "ScaledObject {} disables scale-up (selectPolicy: Disabled): {} never grows beyond {current} replica{} whatever the load",
-                    qualified(&so.metadata),
+                    "{so_ref} disables scale-up (selectPolicy: Disabled): {} never grows beyond {current} replica{} whatever the load",
                     scaling::hpa_reference(hpa),
                     plural(current)
                 ),
@@ -266,6 +260,8 @@ fn plural(n: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+    use crate::analyzers::testing::{fixture, run};
+    use crate::cluster::Kind;
 
     #[test]
     fn hpas_at_their_maximum_or_with_scale_up_disabled() {
@@ -290,6 +286,17 @@ mod tests {
                 .contains("patch hpa")
         );
         insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn a_keda_hpa_points_at_its_scaled_object_even_when_that_was_not_collected() {
+        let mut view = fixture("keda-problems");
+        view.custom.remove(&Kind::ScaledObject);
+        view.collected.remove(&Kind::ScaledObject);
+        let found = run("scaling-limits", "{}", &view);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].subject.kind, "ScaledObject");
+        assert_eq!(found[0].subject.name, "text-embedder");
     }
 
     #[test]
