@@ -109,6 +109,8 @@ enum Cause<'a> {
     /// A short name KEDA resolves in its own namespace; the Service is in the object's.
     ShortName {
         ready: Option<usize>,
+        /// The Service's ports, when it does not expose the one asked for.
+        wrong_port: Option<Vec<i32>>,
     },
     Missing {
         others: Vec<&'a str>,
@@ -159,8 +161,13 @@ impl KedaTriggers {
         };
         let cause = match view.services.get(lookup_ns, &addr.service) {
             None if short && lookup_ns != ns && view.services.get(ns, &addr.service).is_some() => {
+                let ports = service_ports(view.services.get(ns, &addr.service));
                 Cause::ShortName {
                     ready: view.ready_endpoints(ns, &addr.service),
+                    wrong_port: addr
+                        .port
+                        .filter(|p| !ports.is_empty() && !ports.contains(p))
+                        .map(|_| ports),
                 }
             }
             None => {
@@ -182,11 +189,7 @@ impl KedaTriggers {
                 if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
                     return None;
                 }
-                let ports: Vec<i32> = spec
-                    .iter()
-                    .flat_map(|s| s.ports.iter().flatten())
-                    .map(|p| p.port)
-                    .collect();
+                let ports = service_ports(Some(svc));
                 let has_selector = spec
                     .and_then(|s| s.selector.as_ref())
                     .is_some_and(|s| !s.is_empty());
@@ -257,7 +260,18 @@ impl KedaTriggers {
             masked(t.get(key).unwrap_or(value))
         ));
         match &cause {
-            Cause::ShortName { ready } => {
+            Cause::ShortName { ready, wrong_port } => {
+                if let Some(ports) = wrong_port {
+                    draft.evidence.push(format!(
+                        "Service {ns}/{svc} exposes port {}, not {}",
+                        ports
+                            .iter()
+                            .map(i32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        addr.port.unwrap_or_default()
+                    ));
+                }
                 draft.evidence.push(format!(
                     "KEDA operator runs in namespace {keda_ns}; no Service {svc} there"
                 ));
@@ -309,9 +323,10 @@ impl KedaTriggers {
             .map(|m| format!(" {} is managed by {m}: change the value there too, or the next upgrade puts the short name back.", r))
             .unwrap_or_default();
         match cause {
-            Cause::ShortName { ready } => {
-                let new_value = original.replacen(&addr.host, fqdn, 1);
-                let serving = ready.is_none_or(|n| n > 0);
+            Cause::ShortName { ready, wrong_port } => {
+                let new_value = with_host(original, &addr.host, fqdn);
+                // Safe only when the full name is known to serve: ready endpoints, the port exposed.
+                let serving = ready.is_some_and(|n| n > 0) && wrong_port.is_none();
                 if url_password(original).is_some() {
                     return Fix::manual(format!(
                         "Use the Service's full name {fqdn} in metadata.{key}. The value carries a password, so do not patch it in place: put the corrected URL (with host {fqdn}) in a Secret referenced by a TriggerAuthentication, as the inline-credentials finding describes.{helm}"
@@ -333,8 +348,24 @@ impl KedaTriggers {
                     )
                     .with_kubectl(kubectl)
                 } else {
+                    let also = match (wrong_port, ready) {
+                        (Some(ports), _) => format!(
+                            "and use one of the ports Service {ns}/{svc} exposes ({})",
+                            ports
+                                .iter()
+                                .map(i32::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        (None, Some(0)) => format!(
+                            "and make the pods behind Service {ns}/{svc} ready: it has no ready endpoints"
+                        ),
+                        (None, _) => format!(
+                            "after checking Service {ns}/{svc} has ready endpoints (they were not collected)"
+                        ),
+                    };
                     Fix::manual(format!(
-                        "Use the Service's full name in metadata.{key} ({new_value}), and make the pods behind Service {ns}/{svc} ready: it has no ready endpoints.{helm}"
+                        "Use the Service's full name in metadata.{key} ({new_value}), {also}.{helm}"
                     ))
                     .with_kubectl(kubectl)
                 }
@@ -368,6 +399,55 @@ impl KedaTriggers {
             )),
         }
     }
+}
+
+/// A Service's ports.
+fn service_ports(svc: Option<&k8s_openapi::api::core::v1::Service>) -> Vec<i32> {
+    svc.and_then(|s| s.spec.as_ref())
+        .iter()
+        .flat_map(|s| s.ports.iter().flatten())
+        .map(|p| p.port)
+        .collect()
+}
+
+/// `value` with the host part `host` replaced in the first address naming it:
+/// after any `scheme://` and `user:password@`, before any `:port` or path.
+fn with_host(value: &str, host: &str, new_host: &str) -> String {
+    let mut done = false;
+    value
+        .split(',')
+        .map(|token| {
+            if done {
+                return token.to_string();
+            }
+            let (scheme, rest) = match token.find("://") {
+                Some(i) => token.split_at(i + 3),
+                None => ("", token),
+            };
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            let (user, hostport) = match authority.rfind('@') {
+                Some(i) => authority.split_at(i + 1),
+                None => ("", authority),
+            };
+            let lead = token.len() - token.trim_start().len();
+            let hostport_trimmed = if user.is_empty() && scheme.is_empty() {
+                &hostport[lead..]
+            } else {
+                hostport
+            };
+            let port = hostport_trimmed.strip_prefix(host);
+            match port {
+                Some(p) if p.is_empty() || p.starts_with(':') => {
+                    done = true;
+                    let pad = &hostport[..hostport.len() - hostport_trimmed.len()];
+                    format!("{scheme}{user}{pad}{new_host}{p}{tail}")
+                }
+                _ => token.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// What KEDA itself reported: the Ready condition, failing health, scaler events.
@@ -463,6 +543,26 @@ mod tests {
             &fixture("keda-problems"),
         );
         assert!(found.is_empty(), "{:#?}", summary(&found));
+    }
+
+    #[test]
+    fn rewrites_only_the_host() {
+        assert_eq!(
+            super::with_host(
+                "amqp://rabbitmq:pw@rabbitmq:5672/%2f",
+                "rabbitmq",
+                "rabbitmq.default.svc.cluster.local"
+            ),
+            "amqp://rabbitmq:pw@rabbitmq.default.svc.cluster.local:5672/%2f"
+        );
+        assert_eq!(
+            super::with_host("kafka:9092", "kafka", "kafka.ml.svc.cluster.local"),
+            "kafka.ml.svc.cluster.local:9092"
+        );
+        assert_eq!(
+            super::with_host("http://prometheus-server:9090", "prometheus", "x"),
+            "http://prometheus-server:9090"
+        );
     }
 
     #[test]
