@@ -386,7 +386,12 @@ mod tests {
 
 #[cfg(test)]
 mod fixture_tests {
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+
     use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+    use crate::analyzers::testing::{fixture, run};
+    use crate::cluster::{Kind, Store};
+    use crate::findings::Applicability;
 
     #[test]
     fn leftover_hpa_beside_kedas() {
@@ -398,6 +403,31 @@ mod fixture_tests {
         assert!(kubectl.ends_with("kubectl delete hpa orchestrator-hpa -n default"));
         assert!(!kubectl.contains("delete hpa keda-hpa"));
         insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    #[test]
+    fn two_plain_hpas_keep_the_older_one() {
+        let mut view = fixture("keda-autoscaling");
+        view.custom.remove(&Kind::ScaledObject);
+        let hpas: Vec<HorizontalPodAutoscaler> = view.hpas.iter().cloned().collect();
+        view.hpas = Store::default();
+        for mut h in hpas {
+            h.metadata.owner_references = None;
+            h.metadata.labels = None;
+            view.hpas.insert(h);
+        }
+        view.finish();
+        let found = run("autoscaler-conflicts", "{}", &view);
+        assert_eq!(found.len(), 1);
+        // keda-hpa-… was created after orchestrator-hpa: it is the one to merge and delete.
+        assert_eq!(
+            found[0].subject.name,
+            "keda-hpa-ml-autoscaling-orchestrator-scaler"
+        );
+        assert_eq!(
+            found[0].fix.as_ref().unwrap().applicability,
+            Applicability::Manual
+        );
     }
 
     #[test]

@@ -94,8 +94,10 @@ impl Analyzer for HpaRequests {
                         scaling::hpa_reference(hpa),
                         scaling::describe_metric(m)
                     ));
+                    // The controller's words for this very container, when it said them.
+                    let words = format!("missing request for {resource} in container {} ", c.name);
                     if let Some(cond) = hpa_condition(hpa, "ScalingActive")
-                        .filter(|c| c.is("False") && c.message.contains("missing request for"))
+                        .filter(|c| c.is("False") && c.message.contains(&words))
                     {
                         gap.evidence.push(format!(
                             "HPA {}: {}",
@@ -115,7 +117,7 @@ impl Analyzer for HpaRequests {
                                 ],
                             )
                             .into_iter()
-                            .filter(|l| l.contains("missing request for"))
+                            .filter(|l| l.contains(&words))
                             .take(1),
                         );
                     }
@@ -234,7 +236,13 @@ fn finding(w: &Workload<'_>, container: &str, resource: &str, gap: Gap) -> Draft
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
     use crate::analyzers::scaling::testing::{drafts, silent_on, summary};
+    use crate::analyzers::testing::{fixture, run};
+    use crate::cluster::Store;
 
     #[test]
     fn sidecar_without_cpu_request() {
@@ -245,6 +253,53 @@ mod tests {
             Some("spec.template.spec.initContainers[log-shipper].resources.requests.cpu")
         );
         insta::assert_yaml_snapshot!(summary(&found));
+    }
+
+    fn cpu(q: &str) -> std::collections::BTreeMap<String, Quantity> {
+        [("cpu".to_string(), Quantity(q.to_string()))]
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn a_limit_or_a_limitrange_default_counts_as_a_request() {
+        // A limit: the API server copies it into the missing request.
+        let mut view = fixture("hpa-problems");
+        let deployments: Vec<Deployment> = view.deployments.iter().cloned().collect();
+        view.deployments = Store::default();
+        for mut d in deployments {
+            let spec = d
+                .spec
+                .as_mut()
+                .and_then(|s| s.template.spec.as_mut())
+                .unwrap();
+            for c in spec.init_containers.iter_mut().flatten() {
+                c.resources.get_or_insert_default().limits = Some(cpu("100m"));
+            }
+            view.deployments.insert(d);
+        }
+        view.finish();
+        assert!(run("hpa-requests", "{}", &view).is_empty());
+
+        // Requests a LimitRange gave the running pods.
+        let mut view = fixture("hpa-problems");
+        let pods: Vec<Pod> = view.pods.iter().cloned().collect();
+        view.pods = Store::default();
+        for mut p in pods {
+            for c in p
+                .spec
+                .as_mut()
+                .unwrap()
+                .init_containers
+                .iter_mut()
+                .flatten()
+            {
+                c.resources.get_or_insert_default().requests = Some(cpu("50m"));
+            }
+            view.pods.insert(p);
+        }
+        view.finish();
+        assert!(run("hpa-requests", "{}", &view).is_empty());
     }
 
     #[test]
