@@ -37,9 +37,19 @@ struct Api {
     /// The metrics client's words when the API itself failed.
     marker: &'static str,
     uses: fn(&k8s_openapi::api::autoscaling::v2::MetricSpec) -> bool,
+    /// What the HPAs cannot read without it.
+    reads: &'static str,
+    /// Who serves it, and how a cluster-admin (re)installs that.
+    server: &'static str,
+    install: &'static str,
+    install_command: &'static str,
 }
 
-const APIS: [Api; 2] = [
+const METRICS_SERVER_INSTALL: &str = "kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml";
+const KEDA_INSTALL: &str =
+    "helm upgrade --install keda kedacore/keda --namespace keda --create-namespace";
+
+const APIS: [Api; 3] = [
     Api {
         apiservice: "v1beta1.metrics.k8s.io",
         what: "resource metrics API (metrics-server)",
@@ -49,6 +59,10 @@ const APIS: [Api; 2] = [
         ],
         marker: "unable to fetch metrics from resource metrics API",
         uses: |m| m.resource.is_some() || m.container_resource.is_some(),
+        reads: "CPU or memory usage",
+        server: "metrics-server",
+        install: "install metrics-server (kubernetes-sigs/metrics-server). On kind, k3d, minikube or Docker Desktop the kubelet certificates are self-signed: add `--kubelet-insecure-tls` to its args",
+        install_command: METRICS_SERVER_INSTALL,
     },
     Api {
         apiservice: "v1beta1.external.metrics.k8s.io",
@@ -56,6 +70,21 @@ const APIS: [Api; 2] = [
         reasons: &["FailedGetExternalMetric"],
         marker: "unable to fetch metrics from external metrics API",
         uses: |m| m.external.is_some(),
+        reads: "external metrics",
+        server: "the external metrics adapter",
+        install: "install the external metrics adapter that serves it; for KEDA that is keda-operator-metrics-apiserver, which the KEDA chart installs",
+        install_command: KEDA_INSTALL,
+    },
+    Api {
+        apiservice: "v1beta1.custom.metrics.k8s.io",
+        what: "custom metrics API",
+        reasons: &["FailedGetPodsMetric", "FailedGetObjectMetric"],
+        marker: "unable to fetch metrics from custom metrics API",
+        uses: |m| m.pods.is_some() || m.object.is_some(),
+        reads: "custom (Pods or Object) metrics",
+        server: "the custom metrics adapter",
+        install: "install the custom metrics adapter that serves it (e.g. prometheus-adapter) and configure the metrics the HPAs ask for",
+        install_command: "kubectl get apiservice v1beta1.custom.metrics.k8s.io",
     },
 ];
 
@@ -159,9 +188,10 @@ fn judge(
             let draft = Draft::new(
                 subject,
                 format!(
-                    "the {} is not serving: {} report it unreachable; metrics-server (or the adapter behind {}) is not installed or not healthy",
+                    "the {} is not serving: {} report it unreachable; {} (behind {}) is not installed or not healthy",
                     api.what,
                     hpa_count(failing.len()),
+                    api.server,
                     api.apiservice
                 ),
             )
@@ -201,6 +231,7 @@ fn api_down(api: &Api, message: &str) -> bool {
             "the server could not find the requested resource",
             "the server is currently unable to handle the request",
             "no endpoints available for service",
+            "metrics API (custom.metrics.k8s.io) registered",
             "service unavailable",
         ]
         .iter()
@@ -217,11 +248,7 @@ fn hpa_count(n: usize) -> String {
 }
 
 fn metric_kind(api: &Api) -> &'static str {
-    if api.apiservice.starts_with("v1beta1.external") {
-        "external metrics"
-    } else {
-        "CPU or memory usage"
-    }
+    api.reads
 }
 
 /// `spec.service` of an APIService: (namespace, name).
@@ -268,19 +295,11 @@ fn backing_deployment(view: &ClusterView, ns: &str, service: &str) -> String {
 }
 
 fn absent_fix(api: &Api) -> Fix {
-    if api.apiservice.starts_with("v1beta1.external") {
-        Fix::manual(format!(
-            "A cluster-admin must install the external metrics adapter that registers APIService {}. For KEDA that is keda-operator-metrics-apiserver, installed with the KEDA chart; reinstall it, then check that the APIService reports Available=True.",
-            api.apiservice
-        ))
-        .with_kubectl("helm upgrade --install keda kedacore/keda --namespace keda --create-namespace")
-    } else {
-        Fix::manual(format!(
-            "A cluster-admin must install metrics-server (kubernetes-sigs/metrics-server). On kind, k3d, minikube or Docker Desktop the kubelet certificates are self-signed: add `--kubelet-insecure-tls` to its args. Then `kubectl get apiservice {}` must show Available=True and `kubectl top pods` must answer.",
-            api.apiservice
-        ))
-        .with_kubectl("kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml")
-    }
+    Fix::manual(format!(
+        "A cluster-admin must {}. Then `kubectl get apiservice {}` must show Available=True.",
+        api.install, api.apiservice
+    ))
+    .with_kubectl(api.install_command)
 }
 
 fn unavailable_fix(
@@ -297,13 +316,9 @@ fn unavailable_fix(
         "ServiceNotFound" => Fix::manual(format!(
             "APIService {} points at Service {ns}/{name}, which does not exist: a cluster-admin must reinstall {} (or delete the stale APIService if it is no longer used).",
             api.apiservice,
-            if api.apiservice.starts_with("v1beta1.external") { "the external metrics adapter" } else { "metrics-server" }
+            api.server
         ))
-        .with_kubectl(if api.apiservice.starts_with("v1beta1.external") {
-            "helm upgrade --install keda kedacore/keda --namespace keda --create-namespace".to_string()
-        } else {
-            "kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml".to_string()
-        }),
+        .with_kubectl(api.install_command),
         "MissingEndpoints" | "EndpointsNotFound" => Fix::manual(format!(
             "Service {ns}/{name} has no ready pod behind it: a cluster-admin must find out why Deployment {ns}/{deploy} is not ready (`kubectl -n {ns} describe deployment {deploy}`, then its pods' events and logs) and fix that."
         ))
@@ -389,6 +404,16 @@ mod tests {
         assert!(!api_down(
             api,
             "unable to fetch metrics from external metrics API: rpc error: scaler failed"
+        ));
+        let custom = &APIS[2];
+        assert!(api_down(
+            custom,
+            "unable to get metric x: unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered"
+        ));
+        // The adapter answered: it just has no such metric.
+        assert!(!api_down(
+            custom,
+            "unable to fetch metrics from custom metrics API: the server could not find the metric heavywork_per_second for pods"
         ));
     }
 
