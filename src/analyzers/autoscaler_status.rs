@@ -1,6 +1,6 @@
 //! `autoscaler-status`: the symptom side of autoscaling — HPAs that cannot compute
 //! a replica count (`ScalingActive=False`, targets `<unknown>`) or cannot scale
-//! (`AbleToScale=False`), and ScaledObjects that are not Ready. Each is linked to
+//! (`AbleToScale=False`), and ScaledObjects or ScaledJobs that are not Ready. Each is linked to
 //! the root cause another autoscaling check found: the metrics API, a missing
 //! request, a second HPA, an unreachable trigger, an invalid target.
 
@@ -18,7 +18,7 @@ use crate::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-status",
-    summary: "HPAs that cannot compute or apply a replica count, and ScaledObjects that are not Ready",
+    summary: "HPAs that cannot compute or apply a replica count, and ScaledObjects or ScaledJobs that are not Ready",
     // ScaledObjects are read when collected, not required: on a cluster without
     // KEDA this check must still run, not be skipped as "not installed".
     needs: &[
@@ -37,8 +37,10 @@ pub struct AutoscalerStatus {}
 
 impl Analyzer for AutoscalerStatus {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if view.hpas.is_empty() && !view.has(Kind::ScaledObject) {
-            return Err("not applicable: no HorizontalPodAutoscalers or ScaledObjects".into());
+        if view.hpas.is_empty() && !view.has(Kind::ScaledObject) && !view.has(Kind::ScaledJob) {
+            return Err(
+                "not applicable: no HorizontalPodAutoscalers, ScaledObjects or ScaledJobs".into(),
+            );
         }
         let mut drafts: Vec<Draft> = view
             .hpas
@@ -47,6 +49,7 @@ impl Analyzer for AutoscalerStatus {
             .collect();
         drafts.extend(
             view.custom(Kind::ScaledObject)
+                .chain(view.custom(Kind::ScaledJob))
                 .filter_map(|so| scaled_object_symptom(view, so)),
         );
         Ok(drafts)
@@ -158,40 +161,61 @@ fn meta(ns: &str, name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1:
     }
 }
 
+/// A ScaledObject or ScaledJob whose Ready condition is False or Unknown with a reason
+/// (an object KEDA has not looked at yet has no reason).
 fn scaled_object_symptom(view: &ClusterView, so: &DynamicObject) -> Option<Draft> {
     let ready = condition(so, "Ready").filter(|c| !c.is("True") && !c.reason.is_empty())?;
     let r = scaling::custom_ref(so);
     let ns = ns_of(&so.metadata);
-    let target = scaling::scaled_object_target(so)
-        .map(|(k, n)| format!("{k}/{n}"))
-        .unwrap_or_default();
-    let no_hpa = so.str_at("/status/hpaName").is_none_or(str::is_empty);
-    let mut draft = Draft::new(
-        r.clone().with_field("status.conditions[Ready]"),
+    let job = so.kind == "ScaledJob";
+    let consequence = if job {
+        "KEDA does not create its Jobs as the load asks".to_string()
+    } else {
+        let target = scaling::scaled_object_target(so)
+            .map(|(k, n)| format!("{k}/{n}"))
+            .unwrap_or_default();
+        let no_hpa = so.str_at("/status/hpaName").is_none_or(str::is_empty);
         format!(
-            "ScaledObject {} is not ready (Ready={} {}): {target} is not autoscaled{}",
-            qualified(&so.metadata),
-            ready.status,
-            ready.reason,
+            "{target} is not autoscaled{}",
             if no_hpa {
                 "; KEDA has created no HPA for it"
             } else {
                 ""
             }
+        )
+    };
+    let mut draft = Draft::new(
+        r.clone().with_field("status.conditions[Ready]"),
+        format!(
+            "{} {} is not ready (Ready={} {}): {consequence}",
+            so.kind,
+            qualified(&so.metadata),
+            ready.status,
+            ready.reason,
         ),
     )
     .evidence(format!(
-        "ScaledObject {}: {}",
+        "{} {}: {}",
+        so.kind,
         qualified(&so.metadata),
         ready.line()
     ));
+    let kind = if job {
+        Kind::ScaledJob
+    } else {
+        Kind::ScaledObject
+    };
     draft.evidence.extend(
         event_lines(
             view,
-            Kind::ScaledObject,
+            kind,
             ns,
             name_of(&so.metadata),
-            &["KEDAScalerFailed", "ScaledObjectCheckFailed"],
+            &[
+                "KEDAScalerFailed",
+                "ScaledObjectCheckFailed",
+                "ScaledJobCheckFailed",
+            ],
         )
         .into_iter()
         .rev()
@@ -207,7 +231,8 @@ fn scaled_object_symptom(view: &ClusterView, so: &DynamicObject) -> Option<Draft
         .caused_by("keda-triggers", r.clone())
         .caused_by("autoscaler-targets", r.clone());
     Some(draft.fix(Fix::manual(format!(
-        "Fix the cause shown with this finding; `kubectl describe scaledobject {}{}` and `kubectl -n {} logs deployment/keda-operator` show what KEDA reports.",
+        "Fix the cause shown with this finding; `kubectl describe {} {}{}` and `kubectl -n {} logs deployment/keda-operator` show what KEDA reports.",
+        so.kind.to_lowercase(),
         r.name,
         r.kubectl_ns(),
         scaling::keda_namespace(view)
