@@ -1,8 +1,8 @@
 //! `autoscaler-status`: the symptom side of autoscaling — HPAs that cannot compute
 //! a replica count (`ScalingActive=False`, targets `<unknown>`) or cannot scale
-//! (`AbleToScale=False`), and ScaledObjects or ScaledJobs that are not Ready. Each is linked to
-//! the root cause another autoscaling check found: the metrics API, a missing
-//! request, a second HPA, an unreachable trigger, an invalid target.
+//! (`AbleToScale=False`), and ScaledObjects or ScaledJobs that are not Ready.
+//! Each is linked to the root cause another autoscaling check found: the metrics
+//! API, a missing request, a second HPA, an unreachable trigger, an invalid target.
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use serde::Deserialize;
