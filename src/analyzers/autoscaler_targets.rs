@@ -88,15 +88,6 @@ fn names_of_kind<'a>(view: &'a ClusterView, ns: &'a str, kind: &str) -> Vec<&'a 
     }
 }
 
-fn closest<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
-    names
-        .iter()
-        .map(|n| (strsim::jaro_winkler(wanted, n), *n))
-        .filter(|(score, n)| *score >= 0.85 || wanted.starts_with(*n) || n.starts_with(wanted))
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| n)
-}
-
 fn missing_target_fix(
     view: &ClusterView,
     r: &ObjectRef,
@@ -106,7 +97,7 @@ fn missing_target_fix(
     name: &str,
 ) -> Fix {
     let ns = r.namespace.as_deref().unwrap_or_default();
-    match closest(name, &names_of_kind(view, ns, kind)) {
+    match scaling::closest(name, &names_of_kind(view, ns, kind)) {
         Some(guess) => Fix::manual(format!(
             "Point {path} at the {kind} that exists ({kind} {guess} looks like the one meant), or delete {r} if its workload is gone."
         ))

@@ -171,9 +171,12 @@ impl KedaTriggers {
                 }
             }
             None => {
+                // Where a person would look for the name: the object's own namespace
+                // for a short name, else the namespace the name gives.
+                let look_in = if short { ns } else { lookup_ns };
                 let others: Vec<&str> = view
                     .services
-                    .in_namespace(lookup_ns)
+                    .in_namespace(look_in)
                     .filter_map(|s| s.metadata.name.as_deref())
                     .collect();
                 let elsewhere: Vec<String> = view
@@ -284,10 +287,15 @@ impl KedaTriggers {
                 });
             }
             Cause::Missing { others, elsewhere } => {
-                draft.evidence.push(if others.is_empty() {
-                    format!("namespace {lookup_ns} has no Services")
+                let look_in = if lookup_ns == keda_ns && lookup_ns != ns {
+                    ns
                 } else {
-                    format!("Services in namespace {lookup_ns}: {}", others.join(", "))
+                    lookup_ns
+                };
+                draft.evidence.push(if others.is_empty() {
+                    format!("namespace {look_in} has no Services")
+                } else {
+                    format!("Services in namespace {look_in}: {}", others.join(", "))
                 });
                 if !elsewhere.is_empty() {
                     draft.evidence.push(format!(
@@ -370,7 +378,10 @@ impl KedaTriggers {
                     .with_kubectl(kubectl)
                 }
             }
-            Cause::Missing { elsewhere, .. } => {
+            Cause::Missing { elsewhere, others } => {
+                let guess = scaling::closest(svc, others)
+                    .map(|g| format!(" Service {g} looks like the one meant."))
+                    .unwrap_or_default();
                 let hint = match elsewhere.as_slice() {
                     [one] => {
                         let (other_ns, _) = one.split_once('/').unwrap_or_default();
@@ -381,7 +392,7 @@ impl KedaTriggers {
                     _ => String::new(),
                 };
                 Fix::manual(format!(
-                    "Deploy the {} server this trigger reads (nothing named {svc} is serving), then point metadata.{key} at its Service by full name, name.namespace.svc.cluster.local, since KEDA resolves short names in its own namespace.{hint}{helm}",
+                    "Deploy the {} server this trigger reads (nothing named {svc} is serving), then point metadata.{key} at its Service by full name, name.namespace.svc.cluster.local, since KEDA resolves short names in its own namespace.{guess}{hint}{helm}",
                     t.type_
                 ))
             }
