@@ -296,6 +296,13 @@ mod tests {
             )),
             "{keda:#?}"
         );
+        // The leftover HPA is not scaling either: its own conflict finding says why.
+        assert!(keda.contains(&link(
+            "SCL008",
+            "orchestrator-hpa",
+            "SCL004",
+            "orchestrator-hpa"
+        )));
         // ScaledObjects not ready because their trigger cannot reach its source.
         assert!(keda.contains(&link(
             "SCL008",
