@@ -10,7 +10,15 @@ fn doctor(fixture: &str) -> (i32, serde_json::Value) {
         .expect("binary built")
         .env_clear()
         .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .args(["doctor", "--snapshot", fixture, "-o", "json", "--select", "SCL"])
+        .args([
+            "doctor",
+            "--snapshot",
+            fixture,
+            "-o",
+            "json",
+            "--select",
+            "SCL",
+        ])
         .output()
         .expect("runs");
     let report = serde_json::from_slice(&out.stdout).expect("valid JSON");
@@ -22,7 +30,10 @@ fn keda_field_report() {
     let (code, report) = doctor("fixtures/keda-autoscaling");
     assert_eq!(code, 1, "errors found");
     let text = report.to_string();
-    assert!(!text.contains("Xk9-rabbit-2024"), "the RabbitMQ password is never printed");
+    assert!(
+        !text.contains("Xk9-rabbit-2024"),
+        "the RabbitMQ password is never printed"
+    );
     insta::assert_json_snapshot!(report["findings"]);
 }
 
