@@ -159,6 +159,12 @@ impl KedaTriggers {
         } else {
             addr.namespace.as_str()
         };
+        // A namespace none of whose Services is in the view was not collected (e.g.
+        // `-n` left it out): nothing can be said about what lives there.
+        let seen = |n: &str| n == ns || view.services.in_namespace(n).next().is_some();
+        if !short && !seen(lookup_ns) {
+            return None;
+        }
         let cause = match view.services.get(lookup_ns, &addr.service) {
             None if short && lookup_ns != ns && view.services.get(ns, &addr.service).is_some() => {
                 let ports = service_ports(view.services.get(ns, &addr.service));
@@ -278,6 +284,11 @@ impl KedaTriggers {
                 draft.evidence.push(format!(
                     "KEDA operator runs in namespace {keda_ns}; no Service {svc} there"
                 ));
+                if view.services.in_namespace(keda_ns).next().is_none() {
+                    draft.evidence.push(format!(
+                        "(no Services of namespace {keda_ns} were collected: this assumes none is named {svc})"
+                    ));
+                }
                 draft.evidence.push(match ready {
                     Some(n) => format!(
                         "Service {ns}/{svc} exists with {n} ready endpoint{}",

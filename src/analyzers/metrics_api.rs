@@ -260,7 +260,11 @@ fn backend(a: &DynamicObject) -> Option<(String, String)> {
 }
 
 fn backend_state(view: &ClusterView, ns: &str, name: &str) -> String {
-    if view.has(Kind::Service) && view.services.get(ns, name).is_none() {
+    // No Service of that namespace in the view: it was not collected (e.g. `-n`).
+    if view.services.in_namespace(ns).next().is_none() {
+        return format!("backed by Service {ns}/{name} (namespace {ns} was not collected)");
+    }
+    if view.services.get(ns, name).is_none() {
         return format!("Service {ns}/{name} does not exist");
     }
     match view.ready_endpoints(ns, name) {
@@ -392,6 +396,23 @@ mod tests {
         view.custom.remove(&Kind::ApiService);
         view.collected.remove(&Kind::ApiService);
         assert!(MetricsApi {}.analyze(&view).expect("applicable").is_empty());
+    }
+
+    #[test]
+    fn a_namespace_left_out_is_not_a_missing_service() {
+        let mut view = fixture("metrics-server-down");
+        view.restrict_to(&["ml-serving".to_string()].into_iter().collect());
+        let found = MetricsApi {}.analyze(&view).expect("applicable");
+        assert_eq!(found.len(), 2);
+        for d in &found {
+            assert!(
+                !d.evidence
+                    .iter()
+                    .any(|e| e.contains("does not exist") || e.contains("0 ready")),
+                "{:#?}",
+                d.evidence
+            );
+        }
     }
 
     #[test]
