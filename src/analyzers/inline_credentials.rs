@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::scaling::{self, Trigger, name_of, ns_of, qualified, triggers, url_password};
+use super::service_refs::addresses;
 use super::text::mask;
 use super::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, manager_of};
@@ -58,7 +59,7 @@ impl Analyzer for InlineCredentials {
                 }
                 for (key, value) in &t.metadata {
                     if let Some(secret) = self.secret_in(key, value) {
-                        drafts.push(finding(obj, &t, key, value, secret));
+                        drafts.push(finding(view, obj, &t, key, value, secret));
                     }
                 }
             }
@@ -88,7 +89,14 @@ impl InlineCredentials {
     }
 }
 
-fn finding(obj: &DynamicObject, t: &Trigger<'_>, key: &str, value: &str, secret: &str) -> Draft {
+fn finding(
+    view: &ClusterView,
+    obj: &DynamicObject,
+    t: &Trigger<'_>,
+    key: &str,
+    value: &str,
+    secret: &str,
+) -> Draft {
     let r = scaling::custom_ref(obj);
     let ns = ns_of(&obj.metadata);
     let name = name_of(&obj.metadata);
@@ -103,9 +111,28 @@ fn finding(obj: &DynamicObject, t: &Trigger<'_>, key: &str, value: &str, secret:
         "a password in the URL"
     };
     let auth = format!("{name}-auth");
+    // For a URL, the Secret holds the whole URL: show its shape with the password out.
+    let literal = if secret == value {
+        "<value>".to_string()
+    } else {
+        let shape = value.replacen(&format!(":{secret}@"), ":<password>@", 1);
+        // A short host resolves in KEDA's namespace: write the Service's full name.
+        let known_ns = |n: &str| view.namespace_exists(n);
+        match addresses(value, ns, &known_ns)
+            .into_iter()
+            .find(|a| !a.host.contains('.') && view.services.get(ns, &a.service).is_some())
+        {
+            Some(a) => scaling::with_host(
+                &shape,
+                &a.host,
+                &format!("{}.{ns}.svc.cluster.local", a.service),
+            ),
+            None => shape,
+        }
+    };
     let mut description = format!(
         "Move the value out of the {kind} into a Secret and reference it from a TriggerAuthentication (KEDA reads the `{key}` parameter from it):\n\
-         1. kubectl create secret generic {auth} -n {ns} --from-literal={key}='<value>'   (the value is not shown here)\n\
+         1. kubectl create secret generic {auth} -n {ns} --from-literal={key}='{literal}'   (the secret itself is not shown here)\n\
          2. apply:\n\
          apiVersion: keda.sh/v1alpha1\n\
          kind: TriggerAuthentication\n\
@@ -133,7 +160,7 @@ fn finding(obj: &DynamicObject, t: &Trigger<'_>, key: &str, value: &str, secret:
     )
     .evidence(format!("metadata.{key}: {shown}"))
     .fix(Fix::manual(description).with_kubectl(format!(
-        "kubectl create secret generic {auth} -n {ns} --from-literal={key}='<value>'"
+        "kubectl create secret generic {auth} -n {ns} --from-literal={key}='{literal}'"
     )))
 }
 

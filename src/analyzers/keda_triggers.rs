@@ -343,7 +343,7 @@ impl KedaTriggers {
             .unwrap_or_default();
         match cause {
             Cause::ShortName { ready, wrong_port } => {
-                let new_value = with_host(original, &addr.host, fqdn);
+                let new_value = scaling::with_host(original, &addr.host, fqdn);
                 // Safe only when the full name is known to serve: ready endpoints, the port exposed.
                 let serving = ready.is_some_and(|n| n > 0) && wrong_port.is_none();
                 if url_password(original).is_some() {
@@ -430,46 +430,6 @@ fn service_ports(svc: Option<&k8s_openapi::api::core::v1::Service>) -> Vec<i32> 
         .flat_map(|s| s.ports.iter().flatten())
         .map(|p| p.port)
         .collect()
-}
-
-/// `value` with the host part `host` replaced in the first address naming it:
-/// after any `scheme://` and `user:password@`, before any `:port` or path.
-fn with_host(value: &str, host: &str, new_host: &str) -> String {
-    let mut done = false;
-    value
-        .split(',')
-        .map(|token| {
-            if done {
-                return token.to_string();
-            }
-            let (scheme, rest) = match token.find("://") {
-                Some(i) => token.split_at(i + 3),
-                None => ("", token),
-            };
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(end);
-            let (user, hostport) = match authority.rfind('@') {
-                Some(i) => authority.split_at(i + 1),
-                None => ("", authority),
-            };
-            let lead = token.len() - token.trim_start().len();
-            let hostport_trimmed = if user.is_empty() && scheme.is_empty() {
-                &hostport[lead..]
-            } else {
-                hostport
-            };
-            let port = hostport_trimmed.strip_prefix(host);
-            match port {
-                Some(p) if p.is_empty() || p.starts_with(':') => {
-                    done = true;
-                    let pad = &hostport[..hostport.len() - hostport_trimmed.len()];
-                    format!("{scheme}{user}{pad}{new_host}{p}{tail}")
-                }
-                _ => token.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// What KEDA itself reported: the Ready condition, failing health, scaler events.
@@ -570,7 +530,7 @@ mod tests {
     #[test]
     fn rewrites_only_the_host() {
         assert_eq!(
-            super::with_host(
+            crate::analyzers::scaling::with_host(
                 "amqp://rabbitmq:pw@rabbitmq:5672/%2f",
                 "rabbitmq",
                 "rabbitmq.default.svc.cluster.local"
@@ -578,11 +538,19 @@ mod tests {
             "amqp://rabbitmq:pw@rabbitmq.default.svc.cluster.local:5672/%2f"
         );
         assert_eq!(
-            super::with_host("kafka:9092", "kafka", "kafka.ml.svc.cluster.local"),
+            crate::analyzers::scaling::with_host(
+                "kafka:9092",
+                "kafka",
+                "kafka.ml.svc.cluster.local"
+            ),
             "kafka.ml.svc.cluster.local:9092"
         );
         assert_eq!(
-            super::with_host("http://prometheus-server:9090", "prometheus", "x"),
+            crate::analyzers::scaling::with_host(
+                "http://prometheus-server:9090",
+                "prometheus",
+                "x"
+            ),
             "http://prometheus-server:9090"
         );
     }

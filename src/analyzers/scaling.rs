@@ -419,6 +419,46 @@ pub fn closest<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
         .map(|(_, n)| n)
 }
 
+/// `value` with the host part `host` replaced in the first address naming it:
+/// after any `scheme://` and `user:password@`, before any `:port` or path.
+pub fn with_host(value: &str, host: &str, new_host: &str) -> String {
+    let mut done = false;
+    value
+        .split(',')
+        .map(|token| {
+            if done {
+                return token.to_string();
+            }
+            let (scheme, rest) = match token.find("://") {
+                Some(i) => token.split_at(i + 3),
+                None => ("", token),
+            };
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            let (user, hostport) = match authority.rfind('@') {
+                Some(i) => authority.split_at(i + 1),
+                None => ("", authority),
+            };
+            let lead = token.len() - token.trim_start().len();
+            let hostport_trimmed = if user.is_empty() && scheme.is_empty() {
+                &hostport[lead..]
+            } else {
+                hostport
+            };
+            let port = hostport_trimmed.strip_prefix(host);
+            match port {
+                Some(p) if p.is_empty() || p.starts_with(':') => {
+                    done = true;
+                    let pad = &hostport[..hostport.len() - hostport_trimmed.len()];
+                    format!("{scheme}{user}{pad}{new_host}{p}{tail}")
+                }
+                _ => token.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Quote a string for a shell command in single quotes.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
