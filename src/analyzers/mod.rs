@@ -2,10 +2,19 @@
 //! an analyzer and gives it parameters; the analyzer reads the ClusterView and
 //! returns drafts of findings. Analyzers never print, never do I/O, never mutate.
 
+mod autoscaler_conflicts;
+mod autoscaler_status;
+mod autoscaler_targets;
 mod container_failures;
 mod env;
 mod env_refs;
+mod hpa_requests;
+mod inline_credentials;
+mod keda_triggers;
+mod metrics_api;
 mod required_env;
+mod scaling;
+mod scaling_limits;
 mod service_refs;
 pub mod target;
 pub mod text;
@@ -109,6 +118,14 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &env_refs::DEF,
     &container_failures::DEF,
     &service_refs::DEF,
+    &metrics_api::DEF,
+    &hpa_requests::DEF,
+    &scaling_limits::DEF,
+    &autoscaler_conflicts::DEF,
+    &keda_triggers::DEF,
+    &inline_credentials::DEF,
+    &autoscaler_targets::DEF,
+    &autoscaler_status::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
