@@ -22,8 +22,8 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     summary: "several HPAs (e.g. a leftover beside KEDA's) scaling the same workload",
     // ScaledObjects are read when collected, not required: on a cluster without
     // KEDA this check must still run, not be skipped as "not installed".
-    needs: &[
-        Kind::HorizontalPodAutoscaler,
+    needs: &[Kind::HorizontalPodAutoscaler],
+    optional: &[
         Kind::Pod,
         Kind::Deployment,
         Kind::ReplicaSet,

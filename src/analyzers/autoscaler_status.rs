@@ -21,12 +21,8 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     summary: "HPAs that cannot compute or apply a replica count, and ScaledObjects or ScaledJobs that are not Ready",
     // ScaledObjects are read when collected, not required: on a cluster without
     // KEDA this check must still run, not be skipped as "not installed".
-    needs: &[
-        Kind::HorizontalPodAutoscaler,
-        Kind::Deployment,
-        Kind::StatefulSet,
-        Kind::Event,
-    ],
+    needs: &[Kind::HorizontalPodAutoscaler],
+    optional: &[Kind::Deployment, Kind::StatefulSet, Kind::Event],
     data: &[],
     build: build::<AutoscalerStatus>,
 };

@@ -23,10 +23,9 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     needs: &[
         Kind::HorizontalPodAutoscaler,
         Kind::Deployment,
-        Kind::ReplicaSet,
         Kind::StatefulSet,
-        Kind::Event,
     ],
+    optional: &[Kind::ReplicaSet, Kind::Event],
     data: &[],
     build: build::<AutoscalerTargets>,
 };

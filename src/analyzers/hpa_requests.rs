@@ -22,12 +22,10 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     // KEDA this check must still run, not be skipped as "not installed".
     needs: &[
         Kind::HorizontalPodAutoscaler,
-        Kind::Pod,
         Kind::Deployment,
-        Kind::ReplicaSet,
         Kind::StatefulSet,
-        Kind::Event,
     ],
+    optional: &[Kind::Pod, Kind::ReplicaSet, Kind::Event],
     data: &[],
     build: build::<HpaRequests>,
 };

@@ -15,6 +15,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "inline-credentials",
     summary: "KEDA triggers with passwords or tokens inline in their metadata",
     needs: &[Kind::ScaledObject, Kind::ScaledJob],
+    optional: &[],
     data: &[],
     build: build::<InlineCredentials>,
 };

@@ -18,10 +18,8 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "keda-triggers",
     summary: "KEDA trigger addresses naming a missing Service, one without endpoints, or a short name KEDA resolves in its own namespace",
-    needs: &[
-        Kind::ScaledObject,
-        Kind::ScaledJob,
-        Kind::Service,
+    needs: &[Kind::ScaledObject, Kind::ScaledJob, Kind::Service],
+    optional: &[
         Kind::EndpointSlice,
         Kind::Deployment,
         Kind::Namespace,

@@ -13,8 +13,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "metrics-api",
     summary: "HPAs whose metrics API (metrics-server, KEDA's adapter) is not registered or not available",
-    needs: &[
-        Kind::HorizontalPodAutoscaler,
+    needs: &[Kind::HorizontalPodAutoscaler],
+    optional: &[
         Kind::ApiService,
         Kind::Service,
         Kind::EndpointSlice,

@@ -16,6 +16,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     summary: "autoscalers pinned at their maximum or with scale-up disabled",
     // ScaledObjects are read when collected, not required (see hpa-requests).
     needs: &[Kind::HorizontalPodAutoscaler],
+    optional: &[],
     data: &[],
     build: build::<ScalingLimits>,
 };
