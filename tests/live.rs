@@ -179,7 +179,7 @@ fn select_narrows_what_is_listed() {
 #[test]
 fn a_forbidden_kind_skips_the_checks_that_need_it() {
     let (_server, _tmp, kubeconfig) = training_pipeline(Faults {
-        forbidden: vec!["secrets".into()],
+        forbidden: vec!["services".into(), "secrets".into()],
         ..Faults::default()
     });
     let (code, stdout, stderr) = run(&["doctor", "--kubeconfig", s(&kubeconfig), "-o", "json"]);
@@ -188,27 +188,49 @@ fn a_forbidden_kind_skips_the_checks_that_need_it() {
         "findings of the other checks still decide: {stderr}"
     );
     let report = json_of(&stdout);
-    let wkl002 = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["code"] == "WKL002")
-        .unwrap();
-    assert_eq!(wkl002["status"], "skipped");
-    let reason = wkl002["reason"].as_str().unwrap();
+    let check = |code: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == code)
+            .unwrap()
+            .clone()
+    };
+    // Services are needed by WKL007: it is skipped with the reason.
+    assert_eq!(check("WKL007")["status"], "skipped");
+    let reason = check("WKL007")["reason"].as_str().unwrap().to_string();
     assert!(
-        reason.starts_with("forbidden: list secrets in namespace flts (secrets is forbidden: User"),
+        reason
+            .starts_with("forbidden: list services in namespace flts (services is forbidden: User"),
         "{reason}"
     );
-    assert_eq!(report["coverage"][0]["result"], "forbidden");
-    assert_eq!(report["coverage"][0]["resource"], "secrets");
-    let wkl001 = report["checks"]
-        .as_array()
-        .unwrap()
+    // Secrets only sharpen WKL002: it still runs.
+    assert_ne!(check("WKL002")["status"], "skipped");
+    assert_eq!(check("WKL001")["status"], "fail");
+    let coverage = report["coverage"].as_array().unwrap();
+    let services = coverage
         .iter()
-        .find(|c| c["code"] == "WKL001")
+        .find(|c| c["resource"] == "services")
         .unwrap();
-    assert_eq!(wkl001["status"], "fail");
+    assert_eq!(services["result"], "forbidden");
+    assert!(
+        services["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("services is forbidden: User \"system:serviceaccount:flts:doctor\""),
+        "{services}"
+    );
+    // --strict turns the gap into a failing run; still not exit 2.
+    let (code, _, _) = run(&[
+        "doctor",
+        "--kubeconfig",
+        s(&kubeconfig),
+        "--strict",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(code, 1);
 }
 
 fn cluster_args(kubeconfig: &Path) -> ClusterArgs {

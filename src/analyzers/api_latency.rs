@@ -13,6 +13,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "api-latency",
     summary: "a slow or flaky API server: p95 request latency above a threshold, retried requests",
     needs: &[],
+    optional: &[],
     data: &[],
     build: build::<ApiLatency>,
 };
@@ -48,7 +49,7 @@ impl Analyzer for ApiLatency {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let Some(api) = view.api.as_ref().filter(|a| !a.requests.is_empty()) else {
             return Err(
-                "not collected: API latency is measured during a live collection \
+                "not applicable: API latency is measured during a live collection \
                  (a snapshot carries it in api.yaml)"
                     .into(),
             );
@@ -145,7 +146,7 @@ mod tests {
             analyzer
                 .analyze(&view)
                 .unwrap_err()
-                .starts_with("not collected")
+                .starts_with("not applicable")
         );
     }
 }

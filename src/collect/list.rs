@@ -158,7 +158,7 @@ mod tests {
         );
         assert_eq!(
             forbidden.describe(),
-            "forbidden: list horizontalpodautoscalers in namespace ml (denied)"
+            "forbidden: list horizontalpodautoscalers in namespace ml"
         );
         let absent = gap(
             Kind::ScaledObject,

@@ -24,7 +24,7 @@ use crate::analyzers::Data;
 use crate::catalogue::Check;
 use crate::cli::ClusterArgs;
 use crate::cluster::{ClusterView, Kind};
-use crate::snapshot::ObjectSink;
+use crate::snapshot::{Doc, ObjectSink};
 
 pub use connect::install_crypto_provider;
 use http::{Api, Failure};
@@ -69,6 +69,7 @@ impl Plan {
         let mut plan = Plan::default();
         for check in checks {
             plan.kinds.extend(check.def.needs.iter().copied());
+            plan.kinds.extend(check.def.optional.iter().copied());
             plan.logs |= check.def.data.contains(&Data::Logs);
             plan.probes |= check.def.data.contains(&Data::Probes);
         }
@@ -205,7 +206,7 @@ async fn gather(
                 view.collected.insert(kind);
                 let mut sink = ObjectSink::new(&mut view);
                 for item in &items {
-                    sink.add(item.clone()).with_context(|| {
+                    sink.add(Doc::Value(item.clone())).with_context(|| {
                         format!("reading the {} listed from {server}", kind.info().plural)
                     })?;
                 }
@@ -300,4 +301,24 @@ async fn preflight(api: &Api, server: &str, source: &str) -> Result<()> {
 
 fn seconds(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    #[test]
+    fn the_plan_is_the_union_of_what_the_selected_checks_read() {
+        let catalogue = Catalogue::load(&[]).unwrap();
+        let wkl001 = catalogue.select(&["WKL001".into()], &[]).unwrap();
+        let plan = Plan::for_checks(&wkl001);
+        assert!(plan.logs && !plan.probes);
+        assert!(plan.kinds.contains(&Kind::Pod) && !plan.kinds.contains(&Kind::Service));
+        // Optional kinds are collected too: they sharpen a check when readable.
+        let wkl002 = catalogue.select(&["WKL002".into()], &[]).unwrap();
+        let plan = Plan::for_checks(&wkl002);
+        assert!(plan.kinds.contains(&Kind::Secret) && plan.kinds.contains(&Kind::ConfigMap));
+        assert!(!plan.logs);
+    }
 }

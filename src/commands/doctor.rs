@@ -1,31 +1,53 @@
-//! `mlopsctl doctor`: collect, check, render, exit code.
+//! `mlopsctl doctor`: collect, check, suppress, render, gate.
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
+use comfy_table::{Table, presets};
+use serde::Serialize;
 
-use super::Exit;
-use crate::catalogue::Catalogue;
+use super::{Context, Exit};
+use crate::baseline::Baseline;
+use crate::catalogue::{Catalogue, Overrides};
 use crate::cli::DoctorArgs;
 use crate::cluster::ClusterView;
 use crate::collect::{self, Options, Plan, Scope};
-use crate::render::{self, Style};
-use crate::{engine, snapshot};
+use crate::config::Config;
+use crate::render::{self, Format};
+use crate::report::Report;
+use crate::{engine, snapshot, suppress};
 
-pub fn run(args: &DoctorArgs, style: Style, out: &mut dyn Write) -> Result<Exit> {
-    let catalogue = Catalogue::load(&args.checks.dirs)?;
-    let checks = catalogue.select(&args.select, &args.ignore)?;
+pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
+    let config = Config::load(args.config.as_deref(), &ctx.cwd)?;
+    let overrides = Overrides {
+        severity: config.severity.clone(),
+        params: config.params.clone(),
+        origin: config.origin(),
+    };
+    let catalogue = Catalogue::load_with(&args.checks.dirs, &overrides)?;
+    let select = if args.select.is_empty() {
+        &config.select
+    } else {
+        &args.select
+    };
+    let ignore: Vec<String> = args.ignore.iter().chain(&config.ignore).cloned().collect();
+    let checks = catalogue.select(select, &ignore)?;
+    let namespace = if args.all_namespaces {
+        None
+    } else {
+        args.namespace.as_ref().or(config.namespace.as_ref())
+    };
     let (view, source) = match &args.snapshot {
         Some(path) => (
-            load_snapshot(path, args)?,
+            load_snapshot(path, namespace)?,
             format!("snapshot {}", path.display()),
         ),
         None => {
             let live = collect::live(
                 &args.cluster,
-                &Scope::from_flags(args.namespace.as_deref(), args.all_namespaces),
+                &Scope::from_flags(namespace.map(String::as_str), args.all_namespaces),
                 &Plan::for_checks(&checks),
                 Options {
                     progress: show_progress(args),
@@ -35,18 +57,44 @@ pub fn run(args: &DoctorArgs, style: Style, out: &mut dyn Write) -> Result<Exit>
             (live.view, live.source)
         }
     };
-    let report = engine::run(&checks, &view, source);
-    render::render(&report, args.output, style, out)?;
-    Ok(if report.fails(args.fail_on.threshold()) {
-        Exit::Findings
-    } else {
-        Exit::Ok
-    })
+    let mut report = engine::run(&checks, &view, source);
+
+    let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
+    let baseline_ref = baseline
+        .as_ref()
+        .zip(args.baseline.as_deref().map(|p| p.display().to_string()));
+    suppress::apply(
+        &mut report,
+        &view,
+        &config.suppressions,
+        &config.origin(),
+        &ctx.today,
+        baseline_ref.as_ref().map(|(b, p)| (*b, p.as_str())),
+    );
+    if let Some(path) = &args.write_baseline {
+        Baseline::of(&report.findings).write(path)?;
+    }
+
+    let rules: Vec<_> = checks.iter().map(|c| &c.spec).collect();
+    match &args.output_file {
+        Some(file) => {
+            let mut buf = Vec::new();
+            emit(args, &report, &rules, ctx, &mut buf)?;
+            std::fs::write(file, buf)
+                .with_context(|| format!("cannot write report to {}", file.display()))?;
+            if !args.quiet {
+                writeln!(out, "{}", render::summary_line(&report))?;
+                writeln!(out, "report written to {}", file.display())?;
+            }
+        }
+        None => emit(args, &report, &rules, ctx, out)?,
+    }
+    Ok(gate(args, &report))
 }
 
-fn load_snapshot(path: &Path, args: &DoctorArgs) -> Result<ClusterView> {
+fn load_snapshot(path: &Path, namespace: Option<&String>) -> Result<ClusterView> {
     let mut view = snapshot::load(path)?;
-    if let Some(ns) = &args.namespace {
+    if let Some(ns) = namespace {
         if !view.namespace_exists(ns) {
             bail!(
                 "namespace {ns} is not in snapshot {}: it holds {}",
@@ -61,5 +109,72 @@ fn load_snapshot(path: &Path, args: &DoctorArgs) -> Result<ClusterView> {
 
 /// Progress only for a person watching a terminal, never around machine output.
 fn show_progress(args: &DoctorArgs) -> bool {
-    std::io::stderr().is_terminal() && !args.quiet && args.output != render::Format::Json
+    std::io::stderr().is_terminal() && !args.quiet && args.output != Format::Json
+}
+
+fn emit(
+    args: &DoctorArgs,
+    report: &Report,
+    rules: &[&crate::catalogue::CheckSpec],
+    ctx: &Context,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if args.statistics {
+        statistics(report, args.output, out)
+    } else {
+        render::render(report, rules, args.output, ctx.style, out)
+    }
+}
+
+/// The exit code: findings at or above `--fail-on`, checks skipped for lack of
+/// data under `--strict`; `--exit-zero` reports without gating.
+fn gate(args: &DoctorArgs, report: &Report) -> Exit {
+    let skipped = report.checks.iter().any(|c| c.lacks_data());
+    let fails = report.fails(args.fail_on.threshold()) || (args.strict && skipped);
+    if fails && !args.exit_zero {
+        Exit::Findings
+    } else {
+        Exit::Ok
+    }
+}
+
+#[derive(Serialize)]
+struct Stat<'a> {
+    code: &'a str,
+    severity: &'a str,
+    count: usize,
+    title: &'a str,
+}
+
+/// Findings per code, most frequent first.
+fn statistics(report: &Report, format: Format, out: &mut dyn Write) -> Result<()> {
+    let mut stats: Vec<Stat> = report
+        .checks
+        .iter()
+        .filter(|c| c.findings > 0)
+        .map(|c| Stat {
+            code: &c.code,
+            severity: c.severity.as_str(),
+            count: c.findings,
+            title: &c.title,
+        })
+        .collect();
+    stats.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(b.code)));
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, &stats)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    for s in &stats {
+        table.add_row(vec![
+            s.count.to_string(),
+            s.code.to_string(),
+            s.severity.to_string(),
+            s.title.to_string(),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    Ok(())
 }

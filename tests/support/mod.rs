@@ -230,7 +230,10 @@ fn load_dir(
             let bytes = std::fs::read(&path).unwrap();
             let json = path.extension().is_some_and(|e| e == "json");
             mlopsctl::snapshot::parse_documents(&bytes, json, &mut |doc| {
-                docs.push(doc);
+                docs.push(match doc {
+                    mlopsctl::snapshot::Doc::Value(v) => v,
+                    mlopsctl::snapshot::Doc::Raw(raw) => serde_json::from_str(raw.get()).unwrap(),
+                });
                 Ok(())
             })
             .unwrap();
