@@ -658,3 +658,35 @@ fn a_healthy_cluster_is_exit_0_live_in_all_namespaces() {
         "-A lists cluster-wide"
     );
 }
+
+#[test]
+fn live_runs_find_what_the_fixtures_show_offline() {
+    for name in [
+        "keda-autoscaling",
+        "hpa-problems",
+        "keda-problems",
+        "metrics-server-down",
+        "healthy-autoscaling",
+        "rbac-restricted",
+    ] {
+        let server = ApiServer::start(&fixture(name), Vec::new(), Faults::default());
+        let tmp = tempfile::tempdir().unwrap();
+        let kubeconfig = server.kubeconfig(tmp.path(), "default");
+        let (_, live, stderr) =
+            run(&["doctor", "--kubeconfig", s(&kubeconfig), "-A", "-o", "json"]);
+        let fixture_dir = fixture(name);
+        let (_, offline, _) = run(&["doctor", "--snapshot", s(&fixture_dir), "-o", "json"]);
+        let (live, offline) = (json_of(&live), json_of(&offline));
+        assert_eq!(headlines(&live), headlines(&offline), "{name}: {stderr}");
+        let statuses = |r: &Value| -> Vec<(String, String)> {
+            r["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["code"] != "CLU001")
+                .map(|c| (c["code"].to_string(), c["status"].to_string()))
+                .collect()
+        };
+        assert_eq!(statuses(&live), statuses(&offline), "{name}");
+    }
+}

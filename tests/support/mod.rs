@@ -80,7 +80,21 @@ impl ApiServer {
         let mut objects: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
         let mut logs = HashMap::new();
         let mut docs = Vec::new();
+        let mut faults = faults;
         load_dir(fixture_dir, fixture_dir, &mut docs, &mut logs);
+        // A fixture's coverage.yaml says what its service account could not read:
+        // the server refuses the same.
+        let coverage = fixture_dir.join("coverage.yaml");
+        if coverage.is_file() {
+            let text = std::fs::read_to_string(&coverage).unwrap();
+            let records: Vec<mlopsctl::cluster::CoverageRecord> =
+                mlopsctl::yaml::from_str(&text).unwrap();
+            for r in records {
+                if r.result == mlopsctl::cluster::CoverageResult::Forbidden {
+                    faults.forbidden.push(r.resource);
+                }
+            }
+        }
         docs.extend(extra);
         for doc in docs {
             for object in flatten(doc) {
