@@ -198,6 +198,10 @@ pub struct SnapshotSaveArgs {
     pub ignore: Vec<String>,
     #[command(flatten)]
     pub checks: CatalogueArgs,
+    /// Config file (default: .mlopsctl.yaml in this directory or above): its
+    /// namespace, select and ignore apply as they do to doctor.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,

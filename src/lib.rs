@@ -35,7 +35,7 @@ pub fn run(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Exit
             None => commands::catalogue::list(args, ctx.style, out),
         },
         Command::Explain(args) => commands::catalogue::explain(args, ctx.style, out),
-        Command::Snapshot(SnapshotCommand::Save(args)) => commands::snapshot::save(args),
+        Command::Snapshot(SnapshotCommand::Save(args)) => commands::snapshot::save(args, ctx),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(*shell, &mut cmd, "mlopsctl", out);

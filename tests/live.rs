@@ -690,3 +690,33 @@ fn live_runs_find_what_the_fixtures_show_offline() {
         assert_eq!(statuses(&live), statuses(&offline), "{name}");
     }
 }
+
+#[test]
+fn snapshot_save_follows_the_config_like_doctor() {
+    let (server, tmp, kubeconfig) = training_pipeline(Faults::default());
+    let config = tmp.path().join("mlopsctl.yaml");
+    std::fs::write(&config, "namespace: flts\nselect: [WKL001]\n").unwrap();
+    let dir = tmp.path().join("snap");
+    let (code, _, stderr) = run(&[
+        "snapshot",
+        "save",
+        s(&dir),
+        "--kubeconfig",
+        s(&kubeconfig),
+        "--config",
+        s(&config),
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(dir.join("pods.json").is_file());
+    assert!(
+        !dir.join("services.json").exists(),
+        "WKL001 reads no Services"
+    );
+    assert!(dir.join("logs/flts").is_dir());
+    assert!(
+        server.requests().iter().all(|r| !r.contains("/services")),
+        "{:#?}",
+        server.requests()
+    );
+}

@@ -5,18 +5,33 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 
-use super::Exit;
+use super::{Context, Exit};
 use crate::catalogue::Catalogue;
 use crate::cli::SnapshotSaveArgs;
 use crate::collect::{self, Options, Plan, Scope};
+use crate::config::Config;
 use crate::snapshot;
 
-pub fn save(args: &SnapshotSaveArgs) -> Result<Exit> {
+pub fn save(args: &SnapshotSaveArgs, ctx: &Context) -> Result<Exit> {
+    // The same selection and scope as `doctor` with the same flags and config,
+    // so the saved snapshot holds what doctor would have read.
+    let config = Config::load(args.config.as_deref(), &ctx.cwd)?;
     let catalogue = Catalogue::load(&args.checks.dirs)?;
-    let checks = catalogue.select(&args.select, &args.ignore)?;
+    let select = if args.select.is_empty() {
+        &config.select
+    } else {
+        &args.select
+    };
+    let ignore: Vec<String> = args.ignore.iter().chain(&config.ignore).cloned().collect();
+    let checks = catalogue.select(select, &ignore)?;
+    let namespace = if args.all_namespaces {
+        None
+    } else {
+        args.namespace.as_deref().or(config.namespace.as_deref())
+    };
     let live = collect::live(
         &args.cluster,
-        &Scope::from_flags(args.namespace.as_deref(), args.all_namespaces),
+        &Scope::from_flags(namespace, args.all_namespaces),
         &Plan::for_checks(&checks),
         Options {
             progress: std::io::stderr().is_terminal() && !args.quiet,
