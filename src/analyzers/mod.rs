@@ -6,6 +6,8 @@ mod container_failures;
 mod env;
 mod env_refs;
 mod required_env;
+mod seldon;
+mod seldon_dataflow_scheduler;
 mod service_refs;
 pub mod target;
 pub mod text;
@@ -105,6 +107,7 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &env_refs::DEF,
     &container_failures::DEF,
     &service_refs::DEF,
+    &seldon_dataflow_scheduler::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
