@@ -5,9 +5,11 @@
 mod container_failures;
 mod env;
 mod env_refs;
+mod kafka_reachable;
 mod required_env;
 mod seldon;
 mod seldon_dataflow_scheduler;
+mod seldon_pipelines;
 mod service_refs;
 pub mod target;
 pub mod text;
@@ -108,6 +110,8 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &container_failures::DEF,
     &service_refs::DEF,
     &seldon_dataflow_scheduler::DEF,
+    &seldon_pipelines::DEF,
+    &kafka_reachable::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
