@@ -10,6 +10,7 @@ mod required_env;
 mod seldon;
 mod seldon_dataflow_scheduler;
 mod seldon_pipelines;
+mod seldon_server_capacity;
 mod service_refs;
 pub mod target;
 pub mod text;
@@ -111,6 +112,7 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &service_refs::DEF,
     &seldon_dataflow_scheduler::DEF,
     &seldon_pipelines::DEF,
+    &seldon_server_capacity::DEF,
     &kafka_reachable::DEF,
 ];
 

@@ -397,24 +397,26 @@ pub fn quantity(text: &str) -> Option<f64> {
     Some(n * factor)
 }
 
-/// Bytes as a person reads them: `1.5Gi`, `300Mi`.
+/// Bytes as a person reads them, in the units they were likely given in:
+/// `1.1G` for decimal quantities, `1.5Gi`/`300Mi` for binary ones.
 pub fn bytes(n: f64) -> String {
-    const UNITS: [(&str, f64); 3] = [
-        ("Gi", 1024.0 * 1024.0 * 1024.0),
-        ("Mi", 1024.0 * 1024.0),
-        ("Ki", 1024.0),
-    ];
-    for (unit, size) in UNITS {
-        if n >= size {
-            let v = n / size;
-            return if (v - v.round()).abs() < 0.05 {
-                format!("{}{unit}", v.round())
-            } else {
-                format!("{v:.1}{unit}")
-            };
+    fn show(v: f64, unit: &str) -> String {
+        if (v - v.round()).abs() < 0.05 {
+            format!("{}{unit}", v.round())
+        } else {
+            format!("{v:.1}{unit}")
         }
     }
-    format!("{n}")
+    let decimal = n >= 1e6 && (n % 1e6).abs() < 1.0;
+    let units: [(&str, f64); 3] = if decimal {
+        [("G", 1e9), ("M", 1e6), ("k", 1e3)]
+    } else {
+        [("Gi", 1024.0 * 1024.0 * 1024.0), ("Mi", 1024.0 * 1024.0), ("Ki", 1024.0)]
+    };
+    units
+        .iter()
+        .find(|(_, size)| n >= *size)
+        .map_or_else(|| format!("{n}"), |(unit, size)| show(n / size, unit))
 }
 
 /// The ServerConfig a Server is made from.
@@ -623,6 +625,7 @@ mod tests {
         assert_eq!(quantity("3"), Some(3.0));
         assert_eq!(quantity("1Q"), None);
         assert_eq!(bytes(1024.0 * 1024.0 * 300.0), "300Mi");
+        assert_eq!(bytes(1.1e9), "1.1G");
     }
 
     #[test]
