@@ -9,8 +9,14 @@ mod kafka_reachable;
 mod required_env;
 mod seldon;
 mod seldon_dataflow_scheduler;
+mod seldon_kafka_bootstrap;
+mod seldon_model_failures;
+mod seldon_model_requirements;
 mod seldon_pipelines;
+mod seldon_runtime_missing;
 mod seldon_server_capacity;
+mod seldon_server_scale;
+mod seldon_tracing_collector;
 mod service_refs;
 pub mod target;
 pub mod text;
@@ -113,6 +119,12 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &seldon_dataflow_scheduler::DEF,
     &seldon_pipelines::DEF,
     &seldon_server_capacity::DEF,
+    &seldon_model_failures::DEF,
+    &seldon_server_scale::DEF,
+    &seldon_model_requirements::DEF,
+    &seldon_runtime_missing::DEF,
+    &seldon_tracing_collector::DEF,
+    &seldon_kafka_bootstrap::DEF,
     &kafka_reachable::DEF,
 ];
 

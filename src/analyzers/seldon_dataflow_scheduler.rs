@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::seldon::{
-    self, DATAFLOW_COMPONENT, DATAFLOW_CONTAINER, Dataflow, Source, UPSTREAM_HOST, UPSTREAM_PORT,
+    self, DATAFLOW_COMPONENT, DATAFLOW_CONTAINER, Dataflow, UPSTREAM_HOST, UPSTREAM_PORT,
 };
 use super::service_refs::addresses;
 use super::text::clip;
@@ -316,44 +316,6 @@ fn scheduler_service(view: &ClusterView, ns: &str) -> Option<Scheduler> {
     })
 }
 
-/// JSON-patch operations that set one dataflow env var in the SeldonRuntime.
-fn set_env_ops(df: &Dataflow<'_>, source: &Source, var: &str, old: &str, new: &str) -> Option<Vec<Value>> {
-    if let Source::Override(loc) = source {
-        let path = loc.value_pointer();
-        return Some(vec![
-            json!({"op": "test", "path": path, "value": old}),
-            json!({"op": "replace", "path": path, "value": new}),
-        ]);
-    }
-    let entry = json!({"name": var, "value": new});
-    let overrides = df.runtime.pointer("/spec/overrides").and_then(Value::as_array);
-    match (df.override_index, overrides) {
-        (Some(i), Some(list)) => {
-            let containers = list[i].pointer("/podSpec/containers").and_then(Value::as_array);
-            let ci = containers.and_then(|cs| {
-                cs.iter()
-                    .position(|c| c.get("name").and_then(Value::as_str) == Some(DATAFLOW_CONTAINER))
-            });
-            match (containers, ci) {
-                (Some(cs), Some(ci)) if cs[ci].get("env").is_some() => Some(vec![json!({
-                    "op": "add", "path": format!("/spec/overrides/{i}/podSpec/containers/{ci}/env/-"), "value": entry
-                })]),
-                (Some(_), Some(ci)) => Some(vec![json!({
-                    "op": "add", "path": format!("/spec/overrides/{i}/podSpec/containers/{ci}/env"), "value": [entry]
-                })]),
-                _ => None,
-            }
-        }
-        (_, list) => {
-            let value = json!({"name": DATAFLOW_COMPONENT, "podSpec": {"containers": [{"name": DATAFLOW_CONTAINER, "env": [entry]}]}});
-            Some(vec![match list {
-                Some(_) => json!({"op": "add", "path": "/spec/overrides/-", "value": value}),
-                None => json!({"op": "add", "path": "/spec/overrides", "value": [value]}),
-            }])
-        }
-    }
-}
-
 fn fix(df: &Dataflow<'_>, runtime: &ObjectRef, host: &str, port: &str, scheduler: Option<Scheduler>) -> Fix {
     let owner_note = format!(
         " The operator owns Deployment {DATAFLOW_COMPONENT} and reverts edits made there; it rolls the dataflow pods once the SeldonRuntime changes.{}",
@@ -370,14 +332,14 @@ fn fix(df: &Dataflow<'_>, runtime: &ObjectRef, host: &str, port: &str, scheduler
     let mut ops = Vec::new();
     let mut changes = Vec::new();
     if host != s.name {
-        match set_env_ops(df, &df.upstream_host.source, UPSTREAM_HOST, host, &s.name) {
+        match seldon::set_env_ops(df, &df.upstream_host.source, UPSTREAM_HOST, host, &s.name) {
             Some(o) => ops.extend(o),
             None => return Fix::manual(format!("Set {UPSTREAM_HOST}={} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}", s.name, runtime.name)),
         }
         changes.push(format!("{UPSTREAM_HOST} from {host} to {}", s.name));
     }
     if port != new_port {
-        match set_env_ops(df, &df.upstream_port.source, UPSTREAM_PORT, port, &new_port) {
+        match seldon::set_env_ops(df, &df.upstream_port.source, UPSTREAM_PORT, port, &new_port) {
             Some(o) => ops.extend(o),
             None => return Fix::manual(format!("Set {UPSTREAM_PORT}={new_port} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}", runtime.name)),
         }
