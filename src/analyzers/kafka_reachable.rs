@@ -25,7 +25,10 @@ pub struct KafkaReachable {}
 pub fn subject(view: &ClusterView) -> ObjectRef {
     let bootstrap = view.kafka.as_ref().map_or("", |k| k.bootstrap.as_str());
     let known_ns = |n: &str| view.namespace_exists(n);
-    match addresses(bootstrap, "default", &known_ns).into_iter().next() {
+    match addresses(bootstrap, "default", &known_ns)
+        .into_iter()
+        .next()
+    {
         Some(a) if a.host.contains('.') || view.services.get("default", &a.service).is_some() => {
             ObjectRef::new("v1", "Service", Some(&a.namespace), &a.service)
         }
@@ -58,7 +61,10 @@ impl Analyzer for KafkaReachable {
                         "Service {} does not exist in namespace {}",
                         a.service, a.namespace
                     ));
-                    hints.push(format!("create or correct Service {}/{}", a.namespace, a.service));
+                    hints.push(format!(
+                        "create or correct Service {}/{}",
+                        a.namespace, a.service
+                    ));
                 }
                 Some(_) => match view.ready_endpoints(&a.namespace, &a.service) {
                     Some(0) => {
@@ -66,7 +72,10 @@ impl Analyzer for KafkaReachable {
                             "Service {}/{} has no ready endpoints",
                             a.namespace, a.service
                         ));
-                        hints.push(format!("make the brokers behind Service {}/{} ready", a.namespace, a.service));
+                        hints.push(format!(
+                            "make the brokers behind Service {}/{} ready",
+                            a.namespace, a.service
+                        ));
                     }
                     Some(n) => draft.evidence.push(format!(
                         "Service {}/{} has {n} ready endpoint{}",

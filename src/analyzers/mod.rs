@@ -5,7 +5,9 @@
 mod container_failures;
 mod env;
 mod env_refs;
+mod kafka_consumers;
 mod kafka_reachable;
+mod kafka_topics;
 mod required_env;
 mod seldon;
 mod seldon_dataflow_scheduler;
@@ -126,6 +128,8 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &seldon_tracing_collector::DEF,
     &seldon_kafka_bootstrap::DEF,
     &kafka_reachable::DEF,
+    &kafka_topics::DEF,
+    &kafka_consumers::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {

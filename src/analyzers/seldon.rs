@@ -149,7 +149,10 @@ pub fn runtime_in<'a>(view: &'a ClusterView, ns: &str) -> Option<&'a DynamicObje
 
 /// The SeldonConfig a runtime names; the operator reads it from its own
 /// namespace, so any namespace in the view is accepted.
-pub fn seldon_config<'a>(view: &'a ClusterView, runtime: &DynamicObject) -> Option<&'a DynamicObject> {
+pub fn seldon_config<'a>(
+    view: &'a ClusterView,
+    runtime: &DynamicObject,
+) -> Option<&'a DynamicObject> {
     let wanted = runtime.str_at("/spec/seldonConfig")?;
     view.custom(Kind::SeldonConfig).find(|c| name(c) == wanted)
 }
@@ -230,12 +233,15 @@ fn env_of(container: &Value) -> Vec<(String, Option<String>)> {
         .flatten()
         .filter_map(|e| {
             let name = e.get("name")?.as_str()?.to_string();
-            Some((name, e.get("value").and_then(Value::as_str).map(str::to_string)))
+            Some((
+                name,
+                e.get("value").and_then(Value::as_str).map(str::to_string),
+            ))
         })
         .collect()
 }
 
-fn component_container<'v>(component: &'v Value) -> Option<(usize, &'v Value)> {
+fn component_container(component: &Value) -> Option<(usize, &Value)> {
     let containers = component.pointer("/podSpec/containers")?.as_array()?;
     containers
         .iter()
@@ -297,9 +303,9 @@ pub fn dataflow<'a>(view: &'a ClusterView, ns: &str) -> Option<Dataflow<'a>> {
         let running = running_env.and_then(|env| last_literal(env, var));
         let source = match (&from_override, &from_config, &running) {
             (Some((_, loc)), _, _) => Source::Override(*loc),
-            (None, Some(_), _) => Source::SeldonConfig(
-                config.map(|c| name(c).to_string()).unwrap_or_default(),
-            ),
+            (None, Some(_), _) => {
+                Source::SeldonConfig(config.map(|c| name(c).to_string()).unwrap_or_default())
+            }
             (None, None, Some(_)) => Source::Deployment,
             (None, None, None) => Source::Default,
         };
@@ -320,11 +326,17 @@ pub fn dataflow<'a>(view: &'a ClusterView, ns: &str) -> Option<Dataflow<'a>> {
     let replicas = ov
         .and_then(|o| o.get("replicas"))
         .and_then(Value::as_i64)
-        .or_else(|| component.and_then(|c| c.get("replicas")).and_then(Value::as_i64));
+        .or_else(|| {
+            component
+                .and_then(|c| c.get("replicas"))
+                .and_then(Value::as_i64)
+        });
     let pods = view
         .workloads()
         .into_iter()
-        .find(|w| w.kind == Kind::Deployment && w.namespace() == ns && w.name() == DATAFLOW_COMPONENT)
+        .find(|w| {
+            w.kind == Kind::Deployment && w.namespace() == ns && w.name() == DATAFLOW_COMPONENT
+        })
         .map(|w| view.pods_of(&w))
         .unwrap_or_default();
     Some(Dataflow {
@@ -350,7 +362,11 @@ pub fn kafka_json(view: &ClusterView, ns: &str) -> Option<Value> {
 /// The topic prefix Seldon uses in a namespace (`topicPrefix` in `kafka.json`, default `seldon`).
 pub fn topic_prefix(view: &ClusterView, ns: &str) -> String {
     kafka_json(view, ns)
-        .and_then(|j| j.get("topicPrefix").and_then(Value::as_str).map(str::to_string))
+        .and_then(|j| {
+            j.get("topicPrefix")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| DEFAULT_TOPIC_PREFIX.to_string())
 }
@@ -411,7 +427,11 @@ pub fn bytes(n: f64) -> String {
     let units: [(&str, f64); 3] = if decimal {
         [("G", 1e9), ("M", 1e6), ("k", 1e3)]
     } else {
-        [("Gi", 1024.0 * 1024.0 * 1024.0), ("Mi", 1024.0 * 1024.0), ("Ki", 1024.0)]
+        [
+            ("Gi", 1024.0 * 1024.0 * 1024.0),
+            ("Mi", 1024.0 * 1024.0),
+            ("Ki", 1024.0),
+        ]
     };
     units
         .iter()
@@ -420,7 +440,10 @@ pub fn bytes(n: f64) -> String {
 }
 
 /// The ServerConfig a Server is made from.
-pub fn server_config<'a>(view: &'a ClusterView, server: &DynamicObject) -> Option<&'a DynamicObject> {
+pub fn server_config<'a>(
+    view: &'a ClusterView,
+    server: &DynamicObject,
+) -> Option<&'a DynamicObject> {
     let wanted = server.str_at("/spec/serverConfig")?;
     let ns = namespace(server);
     let all: Vec<&DynamicObject> = view
@@ -470,9 +493,17 @@ pub fn server_capabilities(view: &ClusterView, server: &DynamicObject) -> Vec<St
         )
     };
     let mut caps = list("/spec/capabilities").unwrap_or_else(|| {
-        agent_env(&server_containers(view, server), "SELDON_SERVER_CAPABILITIES")
-            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default()
+        agent_env(
+            &server_containers(view, server),
+            "SELDON_SERVER_CAPABILITIES",
+        )
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
     });
     caps.extend(list("/spec/extraCapabilities").unwrap_or_default());
     caps
@@ -502,7 +533,10 @@ pub fn server_memory(view: &ClusterView, server: &DynamicObject) -> Option<Repli
                 Some("agent" | "rclone")
             )
         })
-        .find_map(|c| c.pointer("/resources/requests/memory").and_then(Value::as_str))
+        .find_map(|c| {
+            c.pointer("/resources/requests/memory")
+                .and_then(Value::as_str)
+        })
         .and_then(quantity)?;
     let overcommit_percent = agent_env(&containers, "SELDON_OVERCOMMIT_PERCENTAGE")
         .and_then(|v| v.parse().ok())
@@ -537,11 +571,10 @@ pub fn model_replicas(model: &DynamicObject) -> i64 {
 }
 
 pub fn model_memory(model: &DynamicObject) -> Option<f64> {
-    model.str_at("/spec/memory").and_then(quantity).or_else(|| {
-        model
-            .pointer("/spec/memory")
-            .and_then(Value::as_f64)
-    })
+    model
+        .str_at("/spec/memory")
+        .and_then(quantity)
+        .or_else(|| model.pointer("/spec/memory").and_then(Value::as_f64))
 }
 
 /// Whether a pod's every container is ready.
@@ -562,7 +595,13 @@ pub fn pod_restarts(pod: &Pod) -> i32 {
 }
 
 /// JSON-patch operations that set one dataflow env var in the SeldonRuntime.
-pub fn set_env_ops(df: &Dataflow<'_>, source: &Source, var: &str, old: &str, new: &str) -> Option<Vec<Value>> {
+pub fn set_env_ops(
+    df: &Dataflow<'_>,
+    source: &Source,
+    var: &str,
+    old: &str,
+    new: &str,
+) -> Option<Vec<Value>> {
     if let Source::Override(loc) = source {
         let path = loc.value_pointer();
         return Some(vec![
@@ -572,13 +611,20 @@ pub fn set_env_ops(df: &Dataflow<'_>, source: &Source, var: &str, old: &str, new
     }
     let entry = json!({"name": var, "value": new});
     let container = json!({"name": DATAFLOW_CONTAINER, "env": [entry]});
-    let overrides = df.runtime.pointer("/spec/overrides").and_then(Value::as_array);
-    let op = |path: String, value: Value| Some(vec![json!({"op": "add", "path": path, "value": value})]);
+    let overrides = df
+        .runtime
+        .pointer("/spec/overrides")
+        .and_then(Value::as_array);
+    let op =
+        |path: String, value: Value| Some(vec![json!({"op": "add", "path": path, "value": value})]);
     match (df.override_index, overrides) {
         (Some(i), Some(list)) => {
             let base = format!("/spec/overrides/{i}");
             let Some(pod) = list[i].get("podSpec") else {
-                return op(format!("{base}/podSpec"), json!({"containers": [container]}));
+                return op(
+                    format!("{base}/podSpec"),
+                    json!({"containers": [container]}),
+                );
             };
             let Some(containers) = pod.get("containers").and_then(Value::as_array) else {
                 return op(format!("{base}/podSpec/containers"), json!([container]));
@@ -591,7 +637,10 @@ pub fn set_env_ops(df: &Dataflow<'_>, source: &Source, var: &str, old: &str, new
                 Some(ci) if containers[ci].get("env").is_some() => {
                     op(format!("{base}/podSpec/containers/{ci}/env/-"), entry)
                 }
-                Some(ci) => op(format!("{base}/podSpec/containers/{ci}/env"), json!([entry])),
+                Some(ci) => op(
+                    format!("{base}/podSpec/containers/{ci}/env"),
+                    json!([entry]),
+                ),
             }
         }
         (_, list) => {
@@ -669,6 +718,85 @@ mod tests {
         assert_eq!(quantity("1Q"), None);
         assert_eq!(bytes(1024.0 * 1024.0 * 300.0), "300Mi");
         assert_eq!(bytes(1.1e9), "1.1G");
+    }
+
+    #[test]
+    fn the_override_env_wins_and_is_located() {
+        let view = crate::analyzers::testing::fixture("seldon-mesh-broken");
+        let df = dataflow(&view, "seldon-mesh").expect("runtime exists");
+        assert_eq!(df.upstream_host.value, "seldon-scheduler.seldon-system");
+        assert_eq!(
+            df.upstream_host.source,
+            Source::Override(EnvLocation {
+                override_index: 2,
+                container_index: 0,
+                env_index: 0
+            })
+        );
+        assert_eq!(df.upstream_port.value, "9008");
+        assert_eq!(
+            df.upstream_port.source,
+            Source::SeldonConfig("default".into())
+        );
+        let healthy = crate::analyzers::testing::fixture("healthy-seldon");
+        assert_eq!(
+            dataflow(&healthy, "seldon-mesh")
+                .expect("runtime")
+                .upstream_host
+                .value,
+            "seldon-scheduler"
+        );
+    }
+
+    #[test]
+    fn model_and_pipeline_conditions_are_read_the_right_way_round() {
+        let view = crate::analyzers::testing::fixture("seldon-mesh-broken");
+        let model = view
+            .custom_get(Kind::SeldonModel, "seldon-mesh", "response-generator")
+            .expect("model");
+        let s = model_state(model).expect("state");
+        assert_eq!(s.state, "ScheduleFailed");
+        assert!(s.text.starts_with("Failed to schedule model"));
+        let p = view
+            .custom_get(Kind::SeldonPipeline, "seldon-mesh", "chatbot-pipeline")
+            .expect("pipeline");
+        let s = pipeline_state(p).expect("state");
+        assert_eq!(s.state, "PipelineCreate");
+        assert_eq!(s.text, "no dataflow engines available to handle pipeline");
+    }
+
+    /// The whole catalogue of Seldon and Kafka checks on the field report's
+    /// namespace: what fires, and which finding each symptom follows from.
+    #[test]
+    fn field_report_findings_link_to_their_roots() {
+        let catalogue = crate::catalogue::Catalogue::load(&[]).expect("catalogue");
+        let checks = catalogue
+            .select(&["SEL".to_string(), "KFK".to_string()], &[])
+            .expect("select");
+        let view = crate::analyzers::testing::fixture("seldon-mesh-broken");
+        let report = crate::engine::run(&checks, &view, "test".into());
+        let links: Vec<String> = report
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}{}",
+                    f.code,
+                    f.subject,
+                    f.cause
+                        .as_ref()
+                        .map(|c| format!(" <- {} {}", c.code, c.subject))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        insta::assert_yaml_snapshot!(links);
+        let healthy = crate::analyzers::testing::fixture("healthy-seldon");
+        assert!(
+            crate::engine::run(&checks, &healthy, "test".into())
+                .findings
+                .is_empty()
+        );
     }
 
     #[test]

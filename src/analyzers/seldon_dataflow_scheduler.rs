@@ -51,8 +51,9 @@ fn default_log_lines() -> usize {
 }
 
 /// `will connect to HOST:PORT` (PipelineSubscriber.subscribe).
-static CONNECT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"will connect to (?P<host>[^\s:]+):(?P<port>\d+)").expect("regex"));
+static CONNECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"will connect to (?P<host>[^\s:]+):(?P<port>\d+)").expect("regex")
+});
 /// grpc-java's DnsNameResolver and the JVM's resolver.
 static UNRESOLVED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:Unable to resolve host (?P<a>[^\s:]+)|UnknownHostException: (?P<b>[^\s:]+): Name or service not known)")
@@ -62,8 +63,12 @@ static UNRESOLVED: LazyLock<Regex> = LazyLock::new(|| {
 /// What is wrong with the upstream address, if anything.
 enum Upstream {
     Ok,
-    NoService { others: Vec<String> },
-    NoPort { ports: Vec<String> },
+    NoService {
+        others: Vec<String>,
+    },
+    NoPort {
+        ports: Vec<String>,
+    },
     NoEndpoints,
     /// Not an in-cluster Service name (an IP, an outside name): judged by logs only.
     Unknown,
@@ -162,7 +167,11 @@ impl DataflowScheduler {
                         }
                     }
                     if let Some(c) = UNRESOLVED.captures(line) {
-                        let unresolved = c.name("a").or(c.name("b")).expect("one alternative").as_str();
+                        let unresolved = c
+                            .name("a")
+                            .or(c.name("b"))
+                            .expect("one alternative")
+                            .as_str();
                         if unresolved == host {
                             resolve_failed = true;
                             let key = if c.name("a").is_some() { "grpc" } else { "jvm" };
@@ -193,9 +202,9 @@ impl DataflowScheduler {
             Upstream::NoEndpoints => format!(
                 "the dataflow engine cannot reach the scheduler: {target} has no ready endpoints"
             ),
-            Upstream::Ok | Upstream::Unknown => format!(
-                "the dataflow engine cannot resolve its scheduler address {host}:{port}"
-            ),
+            Upstream::Ok | Upstream::Unknown => {
+                format!("the dataflow engine cannot resolve its scheduler address {host}:{port}")
+            }
         };
         let mut draft = Draft::new(subject, message)
             .evidence(df.upstream_host.describe(UPSTREAM_HOST))
@@ -229,7 +238,11 @@ impl DataflowScheduler {
                 draft.evidence.push(format!(
                     "pod {}: {}, {restarts} restart{}",
                     pod.metadata.name.as_deref().unwrap_or_default(),
-                    if seldon::pod_ready(pod) { "ready" } else { "not ready" },
+                    if seldon::pod_ready(pod) {
+                        "ready"
+                    } else {
+                        "not ready"
+                    },
                     if restarts == 1 { "" } else { "s" }
                 ));
             }
@@ -248,7 +261,9 @@ impl DataflowScheduler {
 
     fn switched_off(&self, df: &Dataflow<'_>, subject: ObjectRef) -> Draft {
         let runtime = subject.object();
-        let i = df.override_index.expect("an override disables or scales it");
+        let i = df
+            .override_index
+            .expect("an override disables or scales it");
         let (what, ops) = if df.disabled {
             (
                 format!("spec.overrides[{i}].disable is true"),
@@ -271,7 +286,7 @@ impl DataflowScheduler {
             format!("the dataflow engine does not run: the SeldonRuntime turns it off ({what}), so no Pipeline can be created"),
         )
         .evidence(format!(
-            "SeldonRuntime {runtime}: override {DATAFLOW_COMPONENT} with {what}"
+            "{runtime}: override {DATAFLOW_COMPONENT} with {what}"
         ))
         .fix(
             Fix::new(
@@ -307,7 +322,11 @@ fn scheduler_service(view: &ClusterView, ns: &str) -> Option<Scheduler> {
         .services
         .get(ns, seldon::DEFAULT_UPSTREAM_HOST)
         .filter(|s| dataflow_port(s).is_some())
-        .or_else(|| view.services.in_namespace(ns).find(|s| dataflow_port(s).is_some()))?;
+        .or_else(|| {
+            view.services
+                .in_namespace(ns)
+                .find(|s| dataflow_port(s).is_some())
+        })?;
     let name = svc.metadata.name.clone()?;
     Some(Scheduler {
         port: dataflow_port(svc)?,
@@ -316,7 +335,13 @@ fn scheduler_service(view: &ClusterView, ns: &str) -> Option<Scheduler> {
     })
 }
 
-fn fix(df: &Dataflow<'_>, runtime: &ObjectRef, host: &str, port: &str, scheduler: Option<Scheduler>) -> Fix {
+fn fix(
+    df: &Dataflow<'_>,
+    runtime: &ObjectRef,
+    host: &str,
+    port: &str,
+    scheduler: Option<Scheduler>,
+) -> Fix {
     let owner_note = format!(
         " The operator owns Deployment {DATAFLOW_COMPONENT} and reverts edits made there; it rolls the dataflow pods once the SeldonRuntime changes.{}",
         seldon::managed_note(df.runtime, "The SeldonRuntime")
@@ -334,14 +359,24 @@ fn fix(df: &Dataflow<'_>, runtime: &ObjectRef, host: &str, port: &str, scheduler
     if host != s.name {
         match seldon::set_env_ops(df, &df.upstream_host.source, UPSTREAM_HOST, host, &s.name) {
             Some(o) => ops.extend(o),
-            None => return Fix::manual(format!("Set {UPSTREAM_HOST}={} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}", s.name, runtime.name)),
+            None => {
+                return Fix::manual(format!(
+                    "Set {UPSTREAM_HOST}={} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}",
+                    s.name, runtime.name
+                ));
+            }
         }
         changes.push(format!("{UPSTREAM_HOST} from {host} to {}", s.name));
     }
     if port != new_port {
         match seldon::set_env_ops(df, &df.upstream_port.source, UPSTREAM_PORT, port, &new_port) {
             Some(o) => ops.extend(o),
-            None => return Fix::manual(format!("Set {UPSTREAM_PORT}={new_port} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}", runtime.name)),
+            None => {
+                return Fix::manual(format!(
+                    "Set {UPSTREAM_PORT}={new_port} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}",
+                    runtime.name
+                ));
+            }
         }
         changes.push(format!("{UPSTREAM_PORT} from {port} to {new_port}"));
     }
@@ -376,13 +411,61 @@ mod tests {
 
     #[test]
     fn fires_on_the_field_report_namespace() {
-        let drafts = run("seldon-dataflow-scheduler", "{}", &fixture("seldon-mesh-broken"));
+        let drafts = run(
+            "seldon-dataflow-scheduler",
+            "{}",
+            &fixture("seldon-mesh-broken"),
+        );
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
     }
 
     #[test]
     fn quiet_when_healthy() {
-        assert!(run("seldon-dataflow-scheduler", "{}", &fixture("healthy-seldon")).is_empty());
+        assert!(
+            run(
+                "seldon-dataflow-scheduler",
+                "{}",
+                &fixture("healthy-seldon")
+            )
+            .is_empty()
+        );
+        assert!(
+            run(
+                "seldon-dataflow-scheduler",
+                "{}",
+                &fixture("seldon-no-runtime")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn dns_errors_for_other_hosts_do_not_blame_the_scheduler() {
+        // The engine in seldon-lab logs `Couldn't resolve server seldon-kafka-bootstrap…`
+        // (a Kafka problem) while its scheduler address is fine.
+        assert!(
+            run(
+                "seldon-dataflow-scheduler",
+                "{}",
+                &fixture("seldon-misconfig")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn off_by_override() {
+        let mut view = fixture("healthy-seldon");
+        let store = view
+            .custom
+            .get_mut(&crate::cluster::Kind::SeldonRuntime)
+            .expect("runtimes");
+        let mut rt = store.iter().next().expect("one").clone();
+        rt.data["spec"]["overrides"][2]["disable"] = serde_json::json!(true);
+        store.insert(rt);
+        let drafts = run("seldon-dataflow-scheduler", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        insta::assert_yaml_snapshot!(summary(&drafts));
     }
 }

@@ -66,7 +66,11 @@ fn brokers(list: &str, ns: &str) -> Vec<Broker> {
                 }
                 _ => None,
             };
-            Broker { service, host: host.to_string(), port }
+            Broker {
+                service,
+                host: host.to_string(),
+                port,
+            }
         })
         .filter(|b| !b.host.chars().all(|c| c.is_ascii_digit() || c == '.'))
         .collect();
@@ -77,11 +81,18 @@ fn brokers(list: &str, ns: &str) -> Vec<Broker> {
 /// Why a bootstrap list cannot work, if it cannot.
 fn broken(view: &ClusterView, list: &[Broker]) -> Option<String> {
     for b in list {
-        let Some((svc, ns)) = &b.service else { continue };
+        let Some((svc, ns)) = &b.service else {
+            continue;
+        };
         match view.services.get(ns, svc) {
             None => return Some(format!("Service {svc} does not exist in namespace {ns}")),
             Some(s) => {
-                let ports: Vec<i32> = s.spec.iter().flat_map(|s| s.ports.iter().flatten()).map(|p| p.port).collect();
+                let ports: Vec<i32> = s
+                    .spec
+                    .iter()
+                    .flat_map(|s| s.ports.iter().flatten())
+                    .map(|p| p.port)
+                    .collect();
                 if let Some(p) = b.port
                     && !ports.is_empty()
                     && !ports.contains(&p)
@@ -98,7 +109,14 @@ fn same(a: &[Broker], b: &[Broker]) -> bool {
     let key = |l: &[Broker]| -> Vec<(String, Option<i32>)> {
         let mut k: Vec<_> = l
             .iter()
-            .map(|b| (b.service.as_ref().map_or(b.host.clone(), |(s, n)| format!("{s}.{n}")), b.port))
+            .map(|b| {
+                (
+                    b.service
+                        .as_ref()
+                        .map_or(b.host.clone(), |(s, n)| format!("{s}.{n}")),
+                    b.port,
+                )
+            })
             .collect();
         k.sort();
         k
@@ -117,7 +135,9 @@ impl Analyzer for KafkaBootstrap {
         let mut drafts = Vec::new();
         for runtime in view.custom(Kind::SeldonRuntime) {
             let ns = seldon::namespace(runtime);
-            let Some(df) = seldon::dataflow(view, ns) else { continue };
+            let Some(df) = seldon::dataflow(view, ns) else {
+                continue;
+            };
             if df.disabled {
                 continue;
             }
@@ -130,7 +150,8 @@ impl Analyzer for KafkaBootstrap {
                 .and_then(|j| j.get("bootstrap.servers")?.as_str().map(str::to_string));
             let df_brokers = brokers(&df_value, ns);
             let df_broken = broken(view, &df_brokers).or_else(|| {
-                (df_value == DATAFLOW_DEFAULT).then(|| "localhost is the engine's own pod, not Kafka".to_string())
+                (df_value == DATAFLOW_DEFAULT)
+                    .then(|| "localhost is the engine's own pod, not Kafka".to_string())
             });
             let cm_brokers = cm_value.as_deref().map(|v| brokers(v, ns));
             let cm_broken = cm_brokers.as_ref().and_then(|b| broken(view, b));
@@ -138,7 +159,15 @@ impl Analyzer for KafkaBootstrap {
             if df_broken.is_none() && cm_broken.is_none() && !disagree {
                 continue;
             }
-            drafts.push(judge(view, &df, &df_value, df_broken, cm_value.as_deref(), cm_broken, disagree));
+            drafts.push(judge(
+                view,
+                &df,
+                &df_value,
+                df_broken,
+                cm_value.as_deref(),
+                cm_broken,
+                disagree,
+            ));
         }
         Ok(drafts)
     }
@@ -157,7 +186,9 @@ fn judge(
     let rt = seldon::object_ref(Kind::SeldonRuntime, df.runtime);
     let mut evidence = vec![match &df.kafka_bootstrap {
         Some(s) => format!("dataflow engine: {}", s.describe(KAFKA_BOOTSTRAP)),
-        None => format!("dataflow engine: {KAFKA_BOOTSTRAP} not set, so it uses its default {DATAFLOW_DEFAULT}"),
+        None => format!(
+            "dataflow engine: {KAFKA_BOOTSTRAP} not set, so it uses its default {DATAFLOW_DEFAULT}"
+        ),
     }];
     if let Some(why) = &df_broken {
         evidence.push(format!("dataflow engine's brokers: {why}"));
@@ -173,7 +204,11 @@ fn judge(
         evidence.push(format!(
             "mlopsctl reached Kafka at {} ({})",
             k.bootstrap,
-            if k.reachable { "reachable" } else { "unreachable" }
+            if k.reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            }
         ));
     }
     // The engine's own words about the brokers it cannot find.
@@ -182,7 +217,9 @@ fn judge(
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         for log in view.logs_of(ns, name, seldon::DATAFLOW_CONTAINER) {
             if let Some(line) = log.lines().find(|l| {
-                (l.contains("Couldn't resolve server") || l.contains("No resolvable bootstrap urls") || l.contains("Name or service not known"))
+                (l.contains("Couldn't resolve server")
+                    || l.contains("No resolvable bootstrap urls")
+                    || l.contains("Name or service not known"))
                     && (hosts.iter().any(|h| l.contains(h.as_str())) || l.contains("bootstrap"))
             }) {
                 evidence.push(format!("{name}: {}", clip(line.trim(), 300)));
@@ -200,7 +237,11 @@ fn judge(
             let message = format!(
                 "the dataflow engine uses Kafka at {df_value} ({why}) while the rest of Seldon uses {good}: pipelines cannot stream"
             );
-            let source = df.kafka_bootstrap.as_ref().map(|s| s.source.clone()).unwrap_or(seldon::Source::Default);
+            let source = df
+                .kafka_bootstrap
+                .as_ref()
+                .map(|s| s.source.clone())
+                .unwrap_or(seldon::Source::Default);
             let fix = match seldon::set_env_ops(df, &source, KAFKA_BOOTSTRAP, df_value, good) {
                 Some(ops) => Fix::new(
                     Applicability::Unsafe,
@@ -220,7 +261,8 @@ fn judge(
             let message = format!(
                 "the seldon-kafka ConfigMap names Kafka at {bad} ({why}) while the dataflow engine uses {df_value}: the scheduler and gateways cannot reach Kafka"
             );
-            let body = json!({"spec": {"config": {"kafkaConfig": {"bootstrap.servers": df_value}}}});
+            let body =
+                json!({"spec": {"config": {"kafkaConfig": {"bootstrap.servers": df_value}}}});
             let fix = Fix::new(
                 Applicability::Unsafe,
                 format!(
@@ -230,7 +272,11 @@ fn judge(
                 ),
             )
             .with_kubectl(seldon::patch_command(&rt, "merge", &body));
-            (rt.clone().with_field("spec.config.kafkaConfig"), message, fix)
+            (
+                rt.clone().with_field("spec.config.kafkaConfig"),
+                message,
+                fix,
+            )
         }
         _ => {
             let message = if disagree {
@@ -248,7 +294,11 @@ fn judge(
                 "Decide which Kafka Seldon in namespace {ns} should use, then set it in both places: kafkaConfig bootstrap.servers in SeldonRuntime {} (or its SeldonConfig) and {KAFKA_BOOTSTRAP} in its seldon-dataflow-engine override.",
                 rt.name
             ));
-            (rt.clone().with_field("spec.config.kafkaConfig"), message, fix)
+            (
+                rt.clone().with_field("spec.config.kafkaConfig"),
+                message,
+                fix,
+            )
         }
     };
     let mut d = Draft::new(subject, message);
@@ -264,11 +314,20 @@ mod tests {
 
     #[test]
     fn parses_bootstrap_lists() {
-        let b = brokers("seldon-kafka-bootstrap.kafka:9092, kafka-0.kafka-brokers.kafka.svc:9092", "ml");
+        let b = brokers(
+            "seldon-kafka-bootstrap.kafka:9092, kafka-0.kafka-brokers.kafka.svc:9092",
+            "ml",
+        );
         assert_eq!(b.len(), 2);
         assert_eq!(b[0].service, Some(("kafka-brokers".into(), "kafka".into())));
-        assert_eq!(b[1].service, Some(("seldon-kafka-bootstrap".into(), "kafka".into())));
-        assert_eq!(brokers("kafka:9092", "ml")[0].service, Some(("kafka".into(), "ml".into())));
+        assert_eq!(
+            b[1].service,
+            Some(("seldon-kafka-bootstrap".into(), "kafka".into()))
+        );
+        assert_eq!(
+            brokers("kafka:9092", "ml")[0].service,
+            Some(("kafka".into(), "ml".into()))
+        );
         assert!(brokers("10.0.0.1:9092", "ml").is_empty());
     }
 
@@ -282,6 +341,13 @@ mod tests {
     #[test]
     fn quiet_when_they_agree() {
         assert!(run("seldon-kafka-bootstrap", "{}", &fixture("healthy-seldon")).is_empty());
-        assert!(run("seldon-kafka-bootstrap", "{}", &fixture("seldon-mesh-broken")).is_empty());
+        assert!(
+            run(
+                "seldon-kafka-bootstrap",
+                "{}",
+                &fixture("seldon-mesh-broken")
+            )
+            .is_empty()
+        );
     }
 }

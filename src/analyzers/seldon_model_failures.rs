@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use super::{Analyzer, AnalyzerDef, Draft, build};
 use super::seldon;
 use super::seldon_server_capacity::serves;
+use super::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind};
 use crate::findings::Fix;
 
@@ -39,13 +39,19 @@ impl Analyzer for ModelFailures {
         }
         let mut drafts = Vec::new();
         for m in view.custom(Kind::SeldonModel) {
-            let Some(s) = seldon::model_state(m) else { continue };
+            let Some(s) = seldon::model_state(m) else {
+                continue;
+            };
             if s.ready || !self.states.contains(&s.state) {
                 continue;
             }
             let name = seldon::name(m);
             let ns = seldon::namespace(m);
-            let reason = if s.text.is_empty() { "no reason recorded" } else { s.text.as_str() };
+            let reason = if s.text.is_empty() {
+                "no reason recorded"
+            } else {
+                s.text.as_str()
+            };
             let mut draft = Draft::new(
                 seldon::object_ref(Kind::SeldonModel, m).with_field("spec.storageUri"),
                 format!("Model {name} failed to load: {reason}"),
@@ -56,7 +62,9 @@ impl Analyzer for ModelFailures {
             }
             let reqs = seldon::model_requirements(m);
             if !reqs.is_empty() {
-                draft.evidence.push(format!("requirements: {}", reqs.join(", ")));
+                draft
+                    .evidence
+                    .push(format!("requirements: {}", reqs.join(", ")));
             }
             if let Some(server) = m.str_at("/spec/server") {
                 draft.evidence.push(format!("spec.server: {server}"));
@@ -105,6 +113,13 @@ mod tests {
     #[test]
     fn quiet_when_healthy() {
         assert!(run("seldon-model-failures", "{}", &fixture("healthy-seldon")).is_empty());
-        assert!(run("seldon-model-failures", "{}", &fixture("seldon-mesh-broken")).is_empty());
+        assert!(
+            run(
+                "seldon-model-failures",
+                "{}",
+                &fixture("seldon-mesh-broken")
+            )
+            .is_empty()
+        );
     }
 }

@@ -77,18 +77,36 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
         }
         evidence.push(format!(
             "Servers in namespace {ns}: {}",
-            if servers.is_empty() { "none".to_string() } else { servers.iter().map(|s| seldon::name(s)).collect::<Vec<_>>().join(", ") }
+            if servers.is_empty() {
+                "none".to_string()
+            } else {
+                servers
+                    .iter()
+                    .map(|s| seldon::name(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
         ));
         let mut fix = Fix::manual(format!(
             "Create Server {pinned} in namespace {ns}, or point spec.server at an existing Server{}.",
-            if capable.is_empty() { String::new() } else { format!(" that meets the requirements ({})", capable.join(", ")) }
+            if capable.is_empty() {
+                String::new()
+            } else {
+                format!(" that meets the requirements ({})", capable.join(", "))
+            }
         ));
         if let Some(first) = capable.first() {
-            fix = fix.with_kubectl(seldon::patch_command(&model_ref, "merge", &json!({"spec": {"server": first}})));
+            fix = fix.with_kubectl(seldon::patch_command(
+                &model_ref,
+                "merge",
+                &json!({"spec": {"server": first}}),
+            ));
         }
         let mut d = Draft::new(
             model_ref.with_field("spec.server"),
-            format!("Model {name} is pinned to Server {pinned}, which does not exist in namespace {ns}"),
+            format!(
+                "Model {name} is pinned to Server {pinned}, which does not exist in namespace {ns}"
+            ),
         );
         d.evidence = evidence;
         return Some(d.fix(fix));
@@ -98,11 +116,19 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
     }
     for s in servers {
         let caps = seldon::server_capabilities(view, s);
-        let lacking: Vec<&str> = reqs.iter().filter(|r| !caps.contains(r)).map(String::as_str).collect();
+        let lacking: Vec<&str> = reqs
+            .iter()
+            .filter(|r| !caps.contains(r))
+            .map(String::as_str)
+            .collect();
         evidence.push(format!(
             "Server {} advertises {}; lacks {}",
             seldon::name(s),
-            if caps.is_empty() { "no capabilities".to_string() } else { caps.join(",") },
+            if caps.is_empty() {
+                "no capabilities".to_string()
+            } else {
+                caps.join(",")
+            },
             lacking.join(", ")
         ));
     }
@@ -130,15 +156,33 @@ mod tests {
 
     #[test]
     fn requirements_and_pins() {
-        let drafts = run("seldon-model-requirements", "{}", &fixture("seldon-misconfig"));
+        let drafts = run(
+            "seldon-model-requirements",
+            "{}",
+            &fixture("seldon-misconfig"),
+        );
         assert_eq!(drafts.len(), 2);
         insta::assert_yaml_snapshot!(summary(&drafts));
     }
 
     #[test]
     fn quiet_when_healthy() {
-        assert!(run("seldon-model-requirements", "{}", &fixture("healthy-seldon")).is_empty());
+        assert!(
+            run(
+                "seldon-model-requirements",
+                "{}",
+                &fixture("healthy-seldon")
+            )
+            .is_empty()
+        );
         // A model that matches but lacks replicas is the capacity check's, not this one's.
-        assert!(run("seldon-model-requirements", "{}", &fixture("seldon-mesh-broken")).is_empty());
+        assert!(
+            run(
+                "seldon-model-requirements",
+                "{}",
+                &fixture("seldon-mesh-broken")
+            )
+            .is_empty()
+        );
     }
 }

@@ -107,7 +107,9 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
         }
     }
     for m in &missing {
-        evidence.push(format!("step {m} names Model {m}, which does not exist in namespace {ns}"));
+        evidence.push(format!(
+            "step {m} names Model {m}, which does not exist in namespace {ns}"
+        ));
     }
 
     let gateway_down = gateway_unready(view, ns);
@@ -122,17 +124,27 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
     let name = seldon::name(p);
 
     let dataflow_root = no_dataflow
-        || (creating && missing.is_empty() && unready.is_empty() && gateway_down.is_none() && !kafka_down);
+        || (creating
+            && missing.is_empty()
+            && unready.is_empty()
+            && gateway_down.is_none()
+            && !kafka_down);
     let (root, fix) = if dataflow_root {
         (
-            "no dataflow engine is connected to the scheduler, so the scheduler cannot create it".to_string(),
+            "no dataflow engine is connected to the scheduler, so the scheduler cannot create it"
+                .to_string(),
             Fix::manual(format!(
                 "Fix the dataflow engine's connection to the scheduler in namespace {ns} (see the dataflow finding). The scheduler creates the Pipeline once an engine connects: no change to Pipeline {name} is needed."
             )),
         )
     } else if !missing.is_empty() {
         (
-            format!("its step{} {} name{} no Model", if missing.len() == 1 { "" } else { "s" }, missing.join(", "), if missing.len() == 1 { "s" } else { "" }),
+            format!(
+                "its step{} {} name{} no Model",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+                if missing.len() == 1 { "s" } else { "" }
+            ),
             Fix::manual(format!(
                 "Create the missing Model{} in namespace {ns}, or correct the step names in Pipeline {name}.",
                 if missing.len() == 1 { "" } else { "s" }
@@ -141,7 +153,12 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
     } else if !unready.is_empty() {
         let names: Vec<&str> = unready.iter().map(|m| seldon::name(m)).collect();
         (
-            format!("Model{} {} {} not ready", if names.len() == 1 { "" } else { "s" }, names.join(", "), if names.len() == 1 { "is" } else { "are" }),
+            format!(
+                "Model{} {} {} not ready",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" }
+            ),
             Fix::manual(format!(
                 "Make the Models ready (see their findings); Pipeline {name} follows on its own."
             )),
@@ -160,25 +177,40 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
         )
     } else {
         (
-            format!("the scheduler reports: {}", if state.text.is_empty() { "no reason given" } else { &state.text }),
+            format!(
+                "the scheduler reports: {}",
+                if state.text.is_empty() {
+                    "no reason given"
+                } else {
+                    &state.text
+                }
+            ),
             Fix::manual(format!(
                 "Read the scheduler's and the dataflow engine's logs in namespace {ns} for Pipeline {name}; `seldon pipeline status {name}` shows the same state."
             )),
         )
     };
-    if dataflow_root
-        && let Some(d) = view.deployments.get(ns, seldon::DATAFLOW_COMPONENT)
-    {
+    if dataflow_root && let Some(d) = view.deployments.get(ns, seldon::DATAFLOW_COMPONENT) {
         let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-        evidence.push(format!("{}: {ready}/{want} replicas ready", ObjectRef::to(d)));
+        let ready = d
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
+        evidence.push(format!(
+            "{}: {ready}/{want} replicas ready",
+            ObjectRef::to(d)
+        ));
     }
     let shown_state = if state.state.is_empty() {
         String::new()
     } else {
         format!(" (state {})", state.state)
     };
-    let mut draft = Draft::new(subject, format!("Pipeline {name} is not ready{shown_state}: {root}"));
+    let mut draft = Draft::new(
+        subject,
+        format!("Pipeline {name} is not ready{shown_state}: {root}"),
+    );
     draft.evidence = evidence;
     if dataflow_root && let Some(r) = &runtime {
         draft = draft.caused_by("seldon-dataflow-scheduler", r.clone());
@@ -188,8 +220,14 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
         draft = draft
             .caused_by("seldon-model-failures", model.clone())
             .caused_by("seldon-model-requirements", model);
-        for s in view.custom(Kind::SeldonServer).filter(|s| seldon::namespace(s) == ns) {
-            draft = draft.caused_by("seldon-server-capacity", seldon::object_ref(Kind::SeldonServer, s));
+        for s in view
+            .custom(Kind::SeldonServer)
+            .filter(|s| seldon::namespace(s) == ns)
+        {
+            draft = draft.caused_by(
+                "seldon-server-capacity",
+                seldon::object_ref(Kind::SeldonServer, s),
+            );
         }
     }
     if kafka_down {
@@ -209,12 +247,7 @@ fn gateway_unready(view: &ClusterView, ns: &str) -> Option<String> {
     let status = d.status.as_ref();
     let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let ready = status.and_then(|s| s.ready_replicas).unwrap_or(0);
-    (want > 0 && ready == 0).then(|| {
-        format!(
-            "{}: {ready}/{want} replicas ready",
-            ObjectRef::to(d)
-        )
-    })
+    (want > 0 && ready == 0).then(|| format!("{}: {ready}/{want} replicas ready", ObjectRef::to(d)))
 }
 
 #[cfg(test)]

@@ -36,17 +36,24 @@ impl Analyzer for RuntimeMissing {
         }
         let namespaces = seldon::workload_namespaces(view);
         if namespaces.is_empty() {
-            return Err("not applicable: no Seldon Models, Pipelines, Servers or Experiments".into());
+            return Err(
+                "not applicable: no Seldon Models, Pipelines, Servers or Experiments".into(),
+            );
         }
         let with_runtime: Vec<&str> = view
             .custom(Kind::SeldonRuntime)
             .map(seldon::namespace)
             .collect();
         let mut drafts = Vec::new();
-        for ns in namespaces.iter().filter(|ns| !with_runtime.contains(&ns.as_str())) {
+        for ns in namespaces
+            .iter()
+            .filter(|ns| !with_runtime.contains(&ns.as_str()))
+        {
             let mut draft = Draft::new(
                 ObjectRef::new("v1", "Namespace", None, ns),
-                format!("namespace {ns} holds Seldon resources but no SeldonRuntime, so no scheduler serves them"),
+                format!(
+                    "namespace {ns} holds Seldon resources but no SeldonRuntime, so no scheduler serves them"
+                ),
             );
             for kind in WORKLOAD_CRS {
                 let names: Vec<&str> = view
@@ -55,7 +62,9 @@ impl Analyzer for RuntimeMissing {
                     .map(seldon::name)
                     .collect();
                 if !names.is_empty() {
-                    draft.evidence.push(format!("{}s: {}", kind.info().kind, names.join(", ")));
+                    draft
+                        .evidence
+                        .push(format!("{}s: {}", kind.info().kind, names.join(", ")));
                 }
             }
             let unscheduled = view
@@ -70,12 +79,17 @@ impl Analyzer for RuntimeMissing {
                 ));
             }
             if with_runtime.is_empty() {
-                draft.evidence.push("no namespace has a SeldonRuntime".to_string());
+                draft
+                    .evidence
+                    .push("no namespace has a SeldonRuntime".to_string());
             } else {
                 let mut list = with_runtime.clone();
                 list.sort();
                 list.dedup();
-                draft.evidence.push(format!("namespaces with a SeldonRuntime: {}", list.join(", ")));
+                draft.evidence.push(format!(
+                    "namespaces with a SeldonRuntime: {}",
+                    list.join(", ")
+                ));
             }
             let config = view
                 .custom(Kind::SeldonConfig)
@@ -103,7 +117,11 @@ mod tests {
 
     #[test]
     fn namespace_without_runtime() {
-        let drafts = run("seldon-runtime-missing", "{}", &fixture("seldon-no-runtime"));
+        let drafts = run(
+            "seldon-runtime-missing",
+            "{}",
+            &fixture("seldon-no-runtime"),
+        );
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
     }
@@ -111,6 +129,13 @@ mod tests {
     #[test]
     fn quiet_when_every_namespace_has_one() {
         assert!(run("seldon-runtime-missing", "{}", &fixture("healthy-seldon")).is_empty());
-        assert!(run("seldon-runtime-missing", "{}", &fixture("seldon-mesh-broken")).is_empty());
+        assert!(
+            run(
+                "seldon-runtime-missing",
+                "{}",
+                &fixture("seldon-mesh-broken")
+            )
+            .is_empty()
+        );
     }
 }

@@ -57,7 +57,9 @@ impl Analyzer for ServerCapacity {
         // Server (ns, name) → the Models that failed for lack of replicas.
         let mut failing: BTreeMap<(String, String), Vec<&DynamicObject>> = BTreeMap::new();
         for m in view.custom(Kind::SeldonModel) {
-            let Some(s) = seldon::model_state(m) else { continue };
+            let Some(s) = seldon::model_state(m) else {
+                continue;
+            };
             if s.ready || s.state != "ScheduleFailed" || !s.text.contains(NOT_ENOUGH_REPLICAS) {
                 continue;
             }
@@ -116,12 +118,17 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
         .max()
         .unwrap_or(1);
     for m in failing {
-        let mem = seldon::model_memory(m).map_or(String::new(), |b| format!(" of {} each", seldon::bytes(b)));
+        let mem = seldon::model_memory(m)
+            .map_or(String::new(), |b| format!(" of {} each", seldon::bytes(b)));
         evidence.push(format!(
             "Model {} wants {} replica{}{mem}; each model replica needs its own Server replica",
             seldon::name(m),
             seldon::model_replicas(m),
-            if seldon::model_replicas(m) == 1 { "" } else { "s" }
+            if seldon::model_replicas(m) == 1 {
+                ""
+            } else {
+                "s"
+            }
         ));
     }
     evidence.push(format!(
@@ -138,7 +145,11 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
         .sum();
     let mut need = want_replicas;
     let mut too_big = Vec::new();
-    if let Some(ReplicaMemory { request, overcommit_percent }) = memory {
+    if let Some(ReplicaMemory {
+        request,
+        overcommit_percent,
+    }) = memory
+    {
         let capacity = memory.expect("some").capacity();
         evidence.push(format!(
             "each replica offers {} for models ({} memory request + {overcommit_percent}% overcommit); Models here need {} in total",
@@ -231,7 +242,11 @@ mod tests {
 
     #[test]
     fn server_needs_more_replicas() {
-        let drafts = run("seldon-server-capacity", "{}", &fixture("seldon-mesh-broken"));
+        let drafts = run(
+            "seldon-server-capacity",
+            "{}",
+            &fixture("seldon-mesh-broken"),
+        );
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
     }

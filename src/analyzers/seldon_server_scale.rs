@@ -48,7 +48,10 @@ impl Analyzer for ServerScale {
             for e in view.events_for(Kind::SeldonServer, ns, name) {
                 let msg = e.message.as_deref().unwrap_or_default();
                 if msg.contains(INVALID) {
-                    evidence.push(format!("event {}: {msg}", e.reason.as_deref().unwrap_or_default()));
+                    evidence.push(format!(
+                        "event {}: {msg}",
+                        e.reason.as_deref().unwrap_or_default()
+                    ));
                 }
             }
             let server = seldon::object_ref(Kind::SeldonServer, s);
@@ -56,12 +59,16 @@ impl Analyzer for ServerScale {
             let below = min.filter(|m| replicas < *m);
             let (message, body, what) = match (above, below) {
                 (Some(m), _) => (
-                    format!("Server {name} asks for {replicas} replicas but maxReplicas is {m}, so Seldon rejects the scale and keeps the old replica count"),
+                    format!(
+                        "Server {name} asks for {replicas} replicas but maxReplicas is {m}, so Seldon rejects the scale and keeps the old replica count"
+                    ),
                     json!({"spec": {"maxReplicas": replicas}}),
                     format!("raise maxReplicas from {m} to {replicas}"),
                 ),
                 (None, Some(m)) => (
-                    format!("Server {name} asks for {replicas} replicas but minReplicas is {m}, so Seldon rejects the scale"),
+                    format!(
+                        "Server {name} asks for {replicas} replicas but minReplicas is {m}, so Seldon rejects the scale"
+                    ),
                     json!({"spec": {"replicas": m}}),
                     format!("raise replicas from {replicas} to {m}"),
                 ),
@@ -72,13 +79,18 @@ impl Analyzer for ServerScale {
                 ),
                 (None, None) => continue,
             };
-            evidence.insert(0, format!(
-                "spec.replicas {replicas}, minReplicas {}, maxReplicas {}",
-                min.map_or("unset".to_string(), |m| m.to_string()),
-                max.map_or("unset".to_string(), |m| m.to_string())
-            ));
+            evidence.insert(
+                0,
+                format!(
+                    "spec.replicas {replicas}, minReplicas {}, maxReplicas {}",
+                    min.map_or("unset".to_string(), |m| m.to_string()),
+                    max.map_or("unset".to_string(), |m| m.to_string())
+                ),
+            );
             let fix = if body.is_null() {
-                Fix::manual(format!("Make spec.replicas of Server {name} lie within minReplicas..maxReplicas."))
+                Fix::manual(format!(
+                    "Make spec.replicas of Server {name} lie within minReplicas..maxReplicas."
+                ))
             } else {
                 Fix::new(
                     Applicability::Safe,

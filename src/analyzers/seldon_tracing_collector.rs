@@ -51,7 +51,9 @@ fn tracing(view: &ClusterView, ns: &str, runtime: &DynamicObject) -> Tracing {
     if let Some(cm) = view.config_maps.get(ns, TRACING_CONFIGMAP)
         && let Some(data) = cm.data.as_ref()
     {
-        let json: Option<Value> = data.get("tracing.json").and_then(|t| serde_json::from_str(t).ok());
+        let json: Option<Value> = data
+            .get("tracing.json")
+            .and_then(|t| serde_json::from_str(t).ok());
         let enabled = json
             .as_ref()
             .and_then(|j| j.get("enable"))
@@ -61,7 +63,12 @@ fn tracing(view: &ClusterView, ns: &str, runtime: &DynamicObject) -> Tracing {
         let endpoint = data
             .get("OTEL_EXPORTER_OTLP_ENDPOINT")
             .cloned()
-            .or_else(|| json.as_ref()?.get("otelExporterEndpoint")?.as_str().map(str::to_string));
+            .or_else(|| {
+                json.as_ref()?
+                    .get("otelExporterEndpoint")?
+                    .as_str()
+                    .map(str::to_string)
+            });
         return Tracing {
             enabled,
             endpoint,
@@ -70,11 +77,21 @@ fn tracing(view: &ClusterView, ns: &str, runtime: &DynamicObject) -> Tracing {
     }
     let from = |obj: &DynamicObject| obj.pointer("/spec/config/tracingConfig").cloned();
     let rt = from(runtime).unwrap_or(Value::Null);
-    let sc = seldon::seldon_config(view, runtime).and_then(from).unwrap_or(Value::Null);
-    let disabled = rt.get("disable").and_then(Value::as_bool).or_else(|| sc.get("disable").and_then(Value::as_bool)).unwrap_or(false);
+    let sc = seldon::seldon_config(view, runtime)
+        .and_then(from)
+        .unwrap_or(Value::Null);
+    let disabled = rt
+        .get("disable")
+        .and_then(Value::as_bool)
+        .or_else(|| sc.get("disable").and_then(Value::as_bool))
+        .unwrap_or(false);
     let endpoint = [&rt, &sc]
         .iter()
-        .find_map(|c| c.get("otelExporterEndpoint").and_then(Value::as_str).filter(|s| !s.is_empty()))
+        .find_map(|c| {
+            c.get("otelExporterEndpoint")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
         .map(str::to_string);
     Tracing {
         enabled: !disabled,
@@ -95,13 +112,23 @@ impl Analyzer for TracingCollector {
         for runtime in view.custom(Kind::SeldonRuntime) {
             let ns = seldon::namespace(runtime);
             let t = tracing(view, ns, runtime);
-            let Some(endpoint) = t.endpoint.filter(|_| t.enabled) else { continue };
+            let Some(endpoint) = t.endpoint.filter(|_| t.enabled) else {
+                continue;
+            };
             let known_ns = |n: &str| view.namespace_exists(n);
-            let Some(addr) = addresses(&endpoint, ns, &known_ns).into_iter().next() else { continue };
+            let Some(addr) = addresses(&endpoint, ns, &known_ns).into_iter().next() else {
+                continue;
+            };
             let problem = match view.services.get(&addr.namespace, &addr.service) {
-                None => format!("Service {} does not exist in namespace {}", addr.service, addr.namespace),
+                None => format!(
+                    "Service {} does not exist in namespace {}",
+                    addr.service, addr.namespace
+                ),
                 Some(_) if view.ready_endpoints(&addr.namespace, &addr.service) == Some(0) => {
-                    format!("Service {}/{} has no ready endpoints", addr.namespace, addr.service)
+                    format!(
+                        "Service {}/{} has no ready endpoints",
+                        addr.namespace, addr.service
+                    )
                 }
                 Some(_) => continue,
             };
@@ -121,13 +148,18 @@ impl Analyzer for TracingCollector {
                         .flat_map(str::lines)
                         .filter(|l| {
                             l.contains(&addr.host)
-                                && (l.contains("Name or service not known") || l.contains("no such host"))
+                                && (l.contains("Name or service not known")
+                                    || l.contains("no such host"))
                         })
                         .min_by_key(|l| l.len());
                     if let Some(line) = line
                         && quoted < self.log_lines
                     {
-                        draft.evidence.push(format!("{pod_name}/{}: {}", c.name, clip(line.trim(), 300)));
+                        draft.evidence.push(format!(
+                            "{pod_name}/{}: {}",
+                            c.name,
+                            clip(line.trim(), 300)
+                        ));
                         quoted += 1;
                     }
                 }
@@ -155,7 +187,11 @@ mod tests {
 
     #[test]
     fn collector_missing() {
-        let drafts = run("seldon-tracing-collector", "{}", &fixture("seldon-mesh-broken"));
+        let drafts = run(
+            "seldon-tracing-collector",
+            "{}",
+            &fixture("seldon-mesh-broken"),
+        );
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
     }
@@ -163,6 +199,13 @@ mod tests {
     #[test]
     fn quiet_when_collector_exists_or_tracing_is_off() {
         assert!(run("seldon-tracing-collector", "{}", &fixture("healthy-seldon")).is_empty());
-        assert!(run("seldon-tracing-collector", "{}", &fixture("seldon-misconfig")).is_empty());
+        assert!(
+            run(
+                "seldon-tracing-collector",
+                "{}",
+                &fixture("seldon-misconfig")
+            )
+            .is_empty()
+        );
     }
 }
