@@ -23,6 +23,7 @@ mod service_refs;
 pub mod target;
 pub mod text;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -30,7 +31,7 @@ use crate::cluster::{ClusterView, Kind, ObjectRef};
 use crate::findings::{Fix, Severity};
 
 /// A finding before the engine stamps it with the check's code, name and severity.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Draft {
     pub subject: ObjectRef,
     pub message: String,
@@ -75,7 +76,7 @@ impl Draft {
 }
 
 /// "This may be caused by whatever `analyzer` reported about `subject`."
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CauseHint {
     pub analyzer: &'static str,
     pub subject: ObjectRef,
