@@ -24,11 +24,15 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
         Kind::SeldonPipeline,
         Kind::SeldonRuntime,
         Kind::ConfigMap,
-        Kind::Deployment,
-        Kind::StatefulSet,
-        Kind::Pod,
         Kind::Service,
         Kind::Namespace,
+        Kind::Pod,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::StatefulSet,
+        Kind::DaemonSet,
+        Kind::Job,
+        Kind::CronJob,
     ],
     data: &[Data::Kafka],
     build: build::<KafkaTopics>,
@@ -207,21 +211,25 @@ impl KafkaTopics {
         }
         let cm = seldon::kafka_json(view, ns)
             .and_then(|j| j.get("bootstrap.servers")?.as_str().map(str::to_string));
-        match &cm {
-            Some(b) if b != &kafka.bootstrap => evidence.push(format!(
+        let other = cm.as_ref().filter(|b| **b != kafka.bootstrap);
+        if let Some(b) = other {
+            evidence.push(format!(
                 "Seldon in {ns} uses Kafka at {b} (ConfigMap {}), mlopsctl observed {}",
                 seldon::KAFKA_CONFIGMAP,
                 kafka.bootstrap
-            )),
-            _ => {}
+            ));
         }
         let gateway = ObjectRef::new("apps/v1", "Deployment", Some(ns), "seldon-modelgateway");
-        let mut d = Draft::new(
-            gateway,
-            format!(
-                "Kafka lacks topics of ready Models in namespace {ns}: either the model gateway is not creating them, or the Kafka observed is not the cluster Seldon uses"
+        let message = match other {
+            Some(b) => format!(
+                "Kafka at {} lacks the topics of ready Models in namespace {ns}, and Seldon there uses Kafka at {b}: the Kafka observed is probably not the cluster Seldon uses",
+                kafka.bootstrap
             ),
-        );
+            None => format!(
+                "Kafka lacks the topics of ready Models in namespace {ns}: the model gateway, which creates them, is not doing so"
+            ),
+        };
+        let mut d = Draft::new(gateway, message);
         d.evidence = evidence;
         if let Some(r) = runtime {
             d = d.caused_by("seldon-kafka-bootstrap", r);
@@ -320,6 +328,17 @@ mod tests {
             drafts,
             run("kafka-topics", TRAINING, &fixture("kafka-training"))
         );
+    }
+
+    #[test]
+    fn model_topics_missing_too_points_at_the_gateway_or_another_kafka() {
+        let mut view = fixture("healthy-seldon");
+        let kafka = view.kafka.as_mut().expect("observed");
+        kafka.topics.retain(|t| t.name.starts_with("__"));
+        kafka.bootstrap = "kafka.other-cluster.example.com:9092".into();
+        let drafts = run("kafka-topics", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        insta::assert_yaml_snapshot!(summary(&drafts));
     }
 
     #[test]

@@ -31,7 +31,6 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
         Kind::Pod,
         Kind::Service,
         Kind::EndpointSlice,
-        Kind::Event,
         Kind::Namespace,
     ],
     data: &[Data::Logs],
@@ -452,6 +451,27 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_port_the_scheduler_does_not_expose() {
+        let mut view = fixture("healthy-seldon");
+        // Only the SeldonRuntime says how the engine is configured once its Deployment is gone.
+        view.deployments
+            .retain(|d| d.metadata.name.as_deref() != Some("seldon-dataflow-engine"));
+        view.finish();
+        let store = view
+            .custom
+            .get_mut(&crate::cluster::Kind::SeldonRuntime)
+            .expect("runtimes");
+        let mut rt = store.iter().next().expect("one").clone();
+        rt.data["spec"]["overrides"][2]["podSpec"] = serde_json::json!({"containers": [
+            {"name": "dataflow-engine", "env": [{"name": "SELDON_UPSTREAM_PORT", "value": "9004"}, {"name": "SELDON_UPSTREAM_PORT", "value": "9010"}]}
+        ]});
+        store.insert(rt);
+        let drafts = run("seldon-dataflow-scheduler", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        insta::assert_yaml_snapshot!(summary(&drafts));
     }
 
     #[test]

@@ -24,7 +24,6 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
         Kind::ReplicaSet,
         Kind::Pod,
         Kind::Service,
-        Kind::Namespace,
     ],
     data: &[Data::Logs, Data::Kafka],
     build: build::<KafkaBootstrap>,

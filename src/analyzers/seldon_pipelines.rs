@@ -20,7 +20,6 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
         Kind::SeldonServer,
         Kind::SeldonRuntime,
         Kind::Deployment,
-        Kind::Pod,
     ],
     data: &[],
     build: build::<SeldonPipelines>,
@@ -96,7 +95,10 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
             Some(model) => match seldon::model_state(model) {
                 Some(s) if s.ready => {}
                 Some(s) => {
-                    evidence.push(format!("Model {m}: {} ({})", s.state, s.text));
+                    let gw = model
+                        .str_at("/status/modelgwReady")
+                        .map_or(String::new(), |g| format!(", status.modelgwReady={g}"));
+                    evidence.push(format!("Model {m}: {} ({}){gw}", s.state, s.text));
                     unready.push(model);
                 }
                 None => {
@@ -112,8 +114,15 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
         ));
     }
 
-    let gateway_down = gateway_unready(view, ns);
-    if let Some(g) = &gateway_down {
+    // The gateway's Deployment, or else the Pipeline's own `PipelineGwReady` (2.9+).
+    let gateway_down = gateway_unready(view, ns).or_else(|| {
+        seldon::condition(p, &["PipelineGwReady"])
+            .filter(|c| !c.is_true() && !c.message.contains(NO_DATAFLOW))
+            .map(|c| c.describe())
+    });
+    if let Some(g) = &gateway_down
+        && !evidence.contains(g)
+    {
         evidence.push(g.clone());
     }
     let kafka_down = view.kafka.as_ref().is_some_and(|k| !k.reachable);
@@ -265,5 +274,99 @@ mod tests {
     #[test]
     fn quiet_when_healthy() {
         assert!(run("seldon-pipelines", "{}", &fixture("healthy-seldon")).is_empty());
+    }
+
+    /// Set a condition of a Seldon object in a loaded view.
+    fn set_condition(
+        view: &mut crate::cluster::ClusterView,
+        kind: crate::cluster::Kind,
+        name: &str,
+        type_: &str,
+        status: &str,
+        reason: &str,
+        message: &str,
+    ) {
+        let store = view.custom.get_mut(&kind).expect("kind loaded");
+        let mut obj = store.get("seldon-mesh", name).expect("object").clone();
+        for c in obj.data["status"]["conditions"]
+            .as_array_mut()
+            .expect("conditions")
+        {
+            if c["type"] == type_ || c["type"] == "Ready" {
+                c["status"] = status.into();
+                c["reason"] = reason.into();
+                c["message"] = message.into();
+            }
+        }
+        store.insert(obj);
+    }
+
+    #[test]
+    fn a_failed_step_model_is_the_root() {
+        use crate::cluster::Kind;
+        let mut view = fixture("healthy-seldon");
+        set_condition(
+            &mut view,
+            Kind::SeldonModel,
+            "intent-classifier",
+            "ModelReady",
+            "False",
+            "Failed to schedule model as no matching server had enough suitable replicas",
+            "ScheduleFailed",
+        );
+        set_condition(
+            &mut view,
+            Kind::SeldonPipeline,
+            "chatbot-pipeline",
+            "PipelineReady",
+            "False",
+            "PipelineFailed",
+            "Some models are not available",
+        );
+        set_condition(
+            &mut view,
+            Kind::SeldonPipeline,
+            "chatbot-pipeline",
+            "ModelsReady",
+            "False",
+            "",
+            "Some models are not available",
+        );
+        let drafts = run("seldon-pipelines", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+
+    #[test]
+    fn the_pipeline_gateway_condition_is_read() {
+        use crate::cluster::Kind;
+        let mut view = fixture("healthy-seldon");
+        set_condition(
+            &mut view,
+            Kind::SeldonPipeline,
+            "chatbot-pipeline",
+            "PipelineGwReady",
+            "False",
+            "PipelineFailed",
+            "pipeline gateway failed to subscribe to pipeline outputs",
+        );
+        set_condition(
+            &mut view,
+            Kind::SeldonPipeline,
+            "chatbot-pipeline",
+            "PipelineReady",
+            "False",
+            "PipelineFailed",
+            "pipeline gateway failed to subscribe to pipeline outputs",
+        );
+        let drafts = run("seldon-pipelines", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        assert!(
+            drafts[0]
+                .message
+                .contains("the pipeline gateway is not ready"),
+            "{}",
+            drafts[0].message
+        );
     }
 }

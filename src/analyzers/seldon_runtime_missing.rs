@@ -19,7 +19,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
         Kind::SeldonPipeline,
         Kind::SeldonServer,
         Kind::SeldonExperiment,
-        Kind::Namespace,
+        Kind::SeldonConfig,
     ],
     data: &[],
     build: build::<RuntimeMissing>,

@@ -131,6 +131,14 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
             }
         ));
     }
+    // 2.8 writes StatefulSetReady, later releases StatefulSetOrDeploymentReady.
+    if let Some(c) = seldon::condition(
+        server,
+        &["StatefulSetOrDeploymentReady", "StatefulSetReady"],
+    ) && !c.is_true()
+    {
+        evidence.push(c.describe());
+    }
     evidence.push(format!(
         "Server {name}: spec.replicas {replicas}, maxReplicas {}, status.loadedModels {} (model replicas loaded)",
         max.map_or("unset".to_string(), |m| m.to_string()),
