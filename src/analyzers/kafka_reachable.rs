@@ -56,7 +56,9 @@ impl Analyzer for KafkaReachable {
         let mut hints = Vec::new();
         for a in addresses(&kafka.bootstrap, "default", &known_ns) {
             match view.services.get(&a.namespace, &a.service) {
-                None if view.has(Kind::Service) => {
+                None if view.has(Kind::Service)
+                    && super::seldon::namespace_visible(view, &a.namespace) =>
+                {
                     draft.evidence.push(format!(
                         "Service {} does not exist in namespace {}",
                         a.service, a.namespace

@@ -140,6 +140,25 @@ pub fn workload_namespaces(view: &ClusterView) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether the view can tell what a namespace holds: it holds some object of
+/// it, or the namespace does not exist at all. `-n` keeps only the selected
+/// namespaces' objects (but every Namespace), so a Service missing from an
+/// existing namespace with nothing in the view is unknown, not absent.
+pub fn namespace_visible(view: &ClusterView, ns: &str) -> bool {
+    if view.has(Kind::Namespace) && view.namespaces.get("", ns).is_none() {
+        return true;
+    }
+    view.services.in_namespace(ns).next().is_some()
+        || view.pods.in_namespace(ns).next().is_some()
+        || view.config_maps.in_namespace(ns).next().is_some()
+        || view.deployments.in_namespace(ns).next().is_some()
+        || view.stateful_sets.in_namespace(ns).next().is_some()
+        || view
+            .custom
+            .values()
+            .any(|s| s.in_namespace(ns).next().is_some())
+}
+
 /// The SeldonRuntime of a namespace (the first by name when there are several).
 pub fn runtime_in<'a>(view: &'a ClusterView, ns: &str) -> Option<&'a DynamicObject> {
     view.custom(Kind::SeldonRuntime)

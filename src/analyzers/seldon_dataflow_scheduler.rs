@@ -115,6 +115,7 @@ impl DataflowScheduler {
             .next();
         let verdict = match &addr {
             None => Upstream::Unknown,
+            Some(a) if !seldon::namespace_visible(view, &a.namespace) => Upstream::Unknown,
             Some(a) => match view.services.get(&a.namespace, &a.service) {
                 None => Upstream::NoService {
                     others: view
@@ -450,6 +451,29 @@ mod tests {
                 &fixture("seldon-misconfig")
             )
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_namespace_outside_the_view_is_unknown_not_empty() {
+        // `-n seldon-mesh` drops seldon-system's objects: the scheduler address is
+        // then judged by the engine's log alone.
+        let mut view = fixture("seldon-mesh-broken");
+        view.restrict_to(&["seldon-mesh".to_string()].into_iter().collect());
+        let drafts = run("seldon-dataflow-scheduler", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        assert!(
+            drafts[0]
+                .message
+                .contains("cannot resolve its scheduler address"),
+            "{}",
+            drafts[0].message
+        );
+        assert!(
+            !drafts[0]
+                .evidence
+                .iter()
+                .any(|e| e.contains("has no Services"))
         );
     }
 

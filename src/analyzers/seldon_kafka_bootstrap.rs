@@ -83,6 +83,9 @@ fn broken(view: &ClusterView, list: &[Broker]) -> Option<String> {
         let Some((svc, ns)) = &b.service else {
             continue;
         };
+        if !seldon::namespace_visible(view, ns) {
+            continue; // not in the view (e.g. `-n`): unknown, not missing
+        }
         match view.services.get(ns, svc) {
             None => return Some(format!("Service {svc} does not exist in namespace {ns}")),
             Some(s) => {
@@ -335,6 +338,24 @@ mod tests {
         let drafts = run("seldon-kafka-bootstrap", "{}", &fixture("seldon-misconfig"));
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+
+    #[test]
+    fn brokers_outside_the_view_are_not_called_missing() {
+        let mut view = fixture("seldon-misconfig");
+        view.restrict_to(&["seldon-lab".to_string()].into_iter().collect());
+        let drafts = run("seldon-kafka-bootstrap", "{}", &view);
+        // Namespace kafka exists but is outside the view: its Service is unknown, not
+        // missing. Namespace seldon-mesh does not exist at all: its Service is missing.
+        assert_eq!(drafts.len(), 1);
+        assert!(
+            !drafts[0]
+                .evidence
+                .iter()
+                .any(|e| e.contains("in namespace kafka")),
+            "{:?}",
+            drafts[0].evidence
+        );
     }
 
     #[test]

@@ -116,7 +116,11 @@ impl Analyzer for TracingCollector {
                 continue;
             };
             let known_ns = |n: &str| view.namespace_exists(n);
-            let Some(addr) = addresses(&endpoint, ns, &known_ns).into_iter().next() else {
+            let Some(addr) = addresses(&endpoint, ns, &known_ns)
+                .into_iter()
+                .next()
+                .filter(|a| seldon::namespace_visible(view, &a.namespace))
+            else {
                 continue;
             };
             let problem = match view.services.get(&addr.namespace, &addr.service) {
