@@ -202,6 +202,37 @@ fn judge(
     if let Some(why) = &cm_broken {
         evidence.push(format!("seldon-kafka's brokers: {why}"));
     }
+    if df_broken.is_some() || cm_broken.is_some() {
+        let kafkas: Vec<String> = view
+            .services
+            .iter()
+            .filter(|s| {
+                s.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.contains("kafka"))
+            })
+            .map(|s| {
+                let ports: Vec<String> = s
+                    .spec
+                    .iter()
+                    .flat_map(|s| s.ports.iter().flatten())
+                    .map(|p| p.port.to_string())
+                    .collect();
+                format!(
+                    "{}/{} ({})",
+                    s.metadata.namespace.as_deref().unwrap_or_default(),
+                    s.metadata.name.as_deref().unwrap_or_default(),
+                    ports.join(", ")
+                )
+            })
+            .collect();
+        evidence.push(if kafkas.is_empty() {
+            "no Service named like Kafka in the view".to_string()
+        } else {
+            format!("Kafka Services in the view: {}", kafkas.join(", "))
+        });
+    }
     if let Some(k) = &view.kafka {
         evidence.push(format!(
             "mlopsctl reached Kafka at {} ({})",
