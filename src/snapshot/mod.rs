@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::{ClusterView, LogKey};
 
-pub use objects::{ObjectSink, parse_documents};
+pub use objects::{Doc, ObjectSink, parse_documents};
 
 /// The observation files at the root of a snapshot directory.
 pub const KAFKA_FILE: &str = "kafka.yaml";
@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(view.probes[0].error.as_deref(), Some("connection refused"));
         let gap = view.coverage_gap(Kind::HorizontalPodAutoscaler).unwrap();
         assert_eq!(
-            gap.describe(),
+            gap.detail(),
             "forbidden: list horizontalpodautoscalers in namespace ml (denied)"
         );
     }
