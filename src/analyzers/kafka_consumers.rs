@@ -14,14 +14,15 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-consumers",
     summary: "Kafka consumer groups without members on pending messages, or lagging beyond a threshold",
-    needs: &[
-        Kind::Deployment,
-        Kind::StatefulSet,
-        Kind::ReplicaSet,
+    needs: &[],
+    optional: &[
         Kind::Pod,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::StatefulSet,
+        Kind::DaemonSet,
         Kind::Job,
         Kind::CronJob,
-        Kind::DaemonSet,
     ],
     data: &[Data::Kafka],
     build: build::<KafkaConsumers>,

@@ -11,7 +11,13 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-reachable",
     summary: "the Kafka bootstrap servers did not answer a metadata request",
-    needs: &[Kind::Service, Kind::EndpointSlice, Kind::Namespace],
+    needs: &[],
+    optional: &[
+        Kind::Service,
+        Kind::EndpointSlice,
+        Kind::Endpoints,
+        Kind::Namespace,
+    ],
     data: &[Data::Kafka],
     build: build::<KafkaReachable>,
 };

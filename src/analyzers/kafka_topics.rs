@@ -19,7 +19,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-topics",
     summary: "Kafka topics that Seldon Models and Pipelines or a site contract expect but Kafka does not have",
-    needs: &[
+    needs: &[],
+    optional: &[
         Kind::SeldonModel,
         Kind::SeldonPipeline,
         Kind::SeldonRuntime,
@@ -70,7 +71,8 @@ impl Analyzer for KafkaTopics {
         }
         let existing: BTreeSet<&str> = kafka.topics.iter().map(|t| t.name.as_str()).collect();
         let mut drafts = Vec::new();
-        if self.seldon {
+        // Without Models the split between model and pipeline topics cannot be made.
+        if self.seldon && view.has(Kind::SeldonModel) {
             let namespaces: BTreeSet<&str> = view
                 .custom(Kind::SeldonModel)
                 .chain(view.custom(Kind::SeldonPipeline))

@@ -23,14 +23,14 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-dataflow-scheduler",
     summary: "the Seldon dataflow engine cannot reach the scheduler (upstream address, Service, pods, logs)",
-    needs: &[
-        Kind::SeldonRuntime,
+    needs: &[Kind::SeldonRuntime, Kind::Service],
+    optional: &[
         Kind::SeldonConfig,
         Kind::Deployment,
         Kind::ReplicaSet,
         Kind::Pod,
-        Kind::Service,
         Kind::EndpointSlice,
+        Kind::Endpoints,
         Kind::Namespace,
     ],
     data: &[Data::Logs],

@@ -16,14 +16,14 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-kafka-bootstrap",
     summary: "the Seldon dataflow engine and the seldon-kafka ConfigMap name different or missing Kafka brokers",
-    needs: &[
-        Kind::SeldonRuntime,
+    needs: &[Kind::SeldonRuntime, Kind::Service],
+    optional: &[
         Kind::SeldonConfig,
         Kind::ConfigMap,
         Kind::Deployment,
         Kind::ReplicaSet,
         Kind::Pod,
-        Kind::Service,
+        Kind::Namespace,
     ],
     data: &[Data::Logs, Data::Kafka],
     build: build::<KafkaBootstrap>,

@@ -12,7 +12,13 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-model-failures",
     summary: "Seldon Models whose server agent failed to load them, with the agent's reason",
-    needs: &[Kind::SeldonModel, Kind::SeldonServer, Kind::Event],
+    needs: &[Kind::SeldonModel],
+    optional: &[
+        Kind::SeldonServer,
+        Kind::SeldonServerConfig,
+        Kind::StatefulSet,
+        Kind::Event,
+    ],
     data: &[],
     build: build::<ModelFailures>,
 };

@@ -14,12 +14,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-model-requirements",
     summary: "Seldon Models whose requirements no Server's capabilities meet, or pinned to a missing Server",
-    needs: &[
-        Kind::SeldonModel,
-        Kind::SeldonServer,
-        Kind::SeldonServerConfig,
-        Kind::StatefulSet,
-    ],
+    needs: &[Kind::SeldonModel, Kind::SeldonServer],
+    optional: &[Kind::SeldonServerConfig, Kind::StatefulSet],
     data: &[],
     build: build::<ModelRequirements>,
 };
@@ -112,6 +108,14 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
         return Some(d.fix(fix));
     }
     if !capable.is_empty() || servers.iter().any(|s| serves(view, s, m)) {
+        return None;
+    }
+    // A Server whose capabilities cannot be read (no ServerConfig or StatefulSet
+    // in the view) might meet the requirements: do not claim none does.
+    if servers
+        .iter()
+        .any(|s| seldon::server_capabilities(view, s).is_empty())
+    {
         return None;
     }
     for s in servers {

@@ -14,8 +14,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-pipelines",
     summary: "Seldon Pipelines not ready, explained down to the dataflow engine, models, gateway or Kafka",
-    needs: &[
-        Kind::SeldonPipeline,
+    needs: &[Kind::SeldonPipeline],
+    optional: &[
         Kind::SeldonModel,
         Kind::SeldonServer,
         Kind::SeldonRuntime,

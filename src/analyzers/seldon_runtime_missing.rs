@@ -13,8 +13,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-runtime-missing",
     summary: "Seldon resources in a namespace that has no SeldonRuntime (so no scheduler)",
-    needs: &[
-        Kind::SeldonRuntime,
+    needs: &[Kind::SeldonRuntime],
+    optional: &[
         Kind::SeldonModel,
         Kind::SeldonPipeline,
         Kind::SeldonServer,

@@ -16,12 +16,8 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-server-capacity",
     summary: "Seldon Models that failed to schedule because their Server has too few replicas or too little memory",
-    needs: &[
-        Kind::SeldonModel,
-        Kind::SeldonServer,
-        Kind::SeldonServerConfig,
-        Kind::StatefulSet,
-    ],
+    needs: &[Kind::SeldonModel, Kind::SeldonServer],
+    optional: &[Kind::SeldonServerConfig, Kind::StatefulSet],
     data: &[],
     build: build::<ServerCapacity>,
 };

@@ -14,7 +14,8 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-server-scale",
     summary: "Seldon Servers whose replicas fall outside minReplicas/maxReplicas, so the scale is rejected",
-    needs: &[Kind::SeldonServer, Kind::Event],
+    needs: &[Kind::SeldonServer],
+    optional: &[Kind::Event],
     data: &[],
     build: build::<ServerScale>,
 };

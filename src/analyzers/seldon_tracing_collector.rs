@@ -16,12 +16,12 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-tracing-collector",
     summary: "Seldon tracing exports to an OpenTelemetry collector that does not exist",
-    needs: &[
-        Kind::SeldonRuntime,
+    needs: &[Kind::SeldonRuntime, Kind::Service],
+    optional: &[
         Kind::SeldonConfig,
         Kind::ConfigMap,
-        Kind::Service,
         Kind::EndpointSlice,
+        Kind::Endpoints,
         Kind::Pod,
         Kind::Namespace,
     ],
