@@ -138,7 +138,9 @@ impl ClusterView {
 
     /// Whether objects of this namespace were kept (every namespace unless `-n`).
     pub fn in_scope(&self, namespace: &str) -> bool {
-        self.scope.as_ref().is_none_or(|scope| scope.contains(namespace))
+        self.scope
+            .as_ref()
+            .is_none_or(|scope| scope.contains(namespace))
     }
 
     /// Whether objects of `kind` in `namespace` were read, so that an absent
