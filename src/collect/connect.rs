@@ -213,3 +213,25 @@ pub fn unreachable_hint(error: &str) -> String {
          (`kubectl config get-contexts`)."
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_follow_the_kind_of_error() {
+        let hint = |e: &str| unreachable_hint(e);
+        assert!(
+            hint("tcp connect error: Connection refused (os error 111)")
+                .starts_with("Nothing listens")
+        );
+        assert!(
+            hint("dns error: failed to lookup address information").starts_with("The host name")
+        );
+        assert!(hint("invalid peer certificate: UnknownIssuer").starts_with("The TLS handshake"));
+        assert!(
+            hint("no answer within the request timeout").starts_with("The server did not answer")
+        );
+        assert!(hint("something else").starts_with("Check the network path"));
+    }
+}
