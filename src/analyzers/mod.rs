@@ -5,8 +5,11 @@
 mod container_failures;
 mod env;
 mod env_refs;
+mod pattern;
+mod probe_fit;
 mod required_env;
 mod service_refs;
+mod servers;
 pub mod target;
 pub mod text;
 
@@ -105,6 +108,7 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &env_refs::DEF,
     &container_failures::DEF,
     &service_refs::DEF,
+    &probe_fit::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
