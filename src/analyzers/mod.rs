@@ -3,15 +3,27 @@
 //! returns drafts of findings. Analyzers never print, never do I/O, never mutate.
 
 mod container_failures;
+mod dependency_mismatch;
 mod env;
 mod env_refs;
+mod inline_credentials;
+mod log_signatures;
+mod node_pressure;
 mod pattern;
+mod probe_endpoints;
 mod probe_fit;
+mod provided_values;
+mod quantity;
+mod readiness_probe;
 mod required_env;
-mod service_refs;
+mod rollout_status;
+mod selector_drift;
 mod servers;
+mod service_refs;
+mod serving_workers;
 pub mod target;
 pub mod text;
+mod unschedulable;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -109,6 +121,17 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &container_failures::DEF,
     &service_refs::DEF,
     &probe_fit::DEF,
+    &readiness_probe::DEF,
+    &unschedulable::DEF,
+    &rollout_status::DEF,
+    &selector_drift::DEF,
+    &dependency_mismatch::DEF,
+    &serving_workers::DEF,
+    &probe_endpoints::DEF,
+    &log_signatures::DEF,
+    &inline_credentials::DEF,
+    &node_pressure::DEF,
+    &provided_values::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {

@@ -44,7 +44,11 @@ mod tests {
 
     #[test]
     fn bounded_and_validated() {
-        assert!(Pattern::new("division by zero").unwrap().is_match("ZeroDivisionError: division by zero"));
+        assert!(
+            Pattern::new("division by zero")
+                .unwrap()
+                .is_match("ZeroDivisionError: division by zero")
+        );
         assert!(Pattern::new("(unclosed").is_err());
         // A pattern whose compiled program is far beyond the limit is refused.
         assert!(Pattern::new(r"\w{5000}\w{5000}").is_err());

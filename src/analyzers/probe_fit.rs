@@ -254,7 +254,9 @@ impl ProbeFit {
         }
         for field in PROBES {
             match probe(c, field) {
-                Some(p) => draft.evidence.push(format!("{field}: {}", describe_probe(c, p))),
+                Some(p) => draft
+                    .evidence
+                    .push(format!("{field}: {}", describe_probe(c, p))),
                 None => draft.evidence.push(format!("no {field}")),
             }
         }
@@ -390,7 +392,9 @@ fn loopback_problem(w: &Workload<'_>, c: &Container, server: &Server<'_>) -> Pro
             Problem {
                 what,
                 change: format!("set {var}=0.0.0.0"),
-                ops: vec![json!({"op": "replace", "path": format!("{base}/env/{i}/value"), "value": "0.0.0.0"})],
+                ops: vec![
+                    json!({"op": "replace", "path": format!("{base}/env/{i}/value"), "value": "0.0.0.0"}),
+                ],
             }
         }
         Source::Flag(flag) if !shell => {
@@ -401,8 +405,10 @@ fn loopback_problem(w: &Workload<'_>, c: &Container, server: &Server<'_>) -> Pro
                     let bind = server.profile.bind_flags.contains(flag);
                     let new_value = |old: &str| {
                         if bind {
-                            old.rsplit_once(':')
-                                .map_or_else(|| "0.0.0.0".to_string(), |(_, p)| format!("0.0.0.0:{p}"))
+                            old.rsplit_once(':').map_or_else(
+                                || "0.0.0.0".to_string(),
+                                |(_, p)| format!("0.0.0.0:{p}"),
+                            )
                         } else {
                             "0.0.0.0".to_string()
                         }
@@ -413,7 +419,9 @@ fn loopback_problem(w: &Workload<'_>, c: &Container, server: &Server<'_>) -> Pro
                         return Problem {
                             what,
                             change: format!("bind 0.0.0.0 ({flag} {})", new_value(old)),
-                            ops: vec![json!({"op": "replace", "path": format!("{base}/{list}/{}", i + 1), "value": new_value(old)})],
+                            ops: vec![
+                                json!({"op": "replace", "path": format!("{base}/{list}/{}", i + 1), "value": new_value(old)}),
+                            ],
                         };
                     }
                     if let Some(old) = item.strip_prefix(&format!("{flag}=")) {
@@ -421,7 +429,9 @@ fn loopback_problem(w: &Workload<'_>, c: &Container, server: &Server<'_>) -> Pro
                         return Problem {
                             what,
                             change: format!("bind 0.0.0.0 ({value})"),
-                            ops: vec![json!({"op": "replace", "path": format!("{base}/{list}/{i}"), "value": value})],
+                            ops: vec![
+                                json!({"op": "replace", "path": format!("{base}/{list}/{i}"), "value": value}),
+                            ],
                         };
                     }
                 }
@@ -470,8 +480,10 @@ fn kills(view: &ClusterView, w: &Workload<'_>, container: &str) -> Kills {
             let reason = e.reason.as_deref().unwrap_or_default();
             let message = e.message.as_deref().unwrap_or_default();
             let relevant = match reason {
-                "Killing" => message.contains("failed liveness probe")
-                    || message.contains("failed startup probe"),
+                "Killing" => {
+                    message.contains("failed liveness probe")
+                        || message.contains("failed startup probe")
+                }
                 "Unhealthy" => message.contains("probe failed"),
                 _ => false,
             };
@@ -536,5 +548,21 @@ mod tests {
     fn healthy_serving_probes_fit() {
         let view = fixture("healthy-serving");
         assert_eq!(run("probe-fit", "{}", &view), Vec::new());
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::servers::{DEFAULT_PROFILES, ServerProfile};
+
+    /// The profiles written out in WKL005 are the shipped defaults the other
+    /// serving checks use, so the two cannot drift apart.
+    #[test]
+    fn wkl005_lists_the_default_profiles() {
+        let text = include_str!("../../checks/workloads/wkl005.yaml");
+        let check = crate::catalogue::parse_check(text, "wkl005.yaml").expect("valid check");
+        let servers: Vec<ServerProfile> =
+            serde_json::from_value(check.spec.params["servers"].clone()).expect("profiles");
+        assert_eq!(servers, *DEFAULT_PROFILES);
     }
 }

@@ -51,7 +51,7 @@ pub struct ServerProfile {
     pub workers: Option<WorkersSpec>,
     /// What an HTTP status from this server means, for probe results.
     #[serde(default)]
-    pub statuses: BTreeMap<u16, String>,
+    pub statuses: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -202,8 +202,10 @@ pub fn recognise<'p>(
         }
         let hit = view.pods_of(w).iter().any(|pod| {
             let name = pod.metadata.name.as_deref().unwrap_or_default();
-            view.logs_of(w.namespace(), name, &c.name)
-                .any(|log| log.lines().any(|l| p.matcher.log.iter().any(|r| r.is_match(l))))
+            view.logs_of(w.namespace(), name, &c.name).any(|log| {
+                log.lines()
+                    .any(|l| p.matcher.log.iter().any(|r| r.is_match(l)))
+            })
         });
         hit.then_some((*p, "log"))
     });
@@ -319,7 +321,13 @@ mod tests {
         let names: Vec<&str> = DEFAULT_PROFILES.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names,
-            ["mlflow-gunicorn", "mlflow-uvicorn", "mlflow-serve", "mlserver", "triton"]
+            [
+                "mlflow-gunicorn",
+                "mlflow-uvicorn",
+                "mlflow-serve",
+                "mlserver",
+                "triton"
+            ]
         );
     }
 
@@ -330,7 +338,10 @@ mod tests {
             flag_value(&w, &["--port".into(), "-p".into()]),
             Some(("5002", "--port".to_string()))
         );
-        assert_eq!(flag_value(&w, &["--host".into(), "-h".into()]).unwrap().0, "0.0.0.0");
+        assert_eq!(
+            flag_value(&w, &["--host".into(), "-h".into()]).unwrap().0,
+            "0.0.0.0"
+        );
         assert_eq!(flag_value(&w, &["--workers".into()]), None);
     }
 }
