@@ -273,3 +273,35 @@ mod tests {
         assert_eq!(double_quantity("abc"), None);
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use crate::analyzers::testing::{fixture, run};
+
+    #[test]
+    fn oom_killed_trainer() {
+        let drafts = run(
+            "container-failures",
+            "{mode: oom}",
+            &fixture("training-pipeline"),
+        );
+        insta::assert_yaml_snapshot!(drafts);
+    }
+
+    #[test]
+    fn crash_loop_points_at_possible_causes() {
+        let drafts = run(
+            "container-failures",
+            "{mode: crashloop}",
+            &fixture("training-pipeline"),
+        );
+        insta::assert_yaml_snapshot!(drafts);
+    }
+
+    #[test]
+    fn quiet_on_the_healthy_pipeline() {
+        for mode in ["{mode: oom}", "{mode: crashloop}"] {
+            assert!(run("container-failures", mode, &fixture("healthy")).is_empty());
+        }
+    }
+}

@@ -153,7 +153,12 @@ fn refs(w: &Workload<'_>, target: &Target) -> Vec<Ref> {
 }
 
 /// What is wrong with a reference, if anything.
-fn problem(view: &ClusterView, ns: &str, r: &Ref) -> Option<String> {
+enum Problem {
+    MissingObject,
+    MissingKey { have: Vec<String> },
+}
+
+fn problem(view: &ClusterView, ns: &str, r: &Ref) -> Option<Problem> {
     let keys: Option<BTreeSet<&String>> = match r.kind {
         Kind::ConfigMap => view.config_maps.get(ns, &r.name).map(|cm| {
             cm.data
@@ -171,28 +176,17 @@ fn problem(view: &ClusterView, ns: &str, r: &Ref) -> Option<String> {
         }),
     };
     match (keys, &r.key) {
-        (None, _) => Some(format!(
-            "{} {} does not exist in namespace {ns}",
-            r.kind, r.name
-        )),
-        (Some(keys), Some(key)) if !keys.contains(key) => {
-            let have: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-            Some(format!(
-                "{} {} has no key {key} (it has: {})",
-                r.kind,
-                r.name,
-                if have.is_empty() {
-                    "no keys".to_string()
-                } else {
-                    have.join(", ")
-                }
-            ))
-        }
+        (None, _) => Some(Problem::MissingObject),
+        (Some(keys), Some(key)) if !keys.contains(key) => Some(Problem::MissingKey {
+            have: keys.into_iter().cloned().collect(),
+        }),
         _ => None,
     }
 }
 
-fn finding(view: &ClusterView, w: &Workload<'_>, r: &Ref, problem: String) -> Draft {
+fn finding(view: &ClusterView, w: &Workload<'_>, r: &Ref, problem: Problem) -> Draft {
+    let ns = w.namespace();
+    let kind = r.kind.info().kind;
     let subject = match &r.container {
         Some(c) => {
             let container = w
@@ -212,15 +206,24 @@ fn finding(view: &ClusterView, w: &Workload<'_>, r: &Ref, problem: String) -> Dr
             .object_ref()
             .with_field(format!("{}.volumes", w.spec_path)),
     };
-    let mut draft = Draft::new(
-        subject,
-        format!(
-            "{} refers to a missing {}: {problem}",
+    let message = match (&problem, &r.key) {
+        (Problem::MissingKey { have }, Some(key)) => format!(
+            "{} refers to key {key} of {kind} {}, which has {}",
             r.used_by,
-            r.kind.info().kind
+            r.name,
+            if have.is_empty() {
+                "no keys".to_string()
+            } else {
+                format!("only: {}", have.join(", "))
+            }
         ),
-    );
-    // What the kubelet said, from pod status and events.
+        _ => format!(
+            "{} refers to {kind} {}, which does not exist in namespace {ns}",
+            r.used_by, r.name
+        ),
+    };
+    let mut draft = Draft::new(subject, message);
+    // What the kubelet said about this reference, from pod status and events.
     for pod in view.pods_of(w) {
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         let statuses = pod.status.iter().flat_map(|s| {
@@ -231,73 +234,69 @@ fn finding(view: &ClusterView, w: &Workload<'_>, r: &Ref, problem: String) -> Dr
         });
         for cs in statuses {
             if let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref())
-                && matches!(
-                    waiting.reason.as_deref(),
-                    Some("CreateContainerConfigError" | "ContainerCreating")
-                )
+                && let Some(msg) = waiting.message.as_deref().filter(|m| m.contains(&r.name))
             {
-                draft.evidence.push(format!(
-                    "pod {name} container {}: {} {}",
-                    cs.name,
-                    waiting.reason.as_deref().unwrap_or_default(),
-                    waiting.message.as_deref().unwrap_or_default()
-                ));
+                let reason = waiting.reason.as_deref().unwrap_or_default();
+                draft
+                    .evidence
+                    .push(format!("pod {name} container {}: {reason}: {msg}", cs.name));
             }
         }
-        for e in view.events_for(Kind::Pod, w.namespace(), name) {
+        for e in view.events_for(Kind::Pod, ns, name) {
             let msg = e.message.as_deref().unwrap_or_default();
-            if msg.contains(&r.name) && msg.contains("not found") {
-                draft.evidence.push(format!(
-                    "event {} on pod {name}: {msg}",
-                    e.reason.as_deref().unwrap_or_default()
-                ));
+            if msg.contains(&r.name) {
+                let reason = e.reason.as_deref().unwrap_or_default();
+                let count = e.count.map(|c| format!(" (x{c})")).unwrap_or_default();
+                draft
+                    .evidence
+                    .push(format!("event {reason} on pod {name}{count}: {msg}"));
             }
         }
     }
-    draft.evidence.dedup();
-    let ns = w.namespace();
-    let (create, what) = match (r.kind, &r.key) {
-        (Kind::ConfigMap, Some(key)) => (
-            format!(
-                "kubectl create configmap {} -n {ns} --from-literal={key}=<value>",
-                r.name
-            ),
-            "ConfigMap",
-        ),
-        (Kind::ConfigMap, None) => (
-            format!(
-                "kubectl create configmap {} -n {ns} --from-literal=KEY=<value>",
-                r.name
-            ),
-            "ConfigMap",
-        ),
-        (_, Some(key)) => (
-            format!(
-                "kubectl create secret generic {} -n {ns} --from-literal={key}=<value>",
-                r.name
-            ),
-            "Secret",
-        ),
-        (_, None) => (
-            format!(
-                "kubectl create secret generic {} -n {ns} --from-literal=KEY=<value>",
-                r.name
-            ),
-            "Secret",
-        ),
-    };
-    let key_text = r
-        .key
-        .as_ref()
-        .map(|k| format!(" with key {k}"))
-        .unwrap_or_default();
-    draft.fix(
-        Fix::manual(format!(
-            "Create {what} {}{key_text} in namespace {ns} (its values are yours to supply), or correct the reference in {}; \
-             if the {what} exists but the key does not, add the key with `kubectl edit`.",
+    let lower = kind.to_lowercase();
+    let fix = match (&problem, &r.key) {
+        (Problem::MissingKey { .. }, Some(key)) => Fix::manual(format!(
+            "Add key {key} to {kind} {} in namespace {ns}, or correct the key in {}.",
             r.name,
             w.object_ref()
         ))
-        .with_kubectl(create),
-    )
+        .with_kubectl(format!("kubectl edit {lower} {} -n {ns}", r.name)),
+        _ => {
+            let key = r.key.as_deref().unwrap_or("KEY");
+            let create = match r.kind {
+                Kind::ConfigMap => format!(
+                    "kubectl create configmap {} -n {ns} --from-literal={key}=<value>",
+                    r.name
+                ),
+                _ => format!(
+                    "kubectl create secret generic {} -n {ns} --from-literal={key}=<value>",
+                    r.name
+                ),
+            };
+            Fix::manual(format!(
+                "Create {kind} {} in namespace {ns} (its values are yours to supply), or correct the reference in {}.",
+                r.name,
+                w.object_ref()
+            ))
+            .with_kubectl(create)
+        }
+    };
+    draft.fix(fix)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::testing::{fixture, run};
+
+    #[test]
+    fn fires_on_missing_config_map_secret_and_key() {
+        let drafts = run("env-refs", "{}", &fixture("missing-config"));
+        insta::assert_yaml_snapshot!(drafts);
+    }
+
+    #[test]
+    fn quiet_when_references_resolve() {
+        assert!(run("env-refs", "{}", &fixture("healthy")).is_empty());
+        assert!(run("env-refs", "{}", &fixture("training-pipeline")).is_empty());
+    }
 }

@@ -25,6 +25,7 @@ pub mod target;
 pub mod text;
 mod unschedulable;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -32,7 +33,7 @@ use crate::cluster::{ClusterView, Kind, ObjectRef};
 use crate::findings::{Fix, Severity};
 
 /// A finding before the engine stamps it with the check's code, name and severity.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Draft {
     pub subject: ObjectRef,
     pub message: String,
@@ -77,7 +78,7 @@ impl Draft {
 }
 
 /// "This may be caused by whatever `analyzer` reported about `subject`."
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CauseHint {
     pub analyzer: &'static str,
     pub subject: ObjectRef,

@@ -73,10 +73,9 @@ impl Analyzer for RequiredEnv {
                 for (pod, line, var) in self.log_complaints(view, &w, &container.name) {
                     if !env.names.contains(&var) {
                         let entry = missing.entry(var).or_default();
-                        if entry.log_lines.len() < 2 {
-                            entry
-                                .log_lines
-                                .push(format!("log of pod {pod}: {}", clip(&line, 240)));
+                        let evidence = format!("log of pod {pod}: {}", clip(&line, 240));
+                        if entry.log_lines.len() < 2 && !entry.log_lines.contains(&evidence) {
+                            entry.log_lines.push(evidence);
                         }
                     }
                 }
@@ -162,4 +161,67 @@ fn finding(
         subject.kubectl_name(),
         subject.kubectl_ns()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::testing::{fixture, run};
+
+    const SHIPPED: &str = include_str!("../../checks/workloads/wkl001.yaml");
+
+    fn shipped_params() -> String {
+        let spec: serde_json::Value = crate::yaml::from_str(SHIPPED).unwrap();
+        serde_json::to_string(&spec["params"]).unwrap()
+    }
+
+    #[test]
+    fn fires_on_the_trainer_that_reports_model_type_missing() {
+        let drafts = run(
+            "required-env",
+            &shipped_params(),
+            &fixture("training-pipeline"),
+        );
+        insta::assert_yaml_snapshot!(drafts);
+    }
+
+    #[test]
+    fn quiet_on_the_healthy_pipeline() {
+        assert!(run("required-env", &shipped_params(), &fixture("healthy")).is_empty());
+    }
+
+    #[test]
+    fn a_contract_requires_variables_without_any_log() {
+        let params = r#"{target: {labels: {app.kubernetes.io/component: training}}, required: [MODEL_TYPE, SAMPLE_SEED]}"#;
+        let drafts = run("required-env", params, &fixture("healthy"));
+        let messages: Vec<_> = drafts
+            .iter()
+            .map(|d| (d.subject.name.as_str(), d.message.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                (
+                    "nonml-prophet",
+                    "container prophet does not define SAMPLE_SEED: the check requires it"
+                ),
+                (
+                    "train-gru",
+                    "container train-gru does not define SAMPLE_SEED: the check requires it"
+                ),
+                (
+                    "train-lstm",
+                    "container train-lstm does not define SAMPLE_SEED: the check requires it"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn patterns_need_a_var_group() {
+        let def = crate::analyzers::find("required-env").unwrap();
+        let err = (def.build)(serde_json::json!({"logPatterns": ["not defined"]})).unwrap_err();
+        assert!(err.contains("named group `(?P<var>...)`"), "{err}");
+        let err = (def.build)(serde_json::json!({"requird": []})).unwrap_err();
+        assert!(err.contains("unknown field `requird`"), "{err}");
+    }
 }

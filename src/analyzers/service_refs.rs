@@ -350,3 +350,29 @@ mod tests {
         assert_eq!(closest("redis", &["mlflow", "minio"]), None);
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use crate::analyzers::testing::{fixture, run};
+
+    #[test]
+    fn tracking_uri_naming_a_missing_service() {
+        let drafts = run("service-refs", "{}", &fixture("training-pipeline"));
+        insta::assert_yaml_snapshot!(drafts);
+    }
+
+    #[test]
+    fn quiet_when_every_address_resolves() {
+        assert!(run("service-refs", "{}", &fixture("healthy")).is_empty());
+    }
+
+    #[test]
+    fn ignored_hosts_are_not_judged() {
+        let drafts = run(
+            "service-refs",
+            "{ignoreHosts: [mlflow-server]}",
+            &fixture("training-pipeline"),
+        );
+        assert!(drafts.is_empty());
+    }
+}

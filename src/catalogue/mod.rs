@@ -100,6 +100,18 @@ impl Catalogue {
     }
 }
 
+/// The README's check table, generated so it cannot drift from the catalogue.
+pub fn markdown_table(catalogue: &Catalogue) -> String {
+    let mut out = String::from("| code | severity | title | analyzer |\n|---|---|---|---|\n");
+    for c in catalogue.iter() {
+        out.push_str(&format!(
+            "| {} | {} | {} | `{}` |\n",
+            c.spec.code, c.spec.severity, c.spec.title, c.spec.analyzer
+        ));
+    }
+    out
+}
+
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let entries = fs::read_dir(dir)

@@ -19,6 +19,9 @@ pub enum Exit {
     Error = 2,
 }
 
+/// Table width when stdout is not a terminal.
+pub const DEFAULT_WIDTH: u16 = 160;
+
 /// Colour and width, resolved once from the flag, `NO_COLOR` and the terminal.
 pub fn resolve_style(choice: ColorChoice, no_color_env: bool) -> Style {
     let tty = std::io::stdout().is_terminal();
@@ -27,5 +30,7 @@ pub fn resolve_style(choice: ColorChoice, no_color_env: bool) -> Style {
         ColorChoice::Never => false,
         ColorChoice::Auto => tty && !no_color_env,
     };
-    Style { color, width: None }
+    // Off a terminal, wrap at a width that reads well in CI logs and files.
+    let width = if tty { None } else { Some(DEFAULT_WIDTH) };
+    Style { color, width }
 }

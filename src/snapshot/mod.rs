@@ -149,3 +149,197 @@ fn read_yaml_file<T: DeserializeOwned>(file: &Path) -> Result<T> {
         fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     crate::yaml::from_str(&text).with_context(|| format!("in {}", file.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::cluster::Kind;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ml, managedFields: [{manager: kubectl}]}\nspec: {containers: [{name: c, image: x}]}\n";
+
+    #[test]
+    fn reads_objects_lists_streams_and_keeps_unknown_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "a/pod.yaml", POD);
+        write(
+            d,
+            "stream.yml",
+            "---\napiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ml}\nspec: {ports: [{port: 80}]}\n---\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: ml}\nspec: {size: 3}\n",
+        );
+        write(
+            d,
+            "list.json",
+            r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"mlops.seldon.io/v1alpha1","kind":"Model","metadata":{"name":"iris","namespace":"seldon-mesh"},"spec":{"storageUri":"gs://x"}}]}"#,
+        );
+        write(d, "notes.txt", "ignored");
+        let view = load(d).unwrap();
+        assert_eq!(view.pods.len(), 1);
+        assert!(view.pods.get("ml", "p").is_some());
+        assert_eq!(view.services.len(), 1);
+        assert_eq!(view.other.len(), 1, "unknown kinds are kept");
+        assert_eq!(view.other[0].data["spec"]["size"], 3);
+        let model = view
+            .custom_get(Kind::SeldonModel, "seldon-mesh", "iris")
+            .unwrap();
+        assert_eq!(model.str_at("/spec/storageUri"), Some("gs://x"));
+        assert!(view.has(Kind::Pod) && view.has(Kind::Service) && !view.has(Kind::ConfigMap));
+        assert!(view.namespace_exists("seldon-mesh"));
+    }
+
+    #[test]
+    fn typed_kinds_list_kind_and_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "pods.yaml",
+            &format!(
+                "apiVersion: v1\nkind: PodList\nitems:\n- {}\n- {}\n",
+                json_of(POD),
+                json_of(POD)
+            ),
+        );
+        let view = load(dir.path()).unwrap();
+        assert_eq!(view.pods.len(), 1, "the same object twice is one object");
+    }
+
+    fn json_of(yaml: &str) -> String {
+        let v: serde_json::Value = crate::yaml::from_str(yaml).unwrap();
+        v.to_string()
+    }
+
+    #[test]
+    fn single_file_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "pod.yaml", POD);
+        let view = load(&dir.path().join("pod.yaml")).unwrap();
+        assert_eq!(view.pods.len(), 1);
+    }
+
+    #[test]
+    fn converts_events_v1_and_autoscaling_v1() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "e.yaml",
+            "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata: {name: e1, namespace: ml}\neventTime: \"2025-01-01T00:00:00.000000Z\"\nreason: Unhealthy\nnote: 'Liveness probe failed: connection refused'\ntype: Warning\nreportingController: kubelet\nreportingInstance: node-1\naction: Probe\nregarding: {kind: Pod, name: p, namespace: ml}\n",
+        );
+        write(
+            dir.path(),
+            "h.yaml",
+            "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h, namespace: ml}\nspec: {maxReplicas: 5, minReplicas: 1, targetCPUUtilizationPercentage: 70, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}}\nstatus: {currentReplicas: 5, desiredReplicas: 5}\n",
+        );
+        write(dir.path(), "p.yaml", POD);
+        let view = load(dir.path()).unwrap();
+        let events = view.events_for(Kind::Pod, "ml", "p");
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].message.as_deref(),
+            Some("Liveness probe failed: connection refused")
+        );
+        let hpa = view.hpas.get("ml", "h").unwrap();
+        let metric = &hpa.spec.as_ref().unwrap().metrics.as_ref().unwrap()[0];
+        assert_eq!(
+            metric.resource.as_ref().unwrap().target.average_utilization,
+            Some(70)
+        );
+    }
+
+    #[test]
+    fn logs_and_observations() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "logs/ml/p/c.log", "now\n");
+        write(d, "logs/ml/p/c.previous.log", "before\n");
+        fs::write(d.join("logs/ml/p/bin.log"), b"ok \xff\xfe line\n").unwrap();
+        write(
+            d,
+            "kafka.yaml",
+            "bootstrap: kafka:9092\ntopics: [{name: t, partitions: 3}]\ngroups: [{name: g, state: Empty, members: 0, offsets: [{topic: t, partition: 0, committed: null, high: 7}]}]\n",
+        );
+        write(
+            d,
+            "probes.yaml",
+            "- {namespace: ml, pod: p, port: 5001, path: /ping, status: null, error: connection refused}\n",
+        );
+        write(
+            d,
+            "coverage.yaml",
+            "- {group: autoscaling, version: v2, resource: horizontalpodautoscalers, namespace: ml, result: forbidden, message: denied}\n",
+        );
+        let view = load(d).unwrap();
+        assert_eq!(view.log("ml", "p", "c", false), Some("now\n"));
+        assert_eq!(
+            view.logs_of("ml", "p", "c").collect::<Vec<_>>(),
+            vec!["before\n", "now\n"]
+        );
+        assert!(
+            view.log("ml", "p", "bin", false)
+                .unwrap()
+                .contains('\u{fffd}')
+        );
+        let kafka = view.kafka.as_ref().unwrap();
+        assert!(kafka.reachable);
+        assert_eq!(kafka.groups[0].offsets[0].lag(), 7);
+        assert_eq!(view.probes[0].error.as_deref(), Some("connection refused"));
+        let gap = view.coverage_gap(Kind::HorizontalPodAutoscaler).unwrap();
+        assert_eq!(
+            gap.describe(),
+            "forbidden: list horizontalpodautoscalers in namespace ml (denied)"
+        );
+    }
+
+    #[test]
+    fn observation_errors_name_the_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "kafka.yaml",
+            "bootstrap: k:9092\ntopics: [{name: t, partitions: many}]\n",
+        );
+        let err = format!("{:#}", load(dir.path()).unwrap_err());
+        assert!(
+            err.contains("kafka.yaml") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn huge_logs_keep_their_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        for i in 0..40_000 {
+            text.push_str(&format!("line {i:08}\n"));
+        }
+        write(dir.path(), "logs/ml/p/c.log", &text);
+        let view = load(dir.path()).unwrap();
+        let log = view.log("ml", "p", "c", false).unwrap();
+        assert!(log.len() as u64 <= MAX_LOG_BYTES);
+        assert!(log.starts_with("line ") && log.ends_with("line 00039999\n"));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bomb = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        for (i, prev) in ["b", "c", "d", "e", "f", "g", "h", "i"]
+            .iter()
+            .zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
+            bomb.push_str(&format!("{i}: &{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        }
+        write(dir.path(), "bomb.yaml", &bomb);
+        let err = format!("{:#}", load(dir.path()).unwrap_err());
+        assert!(err.contains("budget breached"), "{err}");
+    }
+}
