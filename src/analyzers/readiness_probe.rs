@@ -37,13 +37,10 @@ pub struct ReadinessProbe {
     servers: Option<Vec<ServerProfile>>,
     #[serde(default)]
     extra_servers: Vec<ServerProfile>,
-    /// Also judge containers that serve a Service's target port.
-    #[serde(default = "yes")]
+    /// Also judge containers that serve a Service's target port (any application,
+    /// not only recognised model servers).
+    #[serde(default)]
     service_backends: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Analyzer for ReadinessProbe {
@@ -128,8 +125,13 @@ fn finding(
     let mut draft = Draft::new(
         w.container_ref(c, "readinessProbe"),
         format!(
-            "container {} runs {what} without a readinessProbe: its pods receive traffic as soon as they start, before the model is loaded, and keep receiving it when the server stops answering",
-            c.name
+            "container {} runs {what} without a readinessProbe: its pods receive traffic as soon as they start, before {}, and keep receiving it when the server stops answering",
+            c.name,
+            if server.is_some() {
+                "the model is loaded"
+            } else {
+                "the application is ready"
+            }
         ),
     );
     for (svc, port) in backs {
@@ -196,7 +198,11 @@ mod tests {
 
     #[test]
     fn serving_workloads_without_readiness() {
-        let drafts = run("readiness-probe", "{}", &fixture("serving-workloads"));
+        let drafts = run(
+            "readiness-probe",
+            "serviceBackends: true",
+            &fixture("serving-workloads"),
+        );
         insta::assert_debug_snapshot!(drafts);
     }
 
@@ -207,7 +213,17 @@ mod tests {
             Vec::new()
         );
         assert_eq!(
-            run("readiness-probe", "{}", &fixture("mlflow-serving")),
+            run(
+                "readiness-probe",
+                "serviceBackends: true",
+                &fixture("mlflow-serving")
+            ),
+            Vec::new()
+        );
+        // The shipped check judges model servers only: the infrastructure of the
+        // training pipeline (Kafka, MinIO, MLflow tracking) is out of its scope.
+        assert_eq!(
+            run("readiness-probe", "{}", &fixture("healthy")),
             Vec::new()
         );
     }
