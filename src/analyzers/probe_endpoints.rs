@@ -87,7 +87,7 @@ impl Analyzer for ProbeEndpoints {
             let mut draft = Draft::new(
                 subject.clone(),
                 format!(
-                    "{}{} endpoint {}:{} is not ready: {meaning}",
+                    "{}{} endpoint :{}{} is not ready: {meaning}",
                     server
                         .as_ref()
                         .map(|s| format!("{} ", s.profile.title))
@@ -97,8 +97,8 @@ impl Analyzer for ProbeEndpoints {
                     } else {
                         "health"
                     },
-                    r.path,
-                    r.port
+                    r.port,
+                    r.path
                 ),
             );
             draft.evidence.push(match (r.status, &r.error) {

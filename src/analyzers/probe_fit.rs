@@ -566,3 +566,98 @@ mod catalogue_tests {
         assert_eq!(servers, *DEFAULT_PROFILES);
     }
 }
+
+#[cfg(test)]
+mod fix_tests {
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::servers::{self, DEFAULT_PROFILES};
+    use super::*;
+    use crate::cluster::ClusterView;
+
+    fn container(spec: serde_json::Value) -> Container {
+        serde_json::from_value(spec).expect("container")
+    }
+
+    /// The loopback fix for a container, as (change, patch operations).
+    fn loopback_fix(c: Container) -> (String, Vec<Value>) {
+        let spec = PodSpec {
+            containers: vec![c.clone()],
+            ..Default::default()
+        };
+        let meta = ObjectMeta {
+            name: Some("model".into()),
+            namespace: Some("ml".into()),
+            ..Default::default()
+        };
+        let w = Workload {
+            kind: Kind::Deployment,
+            meta: &meta,
+            spec: &spec,
+            template_meta: None,
+            selector: None,
+            spec_path: "spec.template.spec",
+        };
+        let profiles: Vec<&ServerProfile> = DEFAULT_PROFILES.iter().collect();
+        let view = ClusterView::default();
+        let server = servers::recognise(&view, &w, &c, &profiles).expect("recognised");
+        assert!(server.loopback(), "{server:?}");
+        let p = loopback_problem(&w, &c, &server);
+        (p.change, p.ops)
+    }
+
+    #[test]
+    fn explicit_host_flag_is_replaced_in_place() {
+        let (change, ops) = loopback_fix(container(serde_json::json!({
+            "name": "model",
+            "command": ["mlflow", "models", "serve"],
+            "args": ["-m", "models:/m/1", "--host", "127.0.0.1", "-p", "5001"],
+        })));
+        assert_eq!(change, "bind 0.0.0.0 (--host 0.0.0.0)");
+        assert_eq!(
+            ops,
+            vec![
+                serde_json::json!({"op": "replace", "path": "/spec/template/spec/containers/0/args/3", "value": "0.0.0.0"})
+            ]
+        );
+    }
+
+    #[test]
+    fn gunicorn_bind_keeps_its_port() {
+        let (_, ops) = loopback_fix(container(serde_json::json!({
+            "name": "model",
+            "command": ["gunicorn", "-b", "127.0.0.1:5001", "-w", "1", "--", "mlflow.pyfunc.scoring_server.wsgi:app"],
+        })));
+        assert_eq!(
+            ops,
+            vec![
+                serde_json::json!({"op": "replace", "path": "/spec/template/spec/containers/0/command/2", "value": "0.0.0.0:5001"})
+            ]
+        );
+    }
+
+    #[test]
+    fn host_from_env_is_changed_there() {
+        let (change, ops) = loopback_fix(container(serde_json::json!({
+            "name": "model",
+            "command": ["mlflow", "models", "serve", "-m", "models:/m/1"],
+            "env": [{"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow:5000"}, {"name": "MLFLOW_HOST", "value": "127.0.0.1"}],
+        })));
+        assert_eq!(change, "set MLFLOW_HOST=0.0.0.0");
+        assert_eq!(
+            ops[0]["path"],
+            "/spec/template/spec/containers/0/env/1/value"
+        );
+    }
+
+    #[test]
+    fn a_start_script_is_left_to_a_person() {
+        let (change, ops) = loopback_fix(container(serde_json::json!({
+            "name": "model",
+            "command": ["sh", "-c", "pip install -r req.txt && mlflow models serve -m models:/m/1 -p 5001"],
+        })));
+        assert!(ops.is_empty(), "{ops:?}");
+        assert!(change.contains("start script"), "{change}");
+    }
+}

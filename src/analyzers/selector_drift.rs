@@ -185,7 +185,7 @@ fn finding(
         None => format!("kubectl apply{ns} -f <{}-manifest.yaml>", w.name()),
     };
     let description = format!(
-        "The selector is immutable: recreate the {kind} without downtime. (1) `kubectl delete {kind}/{name}{ns} --cascade=orphan` removes only the {kind}; its ReplicaSet and pods keep serving. (2) Apply the new definition (`{apply}`): it starts pods with the new labels. Make sure every Service selects labels both old and new pods carry during the switch. (3) `kubectl rollout status {kind}/{name}{ns}`. (4) Delete the orphaned pods' ReplicaSet: `kubectl delete rs{ns} -l {old}`. If the new selector also matches the old pods, the new {kind} adopts them instead, and step 4 is not needed.",
+        "The selector is immutable: recreate the {kind} without downtime. (1) `kubectl delete {kind}/{name}{ns} --cascade=orphan` removes only the {kind}; its ReplicaSet and pods keep serving. (2) Apply the new definition (`{apply}`): it starts pods with the new labels. Make sure every Service selects labels both old and new pods carry during the switch. (3) `kubectl rollout status {kind}/{name}{ns}`. (4) Delete the orphaned ReplicaSet: `kubectl delete rs{ns} -l {old}` (list it with `kubectl get rs{ns} -l {old}` first: if the new pods also carry these labels, delete the old ReplicaSet by name). If the new selector also matches the old pods, the new {kind} adopts them instead, and step 4 is not needed.",
         name = w.name(),
         old = describe(selector),
     );

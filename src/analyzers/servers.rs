@@ -345,3 +345,40 @@ mod tests {
         assert_eq!(flag_value(&w, &["--workers".into()]), None);
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+    use crate::analyzers::testing::fixture;
+
+    /// The healthy fixture passes the serving checks because its servers fit,
+    /// not because they go unrecognised.
+    #[test]
+    fn healthy_serving_servers_are_recognised() {
+        let view = fixture("healthy-serving");
+        let profiles: Vec<&ServerProfile> = DEFAULT_PROFILES.iter().collect();
+        let mut seen = Vec::new();
+        for w in view.workloads() {
+            for c in &w.spec.containers {
+                let s = recognise(&view, &w, c, &profiles).expect("recognised");
+                seen.push(format!(
+                    "{} {} {}:{} workers={:?} by {}",
+                    w.name(),
+                    s.profile.name,
+                    s.host,
+                    s.port,
+                    s.workers.as_ref().map(|(n, _)| *n),
+                    s.recognised_by
+                ));
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                "churn-model mlflow-uvicorn 0.0.0.0:5000 workers=Some(2) by log",
+                "iris-mlserver mlserver 0.0.0.0:8080 workers=None by command",
+            ]
+        );
+    }
+}
