@@ -182,7 +182,7 @@ impl InlineCredentials {
                                 name.to_string(),
                                 mask(value),
                                 format!(
-                                    "a {} URL with {}'s default password",
+                                    "{}:// URL with {}'s default password",
                                     &c["scheme"], d.product
                                 ),
                             ));
@@ -204,7 +204,7 @@ impl InlineCredentials {
                         hits.push((
                             name.to_string(),
                             mask(value),
-                            format!("a {} URL with a password in it", &c["scheme"]),
+                            format!("{}:// URL with a password in it", &c["scheme"]),
                         ));
                     }
                 }
@@ -302,7 +302,7 @@ mod tests {
 mode: default
 defaults:
   - product: MinIO
-    names: '^(MINIO_ROOT_(USER|PASSWORD)|MINIO_(ACCESS|SECRET)_KEY|AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY))$'
+    names: '^(MINIO_ROOT_(USER|PASSWORD)|MINIO_(ACCESS|SECRET)_KEY|AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY)|rootUser|rootPassword)$'
     values: [minioadmin]
   - product: RabbitMQ
     names: '^RABBITMQ_(DEFAULT_)?(USER|PASS|USERNAME|PASSWORD)$'
@@ -333,6 +333,52 @@ ignoreNames: '(?i)_(FILE|PATH|DIR)$'
             &fixture("serving-workloads"),
         );
         insta::assert_debug_snapshot!(drafts);
+    }
+
+    #[test]
+    fn default_credentials_in_secrets_and_configmaps() {
+        let mut view = fixture("healthy-serving");
+        let secret: k8s_openapi::api::core::v1::Secret =
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "minio", "namespace": "ml"},
+                "data": {"rootUser": "bWluaW9hZG1pbg==", "rootPassword": "bWluaW9hZG1pbg=="},
+            }))
+            .unwrap();
+        let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "celery", "namespace": "ml"},
+            "data": {"BROKER_URL": "amqp://guest:guest@rabbitmq:5672//", "API_TOKEN": "tok-1234567890"},
+        }))
+        .unwrap();
+        view.secrets.insert(secret);
+        view.config_maps.insert(cm);
+        let defaults = run("inline-credentials", DEFAULTS, &view);
+        let summary: Vec<(String, Vec<String>)> = defaults
+            .iter()
+            .map(|d| (d.subject.to_string(), d.evidence.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "ConfigMap ml/celery".to_string(),
+                    vec!["key BROKER_URL = am******************************// (amqp:// URL with RabbitMQ's default password)".to_string()]
+                ),
+                (
+                    "Secret ml/minio".to_string(),
+                    vec![
+                        "key rootPassword = mi******in (MinIO's default credential)".to_string(),
+                        "key rootUser = mi******in (MinIO's default credential)".to_string(),
+                    ]
+                ),
+            ]
+        );
+        let plain = run("inline-credentials", PLAINTEXT, &view);
+        assert_eq!(
+            plain.len(),
+            1,
+            "only the ConfigMap: Secrets are where secrets belong"
+        );
+        assert_eq!(plain[0].evidence.len(), 2);
     }
 
     #[test]

@@ -191,6 +191,28 @@ mod tests {
     }
 
     #[test]
+    fn requests_above_allocatable_fire_alone() {
+        let mut view = fixture("healthy-serving");
+        let mut node = view.nodes.iter().next().expect("a node").clone();
+        let status = node.status.as_mut().expect("status");
+        status.allocatable.as_mut().expect("allocatable").insert(
+            "memory".into(),
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity("2Gi".into()),
+        );
+        view.nodes.insert(node);
+        let drafts = run("node-pressure", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        assert_eq!(
+            drafts[0].message,
+            "node node-1 is overloaded: its pods request 2.5Gi of memory but it can allocate 2Gi"
+        );
+        assert_eq!(
+            drafts[0].fix.as_ref().and_then(|f| f.kubectl.as_deref()),
+            Some("kubectl scale deployment/churn-model -n ml --replicas=0")
+        );
+    }
+
+    #[test]
     fn healthy_serving_node_has_room() {
         assert_eq!(
             run("node-pressure", "{}", &fixture("healthy-serving")),
