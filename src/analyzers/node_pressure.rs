@@ -52,6 +52,7 @@ impl Analyzer for NodePressure {
             return Err("not applicable: Nodes were not collected".to_string());
         }
         let mut drafts = Vec::new();
+        let usage = node_usage(view);
         for node in view.nodes.iter() {
             let name = node.metadata.name.as_deref().unwrap_or_default();
             let pressures: Vec<_> = node
@@ -66,7 +67,7 @@ impl Analyzer for NodePressure {
                 .filter(|p| evicted(p))
                 .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name))
                 .collect();
-            let (alloc, used) = node_usage(view, node);
+            let (alloc, used) = usage.get(name).copied().unwrap_or_default();
             let over_cpu = alloc.cpu > 0.0 && used.cpu > alloc.cpu;
             let over_memory = alloc.memory > 0.0 && used.memory > alloc.memory;
             if pressures.is_empty() && evictions.is_empty() && !over_cpu && !over_memory {

@@ -225,7 +225,8 @@ mod tests {
     /// The example check runs as a user's `--checks` file would.
     #[test]
     fn example_site_check_finds_the_missing_prophet() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/checks/expected-models.yaml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/checks/expected-models.yaml");
         let text = std::fs::read_to_string(&path).expect("example check exists");
         let check = crate::catalogue::parse_check(&text, "examples/checks/expected-models.yaml")
             .expect("example check is valid");

@@ -2,6 +2,8 @@
 //! reason `Unschedulable`), with the scheduler's message, what the pod
 //! requests and what each node has left.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde::Deserialize;
 
@@ -51,28 +53,39 @@ fn unschedulable(pod: &Pod) -> Option<String> {
         .map(|c| c.message.clone().unwrap_or_default())
 }
 
-/// Allocatable capacity of a node and what its running pods request.
-pub fn node_usage(view: &ClusterView, node: &Node) -> (Resources, Resources) {
-    let name = node.metadata.name.as_deref().unwrap_or_default();
-    let allocatable = Resources::of(node.status.as_ref().and_then(|s| s.allocatable.as_ref()));
-    let requested = view
-        .pods
+/// Each node's allocatable capacity and what the pods on it request, by node
+/// name, in one pass over the pods (finished pods release their requests).
+pub fn node_usage(view: &ClusterView) -> BTreeMap<&str, (Resources, Resources)> {
+    let mut out: BTreeMap<&str, (Resources, Resources)> = view
+        .nodes
         .iter()
-        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name))
-        .filter(|p| {
-            !matches!(
-                p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                Some("Succeeded" | "Failed")
+        .map(|n: &Node| {
+            let alloc = Resources::of(n.status.as_ref().and_then(|s| s.allocatable.as_ref()));
+            (
+                n.metadata.name.as_deref().unwrap_or_default(),
+                (alloc, Resources::default()),
             )
         })
-        .map(pod_requests)
-        .fold(Resources::default(), Resources::add);
-    (allocatable, requested)
+        .collect();
+    for p in view.pods.iter() {
+        let done = matches!(
+            p.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        );
+        if let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref())
+            && !done
+            && let Some(entry) = out.get_mut(node)
+        {
+            entry.1 = entry.1.add(pod_requests(p));
+        }
+    }
+    out
 }
 
 impl Analyzer for Unschedulable {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let mut drafts = Vec::new();
+        let mut usage = None;
         for w in self.target.workloads(view) {
             let pending: Vec<(&Pod, String)> = view
                 .pods_of(&w)
@@ -133,8 +146,9 @@ impl Analyzer for Unschedulable {
                 ));
             }
             let mut most_free = Resources::default();
-            for node in view.nodes.iter() {
-                let (alloc, used) = node_usage(view, node);
+            let usage = usage.get_or_insert_with(|| node_usage(view));
+            for (node, (alloc, used)) in usage.iter() {
+                let (alloc, used) = (*alloc, *used);
                 let free = Resources {
                     cpu: (alloc.cpu - used.cpu).max(0.0),
                     memory: (alloc.memory - used.memory).max(0.0),
@@ -142,8 +156,7 @@ impl Analyzer for Unschedulable {
                 most_free.cpu = most_free.cpu.max(free.cpu);
                 most_free.memory = most_free.memory.max(free.memory);
                 draft.evidence.push(format!(
-                    "node {}: allocatable {}; requested by its pods {}; free {}",
-                    node.metadata.name.as_deref().unwrap_or_default(),
+                    "node {node}: allocatable {}; requested by its pods {}; free {}",
                     alloc.show(),
                     used.show(),
                     free.show()
