@@ -79,6 +79,10 @@ pub struct WorkersSpec {
     #[serde(default)]
     pub cmd_args_env: Option<String>,
     pub default: u32,
+    /// Variables people set for this purpose that this server ignores
+    /// (GUNICORN_CMD_ARGS on a uvicorn server).
+    #[serde(default)]
+    pub ignored_env: Vec<String>,
     /// Each worker serves one request at a time.
     #[serde(default)]
     pub synchronous: bool,

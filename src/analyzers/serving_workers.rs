@@ -105,7 +105,7 @@ impl ServingWorkers {
         let mut draft = Draft::new(
             w.container_ref(c, ""),
             format!(
-                "container {} runs {} with 1 {}worker ({}): while it computes one prediction every other request, health probes included, waits, and a probe with timeoutSeconds {shortest} fails",
+                "container {} runs {} with 1 {}worker ({}): while it computes one prediction every other request waits, health probes included, so a prediction slower than the probes' timeoutSeconds ({shortest}) fails them",
                 c.name,
                 server.profile.title,
                 if sync { "synchronous " } else { "" },
@@ -137,6 +137,14 @@ impl ServingWorkers {
                         name, r.port, r.path
                     ));
                 }
+            }
+        }
+        for var in &spec.ignored_env {
+            if let Some(value) = servers::env_value(c, var) {
+                draft.evidence.push(format!(
+                    "env {var}={value} is set but has no effect: {} does not read it",
+                    server.profile.title
+                ));
             }
         }
         draft.evidence.extend(log_lines);
@@ -206,6 +214,12 @@ mod tests {
     #[test]
     fn mlflow_serving_single_sync_worker() {
         let drafts = run("serving-workers", "{}", &fixture("mlflow-serving"));
+        insta::assert_debug_snapshot!(drafts);
+    }
+
+    #[test]
+    fn gunicorn_args_on_a_uvicorn_server() {
+        let drafts = run("serving-workers", "{}", &fixture("serving-workloads"));
         insta::assert_debug_snapshot!(drafts);
     }
 
