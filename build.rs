@@ -1,10 +1,30 @@
-//! Embeds the shipped check catalogue (`checks/**/*.yaml`) in the binary.
+//! Embeds the shipped check catalogue (`checks/**/*.yaml`) in the binary, and
+//! the commit and target that `--version` prints.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::{env, fs};
 
 fn main() {
+    embed_checks();
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=MLOPSCTL_COMMIT={commit}");
+    println!(
+        "cargo:rustc-env=MLOPSCTL_TARGET={}",
+        env::var("TARGET").expect("cargo sets TARGET")
+    );
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/refs/heads");
+}
+
+fn embed_checks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("checks");
     println!("cargo:rerun-if-changed=checks");
     let mut files = Vec::new();

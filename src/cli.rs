@@ -5,6 +5,16 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::findings::Severity;
+
+/// `0.1.0 (commit 1a2b3c4d5e6f, x86_64-unknown-linux-gnu)`: what a bug report needs.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MLOPSCTL_COMMIT"),
+    ", ",
+    env!("MLOPSCTL_TARGET"),
+    ")"
+);
 use crate::render::Format;
 
 #[derive(Debug, Parser)]
@@ -36,6 +46,13 @@ pub enum Command {
     Checks(ChecksArgs),
     /// Print a check's documentation.
     Explain(ExplainArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -65,9 +82,30 @@ pub struct DoctorArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    /// Write the report to this file; a one-line summary still goes to stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
     /// Exit 1 when a finding is at least this severe.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
+    /// Exit 1 also when a check was skipped (forbidden, not installed, not collected).
+    #[arg(long)]
+    pub strict: bool,
+    /// Exit 0 even when findings fail the gate (errors still exit 2).
+    #[arg(long, conflicts_with = "strict")]
+    pub exit_zero: bool,
+    /// Only fail on findings not in this baseline (see --write-baseline).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Store the current findings as a baseline, for --baseline.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Print counts per code instead of the findings.
+    #[arg(long)]
+    pub statistics: bool,
+    /// Config file (default: .mlopsctl.yaml in this directory or above).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Print only the report, no hints.
     #[arg(short, long)]
     pub quiet: bool,
@@ -101,11 +139,23 @@ impl FailOn {
 
 #[derive(Debug, Args)]
 pub struct ChecksArgs {
+    #[command(subcommand)]
+    pub action: Option<ChecksAction>,
     #[command(flatten)]
     pub checks: CatalogueArgs,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChecksAction {
+    /// Run a check pack's tests: DIR holds check files and tests/<case>/ folders,
+    /// each with a snapshot/ and an expect.yaml of what must and must not fire.
+    Test {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,16 @@ pub enum Applicability {
     Manual,
 }
 
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+            Applicability::Manual => "manual",
+        }
+    }
+}
+
 /// A suggested fix: what to do, and the command a person would type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fix {

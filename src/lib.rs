@@ -4,28 +4,44 @@
 //! [`catalogue`]) → [`report::Report`] → [`render`].
 
 pub mod analyzers;
+pub mod baseline;
 pub mod catalogue;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod config;
 pub mod engine;
 pub mod findings;
+pub mod rbac;
 pub mod render;
 pub mod report;
 pub mod snapshot;
+pub mod suppress;
 pub mod yaml;
 
 use std::io::Write;
 
+use clap::CommandFactory;
 use cli::{Cli, Command};
-use commands::Exit;
+use commands::{Context, Exit};
 
 /// Run a parsed command line, writing the report to `out`.
-pub fn run(cli: &Cli, no_color_env: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let style = commands::resolve_style(cli.color, no_color_env);
+pub fn run(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match &cli.command {
-        Command::Doctor(args) => commands::doctor::run(args, style, out),
-        Command::Checks(args) => commands::catalogue::list(args, style, out),
-        Command::Explain(args) => commands::catalogue::explain(args, style, out),
+        Command::Doctor(args) => commands::doctor::run(args, ctx, out),
+        Command::Checks(args) => match &args.action {
+            Some(cli::ChecksAction::Test { dir }) => commands::pack::test(dir, ctx.style, out),
+            None => commands::catalogue::list(args, ctx.style, out),
+        },
+        Command::Explain(args) => commands::catalogue::explain(args, ctx.style, out),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "mlopsctl", out);
+            Ok(Exit::Ok)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(out)?;
+            Ok(Exit::Ok)
+        }
     }
 }

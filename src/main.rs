@@ -1,16 +1,38 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use mlopsctl::cli::Cli;
-use mlopsctl::commands::Exit;
+use mlopsctl::commands::{self, Context, Exit};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Installed as `kubectl-mlops`, kubectl runs it as `kubectl mlops …`: say so in help.
+    let invoked_as_plugin = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().starts_with("kubectl-"))
+        })
+        .unwrap_or(false);
+    let command = if invoked_as_plugin {
+        Cli::command().bin_name("kubectl mlops")
+    } else {
+        Cli::command()
+    };
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ctx = Context {
+        style: commands::resolve_style(cli.color, no_color),
+        cwd: std::env::current_dir().unwrap_or_default(),
+        today: today(),
+    };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let result = mlopsctl::run(&cli, no_color, &mut out).and_then(|exit| {
+    let result = mlopsctl::run(&cli, &ctx, &mut out).and_then(|exit| {
         out.flush()?;
         Ok(exit)
     });
@@ -31,4 +53,15 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    k8s_openapi::jiff::Timestamp::from_second(secs)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }

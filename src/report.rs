@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::CoverageRecord;
 use crate::findings::{CheckResult, CheckStatus, Finding, Severity};
+use crate::suppress::Suppressed;
 
 /// Bumped when a field changes meaning or disappears; adding fields does not.
 pub const SCHEMA_VERSION: &str = "mlopsctl.report/v1";
@@ -17,7 +18,13 @@ pub struct Report {
     pub summary: Summary,
     pub checks: Vec<CheckResult>,
     pub findings: Vec<Finding>,
+    /// Findings accepted by annotation, config or baseline: kept, but not gating.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppressed>,
     pub coverage: Vec<CoverageRecord>,
+    /// Things the user should know about the run itself (stale suppressions, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -37,9 +44,41 @@ impl Report {
         findings: Vec<Finding>,
         coverage: Vec<CoverageRecord>,
     ) -> Self {
-        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-        let status = |s: CheckStatus| checks.iter().filter(|c| c.status == s).count();
-        let summary = Summary {
+        let mut report = Report {
+            schema: SCHEMA_VERSION.to_string(),
+            source,
+            summary: Summary::default(),
+            checks,
+            findings,
+            suppressed: Vec::new(),
+            coverage,
+            notes: Vec::new(),
+        };
+        report.recount();
+        report
+    }
+
+    /// Recompute the summary and each check's status from the findings, after
+    /// some were suppressed.
+    pub fn recount(&mut self) {
+        for check in &mut self.checks {
+            if check.status == CheckStatus::Skipped {
+                continue;
+            }
+            check.findings = self
+                .findings
+                .iter()
+                .filter(|f| f.code == check.code)
+                .count();
+            check.status = if check.findings == 0 {
+                CheckStatus::Pass
+            } else {
+                CheckStatus::Fail
+            };
+        }
+        let count = |s: Severity| self.findings.iter().filter(|f| f.severity == s).count();
+        let status = |s: CheckStatus| self.checks.iter().filter(|c| c.status == s).count();
+        self.summary = Summary {
             errors: count(Severity::Error),
             warnings: count(Severity::Warning),
             infos: count(Severity::Info),
@@ -47,14 +86,6 @@ impl Report {
             failed: status(CheckStatus::Fail),
             skipped: status(CheckStatus::Skipped),
         };
-        Report {
-            schema: SCHEMA_VERSION.to_string(),
-            source,
-            summary,
-            checks,
-            findings,
-            coverage,
-        }
     }
 
     /// Findings at or above `threshold`; `None` means `--fail-on never`.

@@ -3,7 +3,7 @@
 
 mod spec;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,10 @@ use anyhow::{Context, Result, bail};
 
 pub use spec::{CheckSpec, Docs};
 
+use serde_json::Value;
+
 use crate::analyzers::{self, Analyzer, AnalyzerDef};
+use crate::findings::Severity;
 
 mod shipped {
     include!(concat!(env!("OUT_DIR"), "/shipped_checks.rs"));
@@ -37,17 +40,43 @@ pub struct Catalogue {
 impl Catalogue {
     /// The shipped checks and then each user directory, in order.
     pub fn load(user_dirs: &[PathBuf]) -> Result<Catalogue> {
-        let mut catalogue = Catalogue::default();
+        Self::load_with(user_dirs, &Overrides::default())
+    }
+
+    /// Like [`Catalogue::load`], with a config file's severity and parameter
+    /// overrides applied before each analyzer is built.
+    pub fn load_with(user_dirs: &[PathBuf], overrides: &Overrides) -> Result<Catalogue> {
+        let mut specs: Vec<(CheckSpec, String, bool)> = Vec::new();
         for (path, text) in shipped::SHIPPED {
             let origin = format!("checks/{path} (shipped)");
-            catalogue.add(parse_check(text, &origin)?, false)?;
+            specs.push((parse_spec(text, &origin)?, origin, false));
         }
         for dir in user_dirs {
             for file in yaml_files(dir)? {
                 let text = fs::read_to_string(&file)
                     .with_context(|| format!("cannot read check file {}", file.display()))?;
-                catalogue.add(parse_check(&text, &file.display().to_string())?, true)?;
+                let origin = file.display().to_string();
+                specs.push((parse_spec(&text, &origin)?, origin, true));
             }
+        }
+        let codes: BTreeSet<&str> = specs.iter().map(|(s, _, _)| s.code.as_str()).collect();
+        for code in overrides.severity.keys().chain(overrides.params.keys()) {
+            if !codes.contains(code.as_str()) {
+                bail!(
+                    "{}: override for unknown check code `{code}`",
+                    overrides.origin
+                );
+            }
+        }
+        let mut catalogue = Catalogue::default();
+        for (mut spec, origin, user) in specs {
+            if let Some(severity) = overrides.severity.get(&spec.code) {
+                spec.severity = *severity;
+            }
+            if let Some(params) = overrides.params.get(&spec.code) {
+                merge(&mut spec.params, params);
+            }
+            catalogue.add(build_check(spec, &origin)?, user)?;
         }
         Ok(catalogue)
     }
@@ -119,6 +148,10 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries {
         let path = entry?.path();
         if path.is_dir() {
+            // A check pack keeps its test cases (snapshots) under tests/.
+            if path.file_name().is_some_and(|n| n == "tests") {
+                continue;
+            }
             out.extend(yaml_files(&path)?);
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
@@ -131,12 +164,41 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Per-code changes from a config file.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub severity: BTreeMap<String, Severity>,
+    pub params: BTreeMap<String, Value>,
+    /// Where they come from, for messages.
+    pub origin: String,
+}
+
+/// Overlay `patch`'s fields onto `base` (objects merge key by key; anything else replaces).
+fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
 /// Parse and validate one check file; errors name the file and the field.
 pub fn parse_check(text: &str, origin: &str) -> Result<Check> {
+    build_check(parse_spec(text, origin)?, origin)
+}
+
+fn parse_spec(text: &str, origin: &str) -> Result<CheckSpec> {
     let spec: CheckSpec =
         crate::yaml::from_str(text).with_context(|| format!("invalid check file {origin}"))?;
     spec.validate()
         .map_err(|e| anyhow::anyhow!("invalid check file {origin}: {e}"))?;
+    Ok(spec)
+}
+
+fn build_check(spec: CheckSpec, origin: &str) -> Result<Check> {
     let Some(def) = analyzers::find(&spec.analyzer) else {
         let known: Vec<&str> = analyzers::ANALYZERS.iter().map(|a| a.name).collect();
         bail!(

@@ -92,6 +92,34 @@ impl ClusterView {
         self.custom.get(&kind).and_then(|s| s.get(namespace, name))
     }
 
+    /// The metadata of the object a reference names, if it is in the view.
+    pub fn object_meta(&self, r: &ObjectRef) -> Option<&ObjectMeta> {
+        let ns = r.namespace.as_deref().unwrap_or_default();
+        let name = r.name.as_str();
+        fn get<'a, K: HasMeta>(s: &'a Store<K>, ns: &str, name: &str) -> Option<&'a ObjectMeta> {
+            s.get(ns, name).map(HasMeta::meta)
+        }
+        match Kind::from_object(&r.api_version, &r.kind)? {
+            Kind::Namespace => get(&self.namespaces, "", name),
+            Kind::Node => get(&self.nodes, "", name),
+            Kind::Pod => get(&self.pods, ns, name),
+            Kind::Service => get(&self.services, ns, name),
+            Kind::Endpoints => get(&self.endpoints, ns, name),
+            Kind::EndpointSlice => get(&self.endpoint_slices, ns, name),
+            Kind::ConfigMap => get(&self.config_maps, ns, name),
+            Kind::Secret => get(&self.secrets, ns, name),
+            Kind::Event => get(&self.events, ns, name),
+            Kind::Deployment => get(&self.deployments, ns, name),
+            Kind::ReplicaSet => get(&self.replica_sets, ns, name),
+            Kind::StatefulSet => get(&self.stateful_sets, ns, name),
+            Kind::DaemonSet => get(&self.daemon_sets, ns, name),
+            Kind::Job => get(&self.jobs, ns, name),
+            Kind::CronJob => get(&self.cron_jobs, ns, name),
+            Kind::HorizontalPodAutoscaler => get(&self.hpas, ns, name),
+            custom => self.custom.get(&custom).and_then(|s| get(s, ns, name)),
+        }
+    }
+
     /// Was this kind collected? A kind absent from a snapshot was not.
     pub fn has(&self, kind: Kind) -> bool {
         self.collected.contains(&kind)

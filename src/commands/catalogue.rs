@@ -43,7 +43,7 @@ pub fn list(args: &ChecksArgs, style: Style, out: &mut dyn Write) -> Result<Exit
             serde_json::to_writer_pretty(&mut *out, &entries)?;
             writeln!(out)?;
         }
-        Format::Table => {
+        _ => {
             colored::control::set_override(style.color);
             let mut table = Table::new();
             table.load_style(presets::UTF8_HORIZONTAL_ONLY);

@@ -1,19 +1,37 @@
-//! `mlopsctl doctor`: collect, check, render, exit code.
+//! `mlopsctl doctor`: collect, check, suppress, render, gate.
 
 use std::collections::BTreeSet;
 use std::io::Write;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
+use comfy_table::{Table, presets};
+use serde::Serialize;
 
-use super::Exit;
-use crate::catalogue::Catalogue;
+use super::{Context, Exit};
+use crate::baseline::Baseline;
+use crate::catalogue::{Catalogue, Overrides};
 use crate::cli::DoctorArgs;
-use crate::render::{self, Style};
-use crate::{engine, snapshot};
+use crate::config::Config;
+use crate::findings::CheckStatus;
+use crate::render::{self, Format};
+use crate::report::Report;
+use crate::{engine, snapshot, suppress};
 
-pub fn run(args: &DoctorArgs, style: Style, out: &mut dyn Write) -> Result<Exit> {
-    let catalogue = Catalogue::load(&args.checks.dirs)?;
-    let checks = catalogue.select(&args.select, &args.ignore)?;
+pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
+    let config = Config::load(args.config.as_deref(), &ctx.cwd)?;
+    let overrides = Overrides {
+        severity: config.severity.clone(),
+        params: config.params.clone(),
+        origin: config.origin(),
+    };
+    let catalogue = Catalogue::load_with(&args.checks.dirs, &overrides)?;
+    let select = if args.select.is_empty() {
+        &config.select
+    } else {
+        &args.select
+    };
+    let ignore: Vec<String> = args.ignore.iter().chain(&config.ignore).cloned().collect();
+    let checks = catalogue.select(select, &ignore)?;
     let Some(path) = &args.snapshot else {
         bail!(
             "no cluster source: live clusters are not supported by this build yet; \
@@ -21,7 +39,12 @@ pub fn run(args: &DoctorArgs, style: Style, out: &mut dyn Write) -> Result<Exit>
         );
     };
     let mut view = snapshot::load(path)?;
-    if let Some(ns) = &args.namespace {
+    let namespace = if args.all_namespaces {
+        None
+    } else {
+        args.namespace.as_ref().or(config.namespace.as_ref())
+    };
+    if let Some(ns) = namespace {
         if !view.namespace_exists(ns) {
             bail!(
                 "namespace {ns} is not in snapshot {}: it holds {}",
@@ -31,11 +54,107 @@ pub fn run(args: &DoctorArgs, style: Style, out: &mut dyn Write) -> Result<Exit>
         }
         view.restrict_to(&BTreeSet::from([ns.clone()]));
     }
-    let report = engine::run(&checks, &view, format!("snapshot {}", path.display()));
-    render::render(&report, args.output, style, out)?;
-    Ok(if report.fails(args.fail_on.threshold()) {
+    let mut report = engine::run(&checks, &view, format!("snapshot {}", path.display()));
+
+    let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
+    let baseline_ref = baseline
+        .as_ref()
+        .zip(args.baseline.as_deref().map(|p| p.display().to_string()));
+    suppress::apply(
+        &mut report,
+        &view,
+        &config.suppressions,
+        &config.origin(),
+        &ctx.today,
+        baseline_ref.as_ref().map(|(b, p)| (*b, p.as_str())),
+    );
+    if let Some(path) = &args.write_baseline {
+        Baseline::of(&report.findings).write(path)?;
+    }
+
+    let rules: Vec<_> = checks.iter().map(|c| &c.spec).collect();
+    match &args.output_file {
+        Some(file) => {
+            let mut buf = Vec::new();
+            emit(args, &report, &rules, ctx, &mut buf)?;
+            std::fs::write(file, buf)
+                .with_context(|| format!("cannot write report to {}", file.display()))?;
+            if !args.quiet {
+                writeln!(out, "{}", render::summary_line(&report))?;
+                writeln!(out, "report written to {}", file.display())?;
+            }
+        }
+        None => emit(args, &report, &rules, ctx, out)?,
+    }
+    Ok(gate(args, &report))
+}
+
+fn emit(
+    args: &DoctorArgs,
+    report: &Report,
+    rules: &[&crate::catalogue::CheckSpec],
+    ctx: &Context,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if args.statistics {
+        statistics(report, args.output, out)
+    } else {
+        render::render(report, rules, args.output, ctx.style, out)
+    }
+}
+
+/// The exit code: findings at or above `--fail-on`, skipped checks under
+/// `--strict`; `--exit-zero` reports without gating.
+fn gate(args: &DoctorArgs, report: &Report) -> Exit {
+    let skipped = report
+        .checks
+        .iter()
+        .any(|c| c.status == CheckStatus::Skipped);
+    let fails = report.fails(args.fail_on.threshold()) || (args.strict && skipped);
+    if fails && !args.exit_zero {
         Exit::Findings
     } else {
         Exit::Ok
-    })
+    }
+}
+
+#[derive(Serialize)]
+struct Stat<'a> {
+    code: &'a str,
+    severity: &'a str,
+    count: usize,
+    title: &'a str,
+}
+
+/// Findings per code, most frequent first.
+fn statistics(report: &Report, format: Format, out: &mut dyn Write) -> Result<()> {
+    let mut stats: Vec<Stat> = report
+        .checks
+        .iter()
+        .filter(|c| c.findings > 0)
+        .map(|c| Stat {
+            code: &c.code,
+            severity: c.severity.as_str(),
+            count: c.findings,
+            title: &c.title,
+        })
+        .collect();
+    stats.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(b.code)));
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, &stats)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    for s in &stats {
+        table.add_row(vec![
+            s.count.to_string(),
+            s.code.to_string(),
+            s.severity.to_string(),
+            s.title.to_string(),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    Ok(())
 }

@@ -2,8 +2,10 @@
 
 pub mod catalogue;
 pub mod doctor;
+pub mod pack;
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use crate::cli::ColorChoice;
 use crate::render::Style;
@@ -17,6 +19,16 @@ pub enum Exit {
     Findings = 1,
     /// The tool could not do its job.
     Error = 2,
+}
+
+/// What commands need from the process environment, resolved once in `main`
+/// so nothing below reads the environment or asks whether it is a terminal.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub style: Style,
+    pub cwd: PathBuf,
+    /// `YYYY-MM-DD` in UTC, for suppression expiry.
+    pub today: String,
 }
 
 /// Table width when stdout is not a terminal.

@@ -63,6 +63,20 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> Result<()> 
         }
         writeln!(out)?;
     }
+    for note in &report.notes {
+        writeln!(out, "{} {note}", "note:".yellow())?;
+    }
+    if !report.suppressed.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            format!(
+                "{} suppressed findings (see -o json)",
+                report.suppressed.len()
+            )
+            .dimmed()
+        )?;
+    }
     writeln!(out, "{}", summary(report))?;
     Ok(())
 }
@@ -127,7 +141,7 @@ fn row(f: &Finding, symptom: bool) -> Vec<Cell> {
     ]
 }
 
-fn summary(report: &Report) -> String {
+pub fn summary(report: &Report) -> String {
     let s = &report.summary;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut parts = vec![

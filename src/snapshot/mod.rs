@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::{ClusterView, LogKey};
 
-pub use objects::{ObjectSink, parse_documents};
+pub use objects::{Doc, ObjectSink, parse_documents};
 
 /// The observation files at the root of a snapshot directory.
 pub const KAFKA_FILE: &str = "kafka.yaml";

@@ -1,32 +1,156 @@
 //! Kubernetes objects from JSON or YAML documents into the ClusterView: single
 //! objects, `v1 List`s (as `kubectl get -o yaml|json` prints them) and streams.
 
+use std::borrow::Cow;
+
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::autoscaling::v1 as autoscaling_v1;
 use k8s_openapi::api::autoscaling::v2 as autoscaling_v2;
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::events::v1 as events_v1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::cluster::{ClusterView, DynamicObject, HasMeta, Kind, Store};
+
+/// One document or List item, either parsed YAML or raw JSON text. Raw text
+/// (from `.json` files) is deserialized straight into typed structs, so a
+/// 10,000-pod List never exists as one generic tree in memory.
+pub enum Doc<'a> {
+    Value(Value),
+    Raw(&'a RawValue),
+}
+
+/// The fields read before deciding how to parse an object.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "apiVersion", borrow, default)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    metadata: Option<HeadMeta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct HeadMeta<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    namespace: Option<Cow<'a, str>>,
+}
+
+impl Head<'_> {
+    /// `Pod ml/x` to name an object in an error.
+    fn label(&self) -> String {
+        let Some(kind) = self.kind.as_deref() else {
+            return "object without a kind".to_string();
+        };
+        let meta = self.metadata.as_ref();
+        let name = meta.and_then(|m| m.name.as_deref()).unwrap_or("<no name>");
+        match meta.and_then(|m| m.namespace.as_deref()) {
+            Some(ns) => format!("{kind} {ns}/{name}"),
+            None => format!("{kind} {name}"),
+        }
+    }
+}
+
+const NOT_AN_OBJECT: &str =
+    "expected a Kubernetes object (a mapping with apiVersion and kind), found";
+
+impl Doc<'_> {
+    fn head(&self) -> Result<Head<'_>> {
+        match self {
+            Doc::Raw(raw) => {
+                let text = raw.get();
+                if !text.starts_with('{') {
+                    bail!("{NOT_AN_OBJECT} {}", json_type(text));
+                }
+                serde_json::from_str(text).map_err(|e| anyhow!("{e}"))
+            }
+            Doc::Value(v @ Value::Object(_)) => {
+                let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(Cow::Borrowed);
+                Ok(Head {
+                    api_version: text("/apiVersion"),
+                    kind: text("/kind"),
+                    metadata: Some(HeadMeta {
+                        name: text("/metadata/name"),
+                        namespace: text("/metadata/namespace"),
+                    }),
+                })
+            }
+            Doc::Value(v) => bail!("{NOT_AN_OBJECT} {}", type_name(v)),
+        }
+    }
+
+    /// Deserialize into a typed struct, naming the path of a field that fails
+    /// (`spec.containers[0].ports[0].containerPort`).
+    fn parse<K: DeserializeOwned>(self) -> Result<K> {
+        fn describe<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> anyhow::Error {
+            let path = e.path().to_string();
+            anyhow!("field `{path}`: {}", e.into_inner())
+        }
+        match self {
+            Doc::Value(v) => serde_path_to_error::deserialize(v).map_err(describe),
+            Doc::Raw(raw) => {
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                serde_path_to_error::deserialize(&mut de).map_err(describe)
+            }
+        }
+    }
+
+    fn into_value(self) -> Result<Value> {
+        match self {
+            Doc::Value(v) => Ok(v),
+            Doc::Raw(raw) => Ok(serde_json::from_str(raw.get())?),
+        }
+    }
+}
+
+impl<'a> Doc<'a> {
+    /// The items of a List, borrowing the file's text rather than copying it.
+    fn into_items(self, kind: &str) -> Result<Vec<Doc<'a>>> {
+        #[derive(Deserialize)]
+        struct Items<'a> {
+            #[serde(borrow)]
+            items: Option<Vec<&'a RawValue>>,
+        }
+        match self {
+            Doc::Raw(raw) => {
+                let parsed: Items<'a> = serde_json::from_str(raw.get())
+                    .map_err(|e| anyhow!("a {kind} needs an `items` array: {e}"))?;
+                let items = parsed
+                    .items
+                    .ok_or_else(|| anyhow!("a {kind} needs an `items` array"))?;
+                Ok(items.into_iter().map(Doc::Raw).collect())
+            }
+            Doc::Value(Value::Object(mut map)) => match map.remove("items") {
+                Some(Value::Array(items)) => Ok(items.into_iter().map(Doc::Value).collect()),
+                _ => bail!("a {kind} needs an `items` array"),
+            },
+            Doc::Value(v) => bail!("{NOT_AN_OBJECT} {}", type_name(&v)),
+        }
+    }
+}
 
 /// Parse a file's bytes into documents and hand each non-empty one to `each`.
 pub fn parse_documents(
     bytes: &[u8],
     json: bool,
-    each: &mut dyn FnMut(Value) -> Result<()>,
+    each: &mut dyn FnMut(Doc<'_>) -> Result<()>,
 ) -> Result<()> {
     if json {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let raw: &RawValue = serde_json::from_slice(bytes).map_err(|e| {
             anyhow!(
                 "line {}, column {}: invalid JSON: {e}",
                 e.line(),
                 e.column()
             )
         })?;
-        return each(value);
+        return each(Doc::Raw(raw));
     }
     let text = std::str::from_utf8(bytes).context("YAML files must be UTF-8")?;
     let docs = crate::yaml::documents(text)?;
@@ -34,7 +158,7 @@ pub fn parse_documents(
         if doc.is_null() {
             continue;
         }
-        each(doc).with_context(|| format!("in YAML document {}", i + 1))?;
+        each(Doc::Value(doc)).with_context(|| format!("in YAML document {}", i + 1))?;
     }
     Ok(())
 }
@@ -53,117 +177,105 @@ impl<'a> ObjectSink<'a> {
         self.view
     }
 
-    /// Add one document: an object or a List of objects.
-    pub fn add(&mut self, doc: Value) -> Result<()> {
-        let Value::Object(_) = doc else {
-            bail!(
-                "expected a Kubernetes object (a mapping with apiVersion and kind), found {}",
-                type_name(&doc)
-            );
-        };
-        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
-        if kind == "List" || (kind.ends_with("List") && doc.get("items").is_some()) {
-            let Some(Value::Array(items)) = doc.get("items").cloned() else {
-                bail!("a {kind} needs an `items` array");
-            };
-            for (i, item) in items.into_iter().enumerate() {
-                let label = describe(&item);
+    /// Add one document: an object, or a List of objects (`kind: List` or
+    /// `kind: PodList` with an `items` array).
+    pub fn add(&mut self, doc: Doc<'_>) -> Result<()> {
+        let head = doc.head()?;
+        let kind = head.kind.as_deref().unwrap_or_default().to_string();
+        if kind.ends_with("List") {
+            drop(head);
+            for (i, item) in doc.into_items(&kind)?.into_iter().enumerate() {
+                let label = item
+                    .head()
+                    .map(|h| h.label())
+                    .unwrap_or_else(|_| "not an object".into());
                 self.add_object(item)
                     .with_context(|| format!("item {} of the {kind} ({label})", i + 1))?;
             }
             return Ok(());
         }
-        let label = describe(&doc);
-        self.add_object(doc)
-            .with_context(|| format!("object {label}"))
+        let label = head.label();
+        drop(head);
+        self.add_object(doc).with_context(|| label)
     }
 
-    fn add_object(&mut self, mut object: Value) -> Result<()> {
-        let api_version = object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let kind_name = object
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+    fn add_object(&mut self, doc: Doc<'_>) -> Result<()> {
+        let head = doc.head()?;
+        let api_version = head.api_version.as_deref().unwrap_or_default().to_string();
+        let kind_name = head.kind.as_deref().unwrap_or_default().to_string();
         if api_version.is_empty() || kind_name.is_empty() {
             bail!("not a Kubernetes object: `apiVersion` and `kind` are required");
         }
-        if object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
+        if head
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.as_deref())
             .is_none()
         {
             bail!("`metadata.name` is required");
         }
-        // managedFields are bookkeeping no check reads; dropping them halves big dumps.
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
-        }
+        drop(head);
         let view = &mut *self.view;
         let Some(kind) = Kind::from_object(&api_version, &kind_name) else {
-            view.other.push(dynamic(api_version, kind_name, object)?);
+            view.other.push(dynamic(api_version, kind_name, doc)?);
             return Ok(());
         };
         view.collected.insert(kind);
         match kind {
-            Kind::Namespace => insert(&mut view.namespaces, object),
-            Kind::Node => insert(&mut view.nodes, object),
-            Kind::Pod => insert(&mut view.pods, object),
-            Kind::Service => insert(&mut view.services, object),
-            Kind::Endpoints => insert(&mut view.endpoints, object),
-            Kind::EndpointSlice => insert(&mut view.endpoint_slices, object),
-            Kind::ConfigMap => insert(&mut view.config_maps, object),
-            Kind::Secret => insert(&mut view.secrets, object),
+            Kind::Namespace => insert(&mut view.namespaces, doc),
+            Kind::Node => insert(&mut view.nodes, doc),
+            Kind::Pod => insert(&mut view.pods, doc),
+            Kind::Service => insert(&mut view.services, doc),
+            Kind::Endpoints => insert(&mut view.endpoints, doc),
+            Kind::EndpointSlice => insert(&mut view.endpoint_slices, doc),
+            Kind::ConfigMap => insert(&mut view.config_maps, doc),
+            Kind::Secret => insert(&mut view.secrets, doc),
             Kind::Event if api_version == "events.k8s.io/v1" => {
-                let event: events_v1::Event = typed(object)?;
+                let event: events_v1::Event = doc.parse()?;
                 view.events.insert(core_event(event));
                 Ok(())
             }
-            Kind::Event => insert(&mut view.events, object),
-            Kind::Deployment => insert(&mut view.deployments, object),
-            Kind::ReplicaSet => insert(&mut view.replica_sets, object),
-            Kind::StatefulSet => insert(&mut view.stateful_sets, object),
-            Kind::DaemonSet => insert(&mut view.daemon_sets, object),
-            Kind::Job => insert(&mut view.jobs, object),
-            Kind::CronJob => insert(&mut view.cron_jobs, object),
+            Kind::Event => insert(&mut view.events, doc),
+            Kind::Deployment => insert(&mut view.deployments, doc),
+            Kind::ReplicaSet => insert(&mut view.replica_sets, doc),
+            Kind::StatefulSet => insert(&mut view.stateful_sets, doc),
+            Kind::DaemonSet => insert(&mut view.daemon_sets, doc),
+            Kind::Job => insert(&mut view.jobs, doc),
+            Kind::CronJob => insert(&mut view.cron_jobs, doc),
             Kind::HorizontalPodAutoscaler if api_version == "autoscaling/v1" => {
-                let hpa: autoscaling_v1::HorizontalPodAutoscaler = typed(object)?;
+                let hpa: autoscaling_v1::HorizontalPodAutoscaler = doc.parse()?;
                 view.hpas.insert(hpa_v2(hpa));
                 Ok(())
             }
-            Kind::HorizontalPodAutoscaler => insert(&mut view.hpas, object),
+            Kind::HorizontalPodAutoscaler => insert(&mut view.hpas, doc),
             custom => {
-                view.custom.entry(custom).or_default().insert(dynamic(
-                    api_version,
-                    kind_name,
-                    object,
-                )?);
+                let object = dynamic(api_version, kind_name, doc)?;
+                view.custom.entry(custom).or_default().insert(object);
                 Ok(())
             }
         }
     }
 }
 
-fn insert<K: DeserializeOwned + HasMeta>(store: &mut Store<K>, object: Value) -> Result<()> {
-    store.insert(typed(object)?);
+fn insert<K>(store: &mut Store<K>, doc: Doc<'_>) -> Result<()>
+where
+    K: DeserializeOwned + HasMeta + k8s_openapi::Metadata<Ty = ObjectMeta>,
+{
+    let mut object: K = doc.parse()?;
+    // managedFields are bookkeeping no check reads; dropping them halves big dumps.
+    object.metadata_mut().managed_fields = None;
+    store.insert(object);
     Ok(())
 }
 
-/// Deserialize with the path of the field that failed (`spec.containers[0].name`).
-fn typed<K: DeserializeOwned>(object: Value) -> Result<K> {
-    serde_path_to_error::deserialize(object).map_err(|e| {
-        let path = e.path().to_string();
-        anyhow!("field `{path}`: {}", e.into_inner())
-    })
-}
-
-fn dynamic(api_version: String, kind: String, data: Value) -> Result<DynamicObject> {
-    let metadata: ObjectMeta =
-        typed(data.get("metadata").cloned().unwrap_or(Value::Null)).context("in metadata")?;
+fn dynamic(api_version: String, kind: String, doc: Doc<'_>) -> Result<DynamicObject> {
+    let mut data = doc.into_value()?;
+    if let Some(meta) = data.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    let metadata: ObjectMeta = Doc::Value(data.get("metadata").cloned().unwrap_or(Value::Null))
+        .parse()
+        .context("in metadata")?;
     Ok(DynamicObject {
         api_version,
         kind,
@@ -172,21 +284,14 @@ fn dynamic(api_version: String, kind: String, data: Value) -> Result<DynamicObje
     })
 }
 
-fn describe(object: &Value) -> String {
-    let kind = object
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("object");
-    let ns = object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str);
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("<no name>");
-    match ns {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
+/// What a JSON text holds, by its first character, for an error message.
+fn json_type(text: &str) -> &'static str {
+    match text.chars().next() {
+        Some('[') => "a list",
+        Some('"') => "a string",
+        Some('t' | 'f') => "a boolean",
+        Some('n') => "nothing",
+        _ => "a number",
     }
 }
 

@@ -1,0 +1,276 @@
+//! A deterministic synthetic cluster: namespaces of Deployments with their
+//! ReplicaSets, Pods, Services, EndpointSlices, HPAs and Events, with a known
+//! number of injected faults per check code so a benchmark also checks that
+//! every finding is there.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+/// Size of the synthetic cluster.
+pub struct Spec {
+    pub deployments: usize,
+    pub pods_per_deployment: usize,
+    pub deployments_per_namespace: usize,
+    /// Every n-th Deployment gets a fault (cycling through the fault kinds).
+    pub fault_every: usize,
+    pub seed: u64,
+}
+
+/// What was generated: the file Python parses, and the faults injected per code.
+pub struct Generated {
+    pub json_file: std::path::PathBuf,
+    pub bytes: u64,
+    pub pods: usize,
+    pub expected: BTreeMap<&'static str, usize>,
+}
+
+/// A small deterministic generator (SplitMix64), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn hash(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        (0..len)
+            .map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize] as char)
+            .collect()
+    }
+
+    fn uid(&mut self) -> String {
+        let a = self.next();
+        let b = self.next();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            b >> 52,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Fault {
+    MissingEnv,
+    MissingConfig,
+    OomKilled,
+    DanglingService,
+}
+
+const FAULTS: [Fault; 4] = [
+    Fault::MissingEnv,
+    Fault::MissingConfig,
+    Fault::OomKilled,
+    Fault::DanglingService,
+];
+
+pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
+    fs::create_dir_all(dir)?;
+    let mut rng = Rng(spec.seed);
+    let mut items: Vec<Value> = Vec::new();
+    let mut expected: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut rv = 100_000u64;
+    let mut next_rv = || {
+        rv += 7;
+        rv.to_string()
+    };
+    let namespaces = spec.deployments.div_ceil(spec.deployments_per_namespace);
+    for n in 0..namespaces {
+        let ns = format!("team-{n:03}");
+        items.push(json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-01T00:00:00Z",
+                         "labels": {"kubernetes.io/metadata.name": ns}},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}));
+        items.push(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "app-config", "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-01T00:00:00Z"},
+            "data": {"model-uri": "s3://models/latest", "log-level": "INFO"}}));
+    }
+    let mut pods = 0;
+    for d in 0..spec.deployments {
+        let ns = format!("team-{:03}", d / spec.deployments_per_namespace);
+        let name = format!("model-{d:05}");
+        let fault = (d % spec.fault_every == spec.fault_every - 1)
+            .then(|| FAULTS[(d / spec.fault_every) % FAULTS.len()]);
+        let dep_uid = rng.uid();
+        let hash = rng.hash(10);
+        let rs_name = format!("{name}-{hash}");
+        let rs_uid = rng.uid();
+        let labels =
+            json!({"app.kubernetes.io/name": name, "app.kubernetes.io/component": "serving"});
+        let mut env = vec![
+            json!({"name": "MODEL_URI", "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "model-uri"}}}),
+            json!({"name": "TRACKING_URI", "value": "http://mlflow:5000"}),
+            json!({"name": "MODEL_TYPE", "value": "xgboost"}),
+            json!({"name": "WORKERS", "value": "2"}),
+        ];
+        match fault {
+            Some(Fault::MissingEnv) => {
+                env.retain(|e| e["name"] != "MODEL_TYPE");
+                *expected.entry("WKL001").or_default() += 1;
+            }
+            Some(Fault::MissingConfig) => {
+                env[0] = json!({"name": "MODEL_URI", "valueFrom": {"configMapKeyRef": {"name": "missing-config", "key": "model-uri"}}});
+                *expected.entry("WKL002").or_default() += 1;
+            }
+            Some(Fault::OomKilled) => {
+                *expected.entry("WKL003").or_default() += 1;
+                *expected.entry("WKL004").or_default() += 1;
+            }
+            Some(Fault::DanglingService) => {
+                env[1] = json!({"name": "TRACKING_URI", "value": "http://mlflow-server:5000"});
+                *expected.entry("WKL007").or_default() += 1;
+            }
+            None => {}
+        }
+        let container = json!({"name": "server", "image": format!("registry.local/models/{name}:1.0.{}", d % 7),
+            "ports": [{"containerPort": 8080, "name": "http", "protocol": "TCP"}], "env": env,
+            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+            "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8080, "scheme": "HTTP"}, "periodSeconds": 10, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
+            "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent"});
+        let pod_spec = json!({"containers": [container], "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+            "schedulerName": "default-scheduler", "terminationGracePeriodSeconds": 30, "securityContext": {}});
+        let replicas = spec.pods_per_deployment;
+        let ready = if matches!(fault, Some(Fault::OomKilled | Fault::MissingConfig)) {
+            0
+        } else {
+            replicas
+        };
+        items.push(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "uid": dep_uid, "resourceVersion": next_rv(), "generation": 3,
+                "creationTimestamp": "2025-10-02T00:00:00Z", "labels": labels, "annotations": {"deployment.kubernetes.io/revision": "3"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                "template": {"metadata": {"labels": labels}, "spec": pod_spec.clone()},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+                "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
+            "status": {"observedGeneration": 3, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready,
+                "conditions": [
+                    {"type": "Available", "status": if ready > 0 {"True"} else {"False"}, "reason": if ready > 0 {"MinimumReplicasAvailable"} else {"MinimumReplicasUnavailable"},
+                     "message": "Deployment availability.", "lastUpdateTime": "2025-10-02T00:01:00Z", "lastTransitionTime": "2025-10-02T00:01:00Z"},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
+                     "lastUpdateTime": "2025-10-02T00:01:00Z", "lastTransitionTime": "2025-10-02T00:00:00Z"}]}}));
+        let mut rs_labels = labels.clone();
+        rs_labels["pod-template-hash"] = json!(hash);
+        items.push(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": rs_name, "namespace": ns, "uid": rs_uid, "resourceVersion": next_rv(), "generation": 1,
+                "creationTimestamp": "2025-10-02T00:00:00Z", "labels": rs_labels,
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": dep_uid, "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": name, "pod-template-hash": hash}},
+                "template": {"metadata": {"labels": rs_labels}, "spec": pod_spec.clone()}},
+            "status": {"replicas": replicas, "readyReplicas": ready, "availableReplicas": ready, "fullyLabeledReplicas": replicas, "observedGeneration": 1}}));
+        let mut endpoints = Vec::new();
+        for p in 0..replicas {
+            let pod_name = format!("{rs_name}-{}", rng.hash(5));
+            let ip = format!(
+                "10.{}.{}.{}",
+                1 + d / 65536 % 200,
+                d / 256 % 256,
+                (d * replicas + p) % 250 + 2
+            );
+            let (state, last, restarts) = match fault {
+                Some(Fault::OomKilled) => (
+                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 5m0s restarting failed container=server pod={pod_name}")}}),
+                    json!({"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": "2025-10-02T01:00:00Z", "finishedAt": "2025-10-02T01:03:00Z"}}),
+                    9,
+                ),
+                Some(Fault::MissingConfig) => (
+                    json!({"waiting": {"reason": "CreateContainerConfigError", "message": "configmap \"missing-config\" not found"}}),
+                    json!({}),
+                    0,
+                ),
+                _ => (
+                    json!({"running": {"startedAt": "2025-10-02T00:00:30Z"}}),
+                    json!({}),
+                    0,
+                ),
+            };
+            let is_ready = state.get("running").is_some();
+            let mut pod_labels = rs_labels.clone();
+            pod_labels["pod-template-hash"] = json!(hash);
+            let pod_uid = rng.uid();
+            items.push(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod_name, "generateName": format!("{rs_name}-"), "namespace": ns, "uid": pod_uid, "resourceVersion": next_rv(),
+                    "creationTimestamp": "2025-10-02T00:00:10Z", "labels": pod_labels,
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name, "uid": rs_uid, "controller": true, "blockOwnerDeletion": true}]},
+                "spec": {"containers": pod_spec["containers"].clone(), "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "nodeName": format!("node-{}", d % 50),
+                    "serviceAccountName": "default", "schedulerName": "default-scheduler", "terminationGracePeriodSeconds": 30, "priority": 0},
+                "status": {"phase": if matches!(fault, Some(Fault::MissingConfig)) {"Pending"} else {"Running"}, "podIP": ip, "podIPs": [{"ip": ip}],
+                    "hostIP": format!("10.0.0.{}", d % 50 + 10), "qosClass": "Burstable", "startTime": "2025-10-02T00:00:10Z",
+                    "conditions": [
+                        {"type": "Initialized", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2025-10-02T00:00:10Z"},
+                        {"type": "Ready", "status": if is_ready {"True"} else {"False"}, "lastProbeTime": null, "lastTransitionTime": "2025-10-02T00:00:40Z"},
+                        {"type": "ContainersReady", "status": if is_ready {"True"} else {"False"}, "lastProbeTime": null, "lastTransitionTime": "2025-10-02T00:00:40Z"},
+                        {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2025-10-02T00:00:10Z"}],
+                    "containerStatuses": [{"name": "server", "image": format!("registry.local/models/{name}:1.0.{}", d % 7), "imageID": "", "containerID": format!("containerd://{}", rng.hash(32)),
+                        "ready": is_ready, "started": is_ready, "restartCount": restarts, "state": state, "lastState": last}]}}));
+            if matches!(fault, Some(Fault::MissingEnv)) {
+                let log_dir = dir.join("logs").join(&ns).join(&pod_name);
+                fs::create_dir_all(&log_dir)?;
+                fs::write(
+                    log_dir.join("server.log"),
+                    "INFO starting\nERROR Environment variable, MODEL_TYPE, not defined\n",
+                )?;
+            }
+            if matches!(fault, Some(Fault::OomKilled)) {
+                items.push(json!({"apiVersion": "v1", "kind": "Event",
+                    "metadata": {"name": format!("{pod_name}.{}", rng.hash(16)), "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T01:03:00Z"},
+                    "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod_name, "namespace": ns, "uid": pod_uid, "fieldPath": "spec.containers{server}"},
+                    "reason": "BackOff", "message": format!("Back-off restarting failed container server in pod {pod_name}"), "type": "Warning", "count": 40,
+                    "firstTimestamp": "2025-10-02T01:03:00Z", "lastTimestamp": "2025-10-02T01:40:00Z", "source": {"component": "kubelet"}}));
+            }
+            endpoints.push(json!({"addresses": [ip], "conditions": {"ready": is_ready, "serving": is_ready, "terminating": false},
+                "targetRef": {"kind": "Pod", "name": pod_name, "namespace": ns, "uid": pod_uid}}));
+            items.push(json!({"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": format!("{pod_name}.{}", rng.hash(16)), "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:12Z"},
+                "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod_name, "namespace": ns, "uid": pod_uid, "fieldPath": "spec.containers{server}"},
+                "reason": "Pulled", "message": "Container image already present on machine", "type": "Normal", "count": 1,
+                "firstTimestamp": "2025-10-02T00:00:12Z", "lastTimestamp": "2025-10-02T00:00:12Z", "source": {"component": "kubelet"}}));
+            pods += 1;
+        }
+        items.push(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z", "labels": labels},
+            "spec": {"type": "ClusterIP", "clusterIP": format!("10.96.{}.{}", d / 250 % 250, d % 250 + 1), "ports": [{"name": "http", "port": 8080, "protocol": "TCP", "targetPort": 8080}],
+                "selector": {"app.kubernetes.io/name": name}, "sessionAffinity": "None"},
+            "status": {"loadBalancer": {}}}));
+        items.push(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": format!("{name}-{}", rng.hash(5)), "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z",
+                "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+            "endpoints": endpoints, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}));
+        items.push(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name, "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}, "minReplicas": 1, "maxReplicas": 10,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+            "status": {"currentReplicas": replicas, "desiredReplicas": replicas, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 35, "averageValue": "87m"}}}],
+                "conditions": [
+                    {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": "2025-10-02T00:05:00Z"},
+                    {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", "lastTransitionTime": "2025-10-02T00:05:00Z"},
+                    {"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": "2025-10-02T00:05:00Z"}]}}));
+    }
+    // The Services every workload talks to, one per namespace.
+    for n in 0..namespaces {
+        let ns = format!("team-{n:03}");
+        items.push(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "mlflow", "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-01T00:00:00Z"},
+            "spec": {"type": "ExternalName", "externalName": "mlflow.platform.svc.cluster.local", "ports": [{"port": 5000, "protocol": "TCP"}]}}));
+    }
+    let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items});
+    let json_file = dir.join("cluster.json");
+    let text = serde_json::to_vec(&list).expect("serialises");
+    fs::write(&json_file, &text)?;
+    Ok(Generated {
+        json_file,
+        bytes: text.len() as u64,
+        pods,
+        expected,
+    })
+}

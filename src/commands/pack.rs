@@ -1,0 +1,154 @@
+//! `mlopsctl checks test DIR`: a team's checks tested like code. DIR holds the
+//! check files and `tests/<case>/expect.yaml`, each naming a snapshot and what
+//! must and must not fire on it:
+//!
+//! ```yaml
+//! snapshot: snapshot            # relative to the case folder (default: snapshot)
+//! fires:
+//!   - {code: SITE001, subject: Deployment flts/train-lstm}   # subject optional
+//! quiet: [SITE002]              # codes that must not fire
+//! ```
+//!
+//! A check of the pack that fires in no case fails the run: a condition that
+//! can match nothing must never pass silently.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use colored::Colorize;
+use serde::Deserialize;
+
+use super::Exit;
+use crate::catalogue::Catalogue;
+use crate::render::Style;
+use crate::{engine, snapshot};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    #[serde(default = "default_snapshot")]
+    snapshot: PathBuf,
+    #[serde(default)]
+    fires: Vec<Fires>,
+    #[serde(default)]
+    quiet: Vec<String>,
+}
+
+fn default_snapshot() -> PathBuf {
+    PathBuf::from("snapshot")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fires {
+    code: String,
+    #[serde(default)]
+    subject: Option<String>,
+}
+
+pub fn test(dir: &Path, style: Style, out: &mut dyn Write) -> Result<Exit> {
+    colored::control::set_override(style.color);
+    let catalogue = Catalogue::load(&[dir.to_path_buf()])?;
+    let pack: Vec<_> = catalogue
+        .iter()
+        .filter(|c| !c.origin.ends_with("(shipped)"))
+        .collect();
+    if pack.is_empty() {
+        bail!("no check files in {}", dir.display());
+    }
+    let tests_dir = dir.join("tests");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&tests_dir)
+        .with_context(|| {
+            format!(
+                "cannot read {}: a check pack keeps its cases in tests/<case>/",
+                tests_dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("expect.yaml").is_file())
+        .collect();
+    cases.sort();
+    if cases.is_empty() {
+        bail!(
+            "no test cases in {}: add tests/<case>/expect.yaml",
+            tests_dir.display()
+        );
+    }
+    let mut failed = 0;
+    let mut fired_anywhere = BTreeSet::new();
+    for case in &cases {
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let expect_path = case.join("expect.yaml");
+        let text = std::fs::read_to_string(&expect_path)?;
+        let expect: Expect = crate::yaml::from_str(&text)
+            .with_context(|| format!("invalid {}", expect_path.display()))?;
+        let view = snapshot::load(&case.join(&expect.snapshot))
+            .with_context(|| format!("case {name}: cannot load its snapshot"))?;
+        let report = engine::run(&pack, &view, format!("case {name}"));
+        fired_anywhere.extend(report.findings.iter().map(|f| f.code.clone()));
+        let mut problems = Vec::new();
+        for want in &expect.fires {
+            let hit = report.findings.iter().any(|f| {
+                f.code == want.code
+                    && want
+                        .subject
+                        .as_ref()
+                        .is_none_or(|s| *s == f.subject.to_string())
+            });
+            if !hit {
+                let on = want
+                    .subject
+                    .as_ref()
+                    .map(|s| format!(" on {s}"))
+                    .unwrap_or_default();
+                problems.push(format!("expected {}{on}, which did not fire", want.code));
+            }
+        }
+        for code in &expect.quiet {
+            for f in report.findings.iter().filter(|f| &f.code == code) {
+                problems.push(format!(
+                    "{code} must not fire, but did on {}: {}",
+                    f.subject, f.message
+                ));
+            }
+        }
+        if let Some(skipped) = report.checks.iter().find(|c| c.reason.is_some()) {
+            problems.push(format!(
+                "{} was skipped: {}",
+                skipped.code,
+                skipped.reason.as_deref().unwrap_or_default()
+            ));
+        }
+        if problems.is_empty() {
+            writeln!(out, "{} {name}", "PASS".green())?;
+        } else {
+            failed += 1;
+            writeln!(out, "{} {name}", "FAIL".red())?;
+            for p in problems {
+                writeln!(out, "     {p}")?;
+            }
+        }
+    }
+    for check in &pack {
+        if !fired_anywhere.contains(&check.spec.code) {
+            failed += 1;
+            writeln!(
+                out,
+                "{} {} never fires in its tests: add a case where it must fire (its conditions may match nothing)",
+                "FAIL".red(),
+                check.spec.code
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "{} passed, {failed} failed",
+        cases.len() + pack.len() - failed
+    )?;
+    Ok(if failed > 0 { Exit::Findings } else { Exit::Ok })
+}
