@@ -20,7 +20,7 @@ use crate::render::Format;
 #[derive(Debug, Parser)]
 #[command(
     name = "mlopsctl",
-    version,
+    version = VERSION,
     about = "Diagnose and repair MLOps platforms on Kubernetes"
 )]
 pub struct Cli {

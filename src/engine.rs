@@ -19,7 +19,7 @@ pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
             .needs
             .iter()
             .find_map(|kind| view.coverage_gap(*kind))
-            .map(|gap| gap.describe());
+            .map(|gap| gap.detail());
         let outcome = match skip {
             Some(reason) => Err(reason),
             None => check.analyzer.analyze(view),

@@ -19,7 +19,7 @@ pub fn doctor_rules() -> Vec<Rule> {
     let mut lists: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut gets: BTreeSet<&str> = BTreeSet::new();
     for def in ANALYZERS {
-        for kind in def.needs {
+        for kind in def.needs.iter().chain(def.optional) {
             let info = kind.info();
             lists
                 .entry(info.group.to_string())

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::target::Target;
 use super::text::last_lines;
-use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_KINDS, build};
+use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Workload};
 use crate::findings::{Applicability, Fix};
 
@@ -18,6 +18,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     summary: "containers OOMKilled or crash-looping, with limits, exit codes and last log lines",
     needs: WORKLOAD_KINDS,
     data: &[Data::Logs],
+    optional: WORKLOAD_CONTEXT,
     build: build::<ContainerFailures>,
 };
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::servers::{flag_value, words};
 use super::target::Target;
-use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_KINDS, build};
+use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Workload};
 use crate::findings::Fix;
 
@@ -19,6 +19,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "dependency-mismatch",
     summary: "MLflow warns that the serving environment's packages differ from the model's requirements",
     needs: WORKLOAD_KINDS,
+    optional: WORKLOAD_CONTEXT,
     data: &[Data::Logs],
     build: build::<DependencyMismatch>,
 };

@@ -7,25 +7,15 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::target::Target;
-use super::{Analyzer, AnalyzerDef, Draft, build};
+use super::{Analyzer, AnalyzerDef, Draft, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Kind, Workload};
 use crate::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "env-refs",
     summary: "env, envFrom and volumes referring to a missing ConfigMap, Secret or key",
-    needs: &[
-        Kind::Pod,
-        Kind::Deployment,
-        Kind::ReplicaSet,
-        Kind::StatefulSet,
-        Kind::DaemonSet,
-        Kind::Job,
-        Kind::CronJob,
-        Kind::Event,
-        Kind::ConfigMap,
-        Kind::Secret,
-    ],
+    needs: WORKLOAD_KINDS,
+    optional: &[Kind::ConfigMap, Kind::Secret, Kind::ReplicaSet, Kind::Event],
     data: &[],
     build: build::<EnvRefs>,
 };
@@ -52,8 +42,8 @@ impl Analyzer for EnvRefs {
         let mut drafts = Vec::new();
         for w in self.target.workloads(view) {
             for r in refs(&w, &self.target) {
-                if !view.has(r.kind) {
-                    continue; // not collected: cannot tell
+                if !view.can_judge(r.kind, w.namespace()) {
+                    continue; // not readable there: absence proves nothing
                 }
                 if let Some(problem) = problem(view, w.namespace(), &r) {
                     drafts.push(finding(view, &w, &r, problem));

@@ -20,17 +20,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "inline-credentials",
     summary: "default credentials, and secrets set as literal env values or ConfigMap data (values masked)",
-    needs: &[
-        Kind::Pod,
-        Kind::Deployment,
-        Kind::ReplicaSet,
-        Kind::StatefulSet,
-        Kind::DaemonSet,
-        Kind::Job,
-        Kind::CronJob,
-        Kind::ConfigMap,
-        Kind::Secret,
-    ],
+    needs: super::WORKLOAD_KINDS,
+    optional: &[Kind::ReplicaSet, Kind::ConfigMap, Kind::Secret],
     data: &[],
     build: build::<InlineCredentials>,
 };

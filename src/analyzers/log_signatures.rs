@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use super::pattern::Pattern;
 use super::target::Target;
 use super::text::clip;
-use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_KINDS, build};
+use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::ClusterView;
 use crate::findings::{Fix, Severity};
 
@@ -17,6 +17,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "log-signatures",
     summary: "known failure lines in container logs, with explanation, severity and hint (YAML list)",
     needs: WORKLOAD_KINDS,
+    optional: WORKLOAD_CONTEXT,
     data: &[Data::Logs],
     build: build::<LogSignatures>,
 };

@@ -108,8 +108,11 @@ pub struct AnalyzerDef {
     pub name: &'static str,
     /// One line for `mlopsctl checks` and the docs.
     pub summary: &'static str,
-    /// Kinds the analyzer reads: what a live collector must list.
+    /// Kinds the analyzer cannot judge without: when one could not be read
+    /// the check is skipped with the reason.
     pub needs: &'static [Kind],
+    /// Kinds that sharpen its judgement when readable (it asks `view.has`).
+    pub optional: &'static [Kind],
     pub data: &'static [Data],
     /// Validate parameters and build the analyzer; the error names the field.
     pub build: fn(Value) -> Result<Box<dyn Analyzer>, String>,
@@ -139,17 +142,19 @@ pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
     ANALYZERS.iter().copied().find(|a| a.name == name)
 }
 
-/// The kinds every workload analyzer reads.
+/// The kinds a workload analyzer cannot judge without.
 pub const WORKLOAD_KINDS: &[Kind] = &[
     Kind::Pod,
     Kind::Deployment,
-    Kind::ReplicaSet,
     Kind::StatefulSet,
     Kind::DaemonSet,
     Kind::Job,
     Kind::CronJob,
-    Kind::Event,
 ];
+
+/// What sharpens a workload analyzer's evidence: ReplicaSets link pods to their
+/// Deployment (the pod-template-hash does when they are missing), Events explain.
+pub const WORKLOAD_CONTEXT: &[Kind] = &[Kind::ReplicaSet, Kind::Event];
 
 /// Parse parameters into an analyzer's params struct; unknown fields are errors,
 /// and the error names the path of the bad field.

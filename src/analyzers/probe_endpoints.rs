@@ -20,11 +20,10 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     needs: &[
         Kind::Pod,
         Kind::Deployment,
-        Kind::ReplicaSet,
         Kind::StatefulSet,
         Kind::DaemonSet,
-        Kind::Service,
     ],
+    optional: &[Kind::ReplicaSet, Kind::Service],
     data: &[Data::Probes, Data::Logs],
     build: build::<ProbeEndpoints>,
 };
@@ -42,9 +41,7 @@ pub struct ProbeEndpoints {
 
 impl Analyzer for ProbeEndpoints {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if view.probes.is_empty() {
-            return Err("not applicable: no HTTP probe results were collected".to_string());
-        }
+        // No probe results: no inference endpoint was probed, nothing to judge.
         let profiles = servers::profiles(&self.servers, &self.extra_servers);
         let workloads = self.target.workloads(view);
         let mut drafts = Vec::new();

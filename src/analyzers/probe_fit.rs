@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::servers::{self, Server, ServerProfile, Source};
 use super::target::Target;
-use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_KINDS, build};
+use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Kind, Workload, event_time};
 use crate::findings::{Applicability, Fix};
 
@@ -19,6 +19,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "probe-fit",
     summary: "probes that do not fit the model server: loopback bind, wrong port or path, short timeout, no startup probe",
     needs: WORKLOAD_KINDS,
+    optional: WORKLOAD_CONTEXT,
     data: &[Data::Logs],
     build: build::<ProbeFit>,
 };

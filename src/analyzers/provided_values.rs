@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::servers::env_value;
 use super::target::Target;
-use super::{Analyzer, AnalyzerDef, Draft, WORKLOAD_KINDS, build};
+use super::{Analyzer, AnalyzerDef, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Workload, pod_label};
 use crate::findings::{Applicability, Fix};
 
@@ -16,6 +16,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "provided-values",
     summary: "each value a consumer's list env var waits for must be produced by a healthy workload",
     needs: WORKLOAD_KINDS,
+    optional: WORKLOAD_CONTEXT,
     data: &[],
     build: build::<ProvidedValues>,
 };
@@ -100,6 +101,18 @@ impl Analyzer for ProvidedValues {
                 value.map(|v| (w, v))
             })
             .collect();
+        // Providers that do not say what they produce: a likely reason for a gap.
+        let silent: Vec<Workload<'_>> = self
+            .providers
+            .workloads(view)
+            .into_iter()
+            .filter(|w| {
+                !self
+                    .providers
+                    .containers(w)
+                    .any(|c| c.env.iter().flatten().any(|e| e.name == self.provider_env))
+            })
+            .collect();
         let mut drafts = Vec::new();
         for w in self.consumer.workloads(view) {
             for c in self.consumer.containers(&w) {
@@ -121,7 +134,7 @@ impl Analyzer for ProvidedValues {
                     if healthy_one {
                         continue;
                     }
-                    drafts.push(self.finding(view, &w, c, list, value, &candidates));
+                    drafts.push(self.finding(view, &w, c, list, value, &candidates, &silent));
                 }
             }
         }
@@ -138,6 +151,7 @@ impl ProvidedValues {
         list: &str,
         value: &str,
         candidates: &[&(Workload<'_>, String)],
+        silent: &[Workload<'_>],
     ) -> Draft {
         let why = match candidates {
             [] => format!("no workload sets {}={value}", self.provider_env),
@@ -187,6 +201,16 @@ impl ProvidedValues {
                 .caused_by("container-failures", p.object_ref())
                 .caused_by("required-env", p.object_ref())
                 .caused_by("unschedulable", p.object_ref());
+        }
+        if candidates.is_empty() {
+            for p in silent {
+                draft.evidence.push(format!(
+                    "{} is a provider but does not set {}",
+                    p.object_ref(),
+                    self.provider_env
+                ));
+                draft = draft.caused_by("required-env", p.object_ref());
+            }
         }
         let rest: Vec<&str> = list
             .split(self.separator.as_str())

@@ -19,11 +19,10 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     needs: &[
         Kind::Pod,
         Kind::Deployment,
-        Kind::ReplicaSet,
         Kind::StatefulSet,
         Kind::DaemonSet,
-        Kind::Service,
     ],
+    optional: &[Kind::ReplicaSet, Kind::Service],
     data: &[Data::Logs],
     build: build::<ReadinessProbe>,
 };

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use super::env::env_names;
 use super::target::Target;
 use super::text::clip;
-use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_KINDS, build};
+use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Workload};
 use crate::findings::Fix;
 
@@ -18,6 +18,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     summary: "variables a workload must define, by contract or because its log says they are missing",
     needs: WORKLOAD_KINDS,
     data: &[Data::Logs],
+    optional: WORKLOAD_CONTEXT,
     build: build::<RequiredEnv>,
 };
 

@@ -12,7 +12,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "rollout-status",
     summary: "Deployments unavailable or stuck rolling out, linked to their pods' failures",
-    needs: &[Kind::Pod, Kind::Deployment, Kind::ReplicaSet, Kind::Event],
+    needs: &[Kind::Pod, Kind::Deployment],
+    optional: &[Kind::ReplicaSet],
     data: &[],
     build: build::<RolloutStatus>,
 };

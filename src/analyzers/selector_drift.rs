@@ -17,6 +17,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "selector-drift",
     summary: "workload selectors that disagree with their chart's labels or last-applied manifest (immutable field)",
     needs: &[Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet],
+    optional: &[],
     data: &[],
     build: build::<SelectorDrift>,
 };

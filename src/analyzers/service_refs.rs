@@ -20,14 +20,17 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     needs: &[
         Kind::Pod,
         Kind::Deployment,
-        Kind::ReplicaSet,
         Kind::StatefulSet,
         Kind::DaemonSet,
         Kind::Job,
         Kind::CronJob,
         Kind::Service,
+    ],
+    optional: &[
         Kind::EndpointSlice,
+        Kind::Endpoints,
         Kind::Namespace,
+        Kind::ReplicaSet,
     ],
     data: &[],
     build: build::<ServiceRefs>,
@@ -157,6 +160,9 @@ impl ServiceRefs {
         let subject = w.container_ref(c, "env");
         let used = format!("env {var}={value} in container {container}");
         let ns = &addr.namespace;
+        if !view.can_judge(Kind::Service, ns) {
+            return None;
+        }
         let Some(svc) = view.services.get(ns, &addr.service) else {
             let mut draft = Draft::new(
                 subject,

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::probe_fit::describe_probe;
 use super::servers::{self, Server, ServerProfile, Source};
 use super::target::Target;
-use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_KINDS, build};
+use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Kind, Workload};
 use crate::findings::{Applicability, Fix};
 
@@ -18,6 +18,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "serving-workers",
     summary: "model servers with a single (synchronous) worker behind health probes",
     needs: WORKLOAD_KINDS,
+    optional: WORKLOAD_CONTEXT,
     data: &[Data::Logs, Data::Probes],
     build: build::<ServingWorkers>,
 };

@@ -16,17 +16,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "unschedulable",
     summary: "pods the scheduler cannot place, with their requests and the nodes' free capacity",
-    needs: &[
-        Kind::Pod,
-        Kind::Deployment,
-        Kind::ReplicaSet,
-        Kind::StatefulSet,
-        Kind::DaemonSet,
-        Kind::Job,
-        Kind::CronJob,
-        Kind::Event,
-        Kind::Node,
-    ],
+    needs: super::WORKLOAD_KINDS,
+    optional: &[Kind::ReplicaSet, Kind::Event, Kind::Node],
     data: &[],
     build: build::<Unschedulable>,
 };

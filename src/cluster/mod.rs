@@ -133,6 +133,19 @@ impl ClusterView {
             .find(|c| c.group == info.group && c.resource == info.plural)
     }
 
+    /// Whether objects of `kind` in `namespace` were read, so that an absent
+    /// one really is absent: the kind was collected and no coverage record says
+    /// it was unreadable there (or cluster-wide).
+    pub fn can_judge(&self, kind: Kind, namespace: &str) -> bool {
+        let info = kind.info();
+        self.has(kind)
+            && !self.coverage.iter().any(|c| {
+                c.group == info.group
+                    && c.resource == info.plural
+                    && c.namespace.as_deref().is_none_or(|ns| ns == namespace)
+            })
+    }
+
     /// Whether a namespace exists (as an object, or because something lives in it).
     pub fn namespace_exists(&self, namespace: &str) -> bool {
         self.namespaces.get("", namespace).is_some()

@@ -146,10 +146,14 @@ impl CoverageRecord {
             || "cluster-wide".to_string(),
             |ns| format!("in namespace {ns}"),
         );
-        let mut text = format!("{}: list {} {scope}", self.result.as_str(), self.resource);
-        if !self.message.is_empty() {
-            text.push_str(&format!(" ({})", self.message));
+        format!("{}: list {} {scope}", self.result.as_str(), self.resource)
+    }
+
+    /// [`describe`](Self::describe) with the API server's own message.
+    pub fn detail(&self) -> String {
+        match self.message.as_str() {
+            "" => self.describe(),
+            message => format!("{} ({message})", self.describe()),
         }
-        text
     }
 }

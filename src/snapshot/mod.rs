@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(view.probes[0].error.as_deref(), Some("connection refused"));
         let gap = view.coverage_gap(Kind::HorizontalPodAutoscaler).unwrap();
         assert_eq!(
-            gap.describe(),
+            gap.detail(),
             "forbidden: list horizontalpodautoscalers in namespace ml (denied)"
         );
     }
