@@ -134,7 +134,7 @@ impl Analyzer for ProvidedValues {
                     if healthy_one {
                         continue;
                     }
-                    drafts.push(self.finding(view, &w, c, list, value, &candidates, &silent));
+                    drafts.push(self.finding(view, &w, c, (list, value), &candidates, &silent));
                 }
             }
         }
@@ -148,8 +148,7 @@ impl ProvidedValues {
         view: &ClusterView,
         w: &Workload<'_>,
         c: &k8s_openapi::api::core::v1::Container,
-        list: &str,
-        value: &str,
+        (list, value): (&str, &str),
         candidates: &[&(Workload<'_>, String)],
         silent: &[Workload<'_>],
     ) -> Draft {
