@@ -150,20 +150,42 @@ impl ProbeFit {
                 });
             }
             if let Some(path) = path {
-                let allowed = if *field == "livenessProbe" {
-                    &server.profile.liveness_paths
-                } else {
-                    &server.profile.readiness_paths
-                };
+                let profile = server.profile;
                 let path_only = path.split('?').next().unwrap_or(path);
-                if !allowed.iter().any(|a| a == path_only) {
-                    let want = &allowed[0];
+                let on = |paths: &[String]| paths.iter().any(|a| a == path_only);
+                let liveness = *field == "livenessProbe";
+                // Readiness and startup may use any health route; liveness must not
+                // use a readiness route, which fails while a model (re)loads.
+                let fits = if liveness {
+                    on(&profile.liveness_paths)
+                } else {
+                    on(&profile.readiness_paths) || on(&profile.liveness_paths)
+                };
+                if !fits {
+                    let (want, what) = if liveness && on(&profile.readiness_paths) {
+                        (
+                            &profile.liveness_paths[0],
+                            format!(
+                                "its livenessProbe uses the readiness route {path}, which fails while a model loads, so the kubelet restarts a server that is only busy"
+                            ),
+                        )
+                    } else {
+                        let allowed = if liveness {
+                            &profile.liveness_paths
+                        } else {
+                            &profile.readiness_paths
+                        };
+                        (
+                            &allowed[0],
+                            format!(
+                                "its {field} requests {path}, a route {} does not serve for health (it serves {})",
+                                profile.title,
+                                allowed.join(" and ")
+                            ),
+                        )
+                    };
                     out.push(Problem {
-                        what: format!(
-                            "its {field} requests {path}, a route {} does not serve for health (it serves {})",
-                            server.profile.title,
-                            allowed.join(" and ")
-                        ),
+                        what,
                         change: format!("probe {want} in {field}"),
                         ops: vec![json!({"op": "replace", "path": format!("{base}/{field}/httpGet/path"), "value": want})],
                     });
@@ -660,5 +682,62 @@ mod fix_tests {
         })));
         assert!(ops.is_empty(), "{ops:?}");
         assert!(change.contains("start script"), "{change}");
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use crate::analyzers::testing::run;
+    use crate::snapshot;
+
+    /// A Seldon-style MLServer: readiness on the live route fits; liveness on
+    /// the ready route does not.
+    #[test]
+    fn readiness_may_use_the_live_route_liveness_not_the_ready_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let deployment = |live: &str, ready: &str| {
+            format!(
+                r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: mlserver, namespace: seldon-mesh}}
+spec:
+  selector: {{matchLabels: {{app: mlserver}}}}
+  template:
+    metadata: {{labels: {{app: mlserver}}}}
+    spec:
+      containers:
+        - name: mlserver
+          image: docker.io/seldonio/mlserver:1.6.1
+          env: [{{name: MLSERVER_HTTP_PORT, value: "9000"}}]
+          ports: [{{containerPort: 9000, name: server-http}}]
+          livenessProbe: {{httpGet: {{path: {live}, port: server-http}}, timeoutSeconds: 1}}
+          readinessProbe: {{httpGet: {{path: {ready}, port: server-http}}}}
+"#
+            )
+        };
+        let file = dir.path().join("d.yaml");
+        std::fs::write(&file, deployment("/v2/health/live", "/v2/health/live")).unwrap();
+        let view = snapshot::load(&file).unwrap();
+        assert_eq!(run("probe-fit", "{}", &view), Vec::new());
+
+        std::fs::write(&file, deployment("/v2/health/ready", "/v2/health/ready")).unwrap();
+        let view = snapshot::load(&file).unwrap();
+        let drafts = run("probe-fit", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        assert!(
+            drafts[0]
+                .message
+                .contains("livenessProbe uses the readiness route /v2/health/ready"),
+            "{}",
+            drafts[0].message
+        );
+        assert!(
+            drafts[0]
+                .fix
+                .as_ref()
+                .and_then(|f| f.kubectl.as_deref())
+                .is_some_and(|k| k.contains(r#""path":"/spec/template/spec/containers/0/livenessProbe/httpGet/path","value":"/v2/health/live""#))
+        );
     }
 }
