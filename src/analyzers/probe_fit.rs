@@ -288,13 +288,19 @@ impl ProbeFit {
         }
         draft.evidence.extend(kills.evidence.iter().cloned());
 
-        let manual = problems.iter().any(|p| p.ops.is_empty());
+        let operator = servers::operator_owner(w);
+        let manual = operator.is_some() || problems.iter().any(|p| p.ops.is_empty());
         let changes: Vec<&str> = problems.iter().map(|p| p.change.as_str()).collect();
         let subject = w.object_ref();
         let mut description = format!("{}.", capitalise(&changes.join("; ")));
         if let Some(manager) = w.manager() {
             description.push_str(&format!(
                 " {subject} is managed by {manager}: make the same change in its chart values, or the next upgrade reverts it."
+            ));
+        }
+        if let Some(owner) = &operator {
+            description.push_str(&format!(
+                " {subject} is rendered by {owner}'s operator: make the change in its configuration (e.g. Seldon's ServerConfig); a patch to {subject} would be undone."
             ));
         }
         let ops: Vec<&Value> = problems.iter().flat_map(|p| p.ops.iter()).collect();

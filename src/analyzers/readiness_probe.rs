@@ -53,6 +53,17 @@ impl Analyzer for ReadinessProbe {
             ) {
                 continue;
             }
+            // An operator (Seldon's Server, ...) renders this pod and routes its
+            // traffic; and a pod one of whose containers has a readiness probe is
+            // already kept out of its Services until that probe passes.
+            if servers::operator_owner(&w).is_some()
+                || w.spec
+                    .containers
+                    .iter()
+                    .any(|c| c.readiness_probe.is_some())
+            {
+                continue;
+            }
             let services: Vec<&Service> = view
                 .services
                 .in_namespace(w.namespace())
@@ -224,6 +235,50 @@ mod tests {
         assert_eq!(
             run("readiness-probe", "{}", &fixture("healthy")),
             Vec::new()
+        );
+    }
+}
+
+#[cfg(test)]
+mod owner_tests {
+    use crate::analyzers::testing::run;
+    use crate::snapshot;
+
+    /// Seldon's operator renders the server's StatefulSet and routes its
+    /// traffic through its agent: not this check's business.
+    #[test]
+    fn operator_rendered_servers_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sts.yaml");
+        let sts = |owner: &str| {
+            format!(
+                r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: mlserver
+  namespace: seldon-mesh
+  {owner}
+spec:
+  selector: {{matchLabels: {{app: mlserver}}}}
+  serviceName: mlserver
+  template:
+    metadata: {{labels: {{app: mlserver}}}}
+    spec:
+      containers:
+        - {{name: mlserver, image: docker.io/seldonio/mlserver:1.6.1, ports: [{{containerPort: 9000, name: server-http}}]}}
+"#
+            )
+        };
+        std::fs::write(&file, sts("ownerReferences: [{apiVersion: mlops.seldon.io/v1alpha1, kind: Server, name: mlserver, uid: a1b2, controller: true}]")).unwrap();
+        assert_eq!(
+            run("readiness-probe", "{}", &snapshot::load(&file).unwrap()),
+            Vec::new()
+        );
+        std::fs::write(&file, sts("labels: {app: mlserver}")).unwrap();
+        assert_eq!(
+            run("readiness-probe", "{}", &snapshot::load(&file).unwrap()).len(),
+            1
         );
     }
 }

@@ -89,7 +89,14 @@ impl Analyzer for SelectorDrift {
                 }
             }
             let helm = w.manager().filter(|m| m.starts_with("Helm"));
-            if let Some(manager) = &helm {
+            let applied_with_kubectl = w
+                .meta
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(LAST_APPLIED));
+            // Charts may select on their own labels (KEDA's `app:`); what drifts is
+            // an object kubectl created from another manifest and Helm then adopted.
+            if let Some(manager) = helm.as_ref().filter(|_| applied_with_kubectl) {
                 let chart_labels: Vec<&String> = self
                     .chart_keys
                     .iter()
@@ -99,7 +106,7 @@ impl Analyzer for SelectorDrift {
                     && !self.chart_keys.iter().any(|k| selector.contains_key(k))
                 {
                     reasons.push(format!(
-                        "it is managed by {manager} and labelled {}, but its selector uses none of them ({}): it was created from another manifest, and the chart's selector differs",
+                        "it was applied with kubectl and is now managed by {manager}, labelled {}, but its selector uses none of them ({}): it comes from the kubectl manifest, and the chart's selector differs",
                         chart_labels
                             .iter()
                             .map(|k| format!("{k}={}", labels[*k]))

@@ -299,6 +299,19 @@ fn workers(spec: &WorkersSpec, c: &Container, words: &[String]) -> (u32, Source)
     out
 }
 
+/// The custom resource that controls a workload (`Server seldon-mesh/mlserver`):
+/// its operator renders the pod template, so a patch to the workload is undone.
+pub fn operator_owner(w: &Workload<'_>) -> Option<String> {
+    let owner = w
+        .meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))?;
+    let builtin = ["apps/v1", "batch/v1", "v1"].contains(&owner.api_version.as_str());
+    (!builtin).then(|| format!("{} {}/{}", owner.kind, w.namespace(), owner.name))
+}
+
 /// A probe's port as a number, resolving named container ports.
 pub fn probe_port(c: &Container, port: &IntOrString) -> Option<u16> {
     match port {
