@@ -2,12 +2,18 @@
 //! an analyzer and gives it parameters; the analyzer reads the ClusterView and
 //! returns drafts of findings. Analyzers never print, never do I/O, never mutate.
 
+mod autoscaler_conflicts;
+mod autoscaler_status;
+mod autoscaler_targets;
 mod container_failures;
 mod dependency_mismatch;
 mod env;
 mod env_refs;
+mod hpa_requests;
 mod inline_credentials;
+mod keda_triggers;
 mod log_signatures;
+mod metrics_api;
 mod node_pressure;
 mod pattern;
 mod probe_endpoints;
@@ -17,6 +23,8 @@ mod quantity;
 mod readiness_probe;
 mod required_env;
 mod rollout_status;
+mod scaling;
+mod scaling_limits;
 mod selector_drift;
 mod servers;
 mod service_refs;
@@ -24,6 +32,7 @@ mod serving_workers;
 pub mod target;
 pub mod text;
 mod unschedulable;
+mod workload_credentials;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -124,6 +133,14 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &env_refs::DEF,
     &container_failures::DEF,
     &service_refs::DEF,
+    &metrics_api::DEF,
+    &hpa_requests::DEF,
+    &scaling_limits::DEF,
+    &autoscaler_conflicts::DEF,
+    &keda_triggers::DEF,
+    &inline_credentials::DEF,
+    &autoscaler_targets::DEF,
+    &autoscaler_status::DEF,
     &probe_fit::DEF,
     &readiness_probe::DEF,
     &unschedulable::DEF,
@@ -133,7 +150,7 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &serving_workers::DEF,
     &probe_endpoints::DEF,
     &log_signatures::DEF,
-    &inline_credentials::DEF,
+    &workload_credentials::DEF,
     &node_pressure::DEF,
     &provided_values::DEF,
 ];
