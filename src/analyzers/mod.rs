@@ -11,6 +11,9 @@ mod env;
 mod env_refs;
 mod hpa_requests;
 mod inline_credentials;
+mod kafka_consumers;
+mod kafka_reachable;
+mod kafka_topics;
 mod keda_triggers;
 mod log_signatures;
 mod metrics_api;
@@ -25,6 +28,16 @@ mod required_env;
 mod rollout_status;
 mod scaling;
 mod scaling_limits;
+mod seldon;
+mod seldon_dataflow_scheduler;
+mod seldon_kafka_bootstrap;
+mod seldon_model_failures;
+mod seldon_model_requirements;
+mod seldon_pipelines;
+mod seldon_runtime_missing;
+mod seldon_server_capacity;
+mod seldon_server_scale;
+mod seldon_tracing_collector;
 mod selector_drift;
 mod servers;
 mod service_refs;
@@ -153,6 +166,18 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &workload_credentials::DEF,
     &node_pressure::DEF,
     &provided_values::DEF,
+    &seldon_dataflow_scheduler::DEF,
+    &seldon_pipelines::DEF,
+    &seldon_server_capacity::DEF,
+    &seldon_model_failures::DEF,
+    &seldon_server_scale::DEF,
+    &seldon_model_requirements::DEF,
+    &seldon_runtime_missing::DEF,
+    &seldon_tracing_collector::DEF,
+    &seldon_kafka_bootstrap::DEF,
+    &kafka_reachable::DEF,
+    &kafka_topics::DEF,
+    &kafka_consumers::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
