@@ -20,10 +20,10 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-conflicts",
     summary: "several HPAs (e.g. a leftover beside KEDA's) scaling the same workload",
-    // ScaledObjects are read when collected, not required: on a cluster without
-    // KEDA this check must still run, not be skipped as "not installed".
-    needs: &[
-        Kind::HorizontalPodAutoscaler,
+    needs: &[Kind::HorizontalPodAutoscaler],
+    // Without workloads and pods only same-target and AmbiguousSelector conflicts show.
+    optional: &[
+        Kind::ScaledObject,
         Kind::Pod,
         Kind::Deployment,
         Kind::ReplicaSet,

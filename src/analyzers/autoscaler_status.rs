@@ -19,10 +19,10 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-status",
     summary: "HPAs that cannot compute or apply a replica count, and ScaledObjects or ScaledJobs that are not Ready",
-    // ScaledObjects are read when collected, not required: on a cluster without
-    // KEDA this check must still run, not be skipped as "not installed".
-    needs: &[
-        Kind::HorizontalPodAutoscaler,
+    needs: &[Kind::HorizontalPodAutoscaler],
+    optional: &[
+        Kind::ScaledObject,
+        Kind::ScaledJob,
         Kind::Deployment,
         Kind::StatefulSet,
         Kind::Event,

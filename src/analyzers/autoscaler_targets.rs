@@ -18,10 +18,10 @@ use crate::findings::{Applicability, Fix, Severity};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-targets",
     summary: "HPAs and ScaledObjects whose target is missing, unscalable, scaled to zero, or whose bounds are invalid",
-    // ScaledObjects are read when collected, not required: on a cluster without
-    // KEDA this check must still run, not be skipped as "not installed".
-    needs: &[
-        Kind::HorizontalPodAutoscaler,
+    needs: &[Kind::HorizontalPodAutoscaler],
+    // A target is called missing only when its kind was read.
+    optional: &[
+        Kind::ScaledObject,
         Kind::Deployment,
         Kind::ReplicaSet,
         Kind::StatefulSet,

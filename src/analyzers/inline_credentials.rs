@@ -14,7 +14,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "inline-credentials",
     summary: "KEDA triggers with passwords or tokens inline in their metadata",
-    needs: &[Kind::ScaledObject, Kind::ScaledJob],
+    needs: &[Kind::ScaledObject],
+    optional: &[Kind::ScaledJob, Kind::Service, Kind::Namespace],
     data: &[],
     build: build::<InlineCredentials>,
 };

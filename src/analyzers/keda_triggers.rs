@@ -18,13 +18,13 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "keda-triggers",
     summary: "KEDA trigger addresses naming a missing Service, one without endpoints, or a short name KEDA resolves in its own namespace",
-    needs: &[
-        Kind::ScaledObject,
+    needs: &[Kind::ScaledObject, Kind::Service],
+    optional: &[
         Kind::ScaledJob,
-        Kind::Service,
         Kind::EndpointSlice,
-        Kind::Deployment,
+        Kind::Endpoints,
         Kind::Namespace,
+        Kind::Deployment,
         Kind::Event,
     ],
     data: &[],

@@ -13,11 +13,13 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "metrics-api",
     summary: "HPAs whose metrics API (metrics-server, KEDA's adapter) is not registered or not available",
-    needs: &[
-        Kind::HorizontalPodAutoscaler,
+    needs: &[Kind::HorizontalPodAutoscaler],
+    // Without APIServices the check still judges from the HPAs' own words.
+    optional: &[
         Kind::ApiService,
         Kind::Service,
         Kind::EndpointSlice,
+        Kind::Endpoints,
         Kind::Deployment,
     ],
     data: &[],
