@@ -139,6 +139,10 @@ impl CheckStatus {
     }
 }
 
+/// The reason prefix of a check that had nothing to judge (no HPAs, no Seldon
+/// resources): skipped, but not for lack of data, so `--strict` lets it pass.
+pub const NOT_APPLICABLE: &str = "not applicable";
+
 /// How one selected check ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -151,4 +155,16 @@ pub struct CheckResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub findings: usize,
+}
+
+impl CheckResult {
+    /// Skipped because something could not be read (forbidden, not installed,
+    /// not collected), as opposed to having nothing to judge.
+    pub fn lacks_data(&self) -> bool {
+        self.status == CheckStatus::Skipped
+            && !self
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(NOT_APPLICABLE))
+    }
 }

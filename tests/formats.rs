@@ -16,7 +16,7 @@ fn doctor(format: &str) -> (i32, String) {
             "--snapshot",
             "fixtures/rbac-restricted",
             "--select",
-            "WKL",
+            "WKL,SCL001",
             "-o",
             format,
             "--color",
@@ -95,6 +95,10 @@ fn junit_has_one_case_per_check() {
     assert_eq!(
         skipped,
         report["summary"]["skipped"].as_u64().unwrap() as usize
+    );
+    assert!(
+        skipped > 0,
+        "the sample has a check skipped for lack of access"
     );
     insta::assert_snapshot!(xml);
 }

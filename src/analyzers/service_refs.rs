@@ -172,11 +172,12 @@ impl ServiceRefs {
                 ),
             )
             .evidence(used);
-            let others: Vec<&str> = view
+            let mut others: Vec<&str> = view
                 .services
                 .in_namespace(ns)
                 .filter_map(|s| s.metadata.name.as_deref())
                 .collect();
+            others.sort_unstable();
             draft.evidence.push(if others.is_empty() {
                 format!("namespace {ns} has no Services")
             } else {

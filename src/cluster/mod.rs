@@ -68,6 +68,9 @@ pub struct ClusterView {
     pub coverage: Vec<CoverageRecord>,
     /// Kinds that were collected (listed live, or present in the snapshot).
     pub collected: BTreeSet<Kind>,
+    /// The namespaces the view was narrowed to (`-n`); objects elsewhere were
+    /// not kept, so their absence proves nothing.
+    pub scope: Option<BTreeSet<String>>,
     index: Index,
 }
 
@@ -133,12 +136,20 @@ impl ClusterView {
             .find(|c| c.group == info.group && c.resource == info.plural)
     }
 
+    /// Whether objects of this namespace were kept (every namespace unless `-n`).
+    pub fn in_scope(&self, namespace: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|scope| scope.contains(namespace))
+    }
+
     /// Whether objects of `kind` in `namespace` were read, so that an absent
     /// one really is absent: the kind was collected and no coverage record says
     /// it was unreadable there (or cluster-wide).
     pub fn can_judge(&self, kind: Kind, namespace: &str) -> bool {
         let info = kind.info();
         self.has(kind)
+            && self.in_scope(namespace)
             && !self.coverage.iter().any(|c| {
                 c.group == info.group
                     && c.resource == info.plural
@@ -438,6 +449,7 @@ impl ClusterView {
         });
         self.logs.retain(|k, _| namespaces.contains(&k.namespace));
         self.probes.retain(|p| namespaces.contains(&p.namespace));
+        self.scope = Some(namespaces.clone());
         self.finish();
     }
 

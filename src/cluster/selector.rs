@@ -127,3 +127,58 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn label_map() -> impl Strategy<Value = BTreeMap<String, String>> {
+        prop::collection::btree_map("[a-c]", "[x-z]", 0..4)
+    }
+
+    fn req(key: String, op: &str, values: Vec<String>) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key,
+            operator: op.into(),
+            values: Some(values),
+        }
+    }
+
+    proptest! {
+        /// matchLabels selects exactly the label sets that contain it.
+        #[test]
+        fn match_labels_is_subset(sel in label_map(), labels in label_map()) {
+            let selector = LabelSelector { match_labels: Some(sel.clone()), match_expressions: None };
+            let subset = sel.iter().all(|(k, v)| labels.get(k) == Some(v));
+            prop_assert_eq!(selects(&selector, Some(&labels)), subset);
+            // A Service selector agrees, except that an empty one selects nothing.
+            prop_assert_eq!(map_selects(&sel, Some(&labels)), subset && !sel.is_empty());
+        }
+
+        /// In and NotIn are complements; so are Exists and DoesNotExist.
+        #[test]
+        fn operators_are_complements(key in "[a-c]", values in prop::collection::vec("[x-z]", 1..3), labels in label_map()) {
+            let one = |op: &str| LabelSelector {
+                match_labels: None,
+                match_expressions: Some(vec![req(key.clone(), op, values.clone())]),
+            };
+            prop_assert_ne!(selects(&one("In"), Some(&labels)), selects(&one("NotIn"), Some(&labels)));
+            prop_assert_ne!(selects(&one("Exists"), Some(&labels)), selects(&one("DoesNotExist"), Some(&labels)));
+        }
+
+        /// Adding requirements (new keys) never selects more.
+        #[test]
+        fn requirements_only_narrow(sel in label_map(), extra in label_map(), labels in label_map()) {
+            let base = LabelSelector { match_labels: Some(sel.clone()), match_expressions: None };
+            let mut wider = sel.clone();
+            for (k, v) in extra {
+                wider.entry(k).or_insert(v);
+            }
+            let narrow = LabelSelector { match_labels: Some(wider), match_expressions: None };
+            prop_assert!(!selects(&narrow, Some(&labels)) || selects(&base, Some(&labels)));
+        }
+    }
+}

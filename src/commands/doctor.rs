@@ -12,7 +12,6 @@ use crate::baseline::Baseline;
 use crate::catalogue::{Catalogue, Overrides};
 use crate::cli::DoctorArgs;
 use crate::config::Config;
-use crate::findings::CheckStatus;
 use crate::render::{self, Format};
 use crate::report::Report;
 use crate::{engine, snapshot, suppress};
@@ -103,13 +102,10 @@ fn emit(
     }
 }
 
-/// The exit code: findings at or above `--fail-on`, skipped checks under
-/// `--strict`; `--exit-zero` reports without gating.
+/// The exit code: findings at or above `--fail-on`, checks skipped for lack of
+/// data under `--strict`; `--exit-zero` reports without gating.
 fn gate(args: &DoctorArgs, report: &Report) -> Exit {
-    let skipped = report
-        .checks
-        .iter()
-        .any(|c| c.status == CheckStatus::Skipped);
+    let skipped = report.checks.iter().any(|c| c.lacks_data());
     let fails = report.fails(args.fail_on.threshold()) || (args.strict && skipped);
     if fails && !args.exit_zero {
         Exit::Findings

@@ -45,14 +45,14 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> Result<()> 
         writeln!(out, "{table}")?;
         writeln!(out)?;
     }
-    let skipped: Vec<_> = report
+    let (lacking, not_applicable): (Vec<_>, Vec<_>) = report
         .checks
         .iter()
         .filter(|c| c.status == CheckStatus::Skipped)
-        .collect();
-    if !skipped.is_empty() {
+        .partition(|c| c.lacks_data());
+    if !lacking.is_empty() {
         writeln!(out, "{}", "Skipped checks".bold())?;
-        for c in skipped {
+        for c in lacking {
             writeln!(
                 out,
                 "  {} {}: {}",
@@ -62,6 +62,14 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> Result<()> 
             )?;
         }
         writeln!(out)?;
+    }
+    if !not_applicable.is_empty() {
+        let codes: Vec<&str> = not_applicable.iter().map(|c| c.code.as_str()).collect();
+        let line = format!(
+            "Nothing to check for {} (see -o json for why)",
+            codes.join(", ")
+        );
+        writeln!(out, "{}", line.dimmed())?;
     }
     for note in &report.notes {
         writeln!(out, "{} {note}", "note:".yellow())?;

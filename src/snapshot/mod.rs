@@ -343,3 +343,102 @@ mod tests {
         assert!(err.contains("budget breached"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    //! Broken and hostile snapshot input: a clear error or bounded handling,
+    //! never a panic.
+    use std::fs;
+
+    use super::*;
+
+    fn load_text(name: &str, text: &str) -> Result<ClusterView> {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(name), text).unwrap();
+        load(dir.path())
+    }
+
+    #[test]
+    fn deeply_nested_yaml_is_refused() {
+        let text = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata: {}{}\n",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        let err = format!("{:#}", load_text("deep.yaml", &text).unwrap_err());
+        assert!(err.contains("deep.yaml"), "{err}");
+    }
+
+    #[test]
+    fn deeply_nested_json_is_refused() {
+        // An unknown kind is kept as generic JSON: the recursion limit guards it.
+        let text = format!(
+            "{{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{{\"name\":\"x\"}},\"spec\":{}{}}}",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        let err = format!("{:#}", load_text("deep.json", &text).unwrap_err());
+        assert!(
+            err.contains("deep.json") && err.contains("recursion limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn truncated_files_name_the_line() {
+        let err = format!("{:#}", load_text("cut.json", "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n{\"apiVersion\": \"v1\",").unwrap_err());
+        assert!(err.contains("cut.json") && err.contains("line 2"), "{err}");
+        let err = format!(
+            "{:#}",
+            load_text(
+                "cut.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"unterminated\n"
+            )
+            .unwrap_err()
+        );
+        assert!(err.contains("cut.yaml"), "{err}");
+    }
+
+    #[test]
+    fn objects_without_metadata_or_kind() {
+        let err = format!(
+            "{:#}",
+            load_text("a.yaml", "apiVersion: v1\nkind: Pod\n").unwrap_err()
+        );
+        assert!(err.contains("`metadata.name` is required"), "{err}");
+        let err = format!("{:#}", load_text("b.json", "[1, 2]").unwrap_err());
+        assert!(err.contains("found a list"), "{err}");
+        let err = format!("{:#}", load_text("c.yaml", "- a\n- b\n").unwrap_err());
+        assert!(err.contains("found a list"), "{err}");
+    }
+
+    #[test]
+    fn a_list_of_many_items_loads() {
+        let item = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm-NUM","namespace":"ns","managedFields":[{"manager":"kubectl"}]},"data":{"k":"v"}}"#;
+        let items: Vec<String> = (0..100_000)
+            .map(|i| item.replace("NUM", &i.to_string()))
+            .collect();
+        let text = format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[{}]}}",
+            items.join(",")
+        );
+        let view = load_text("many.json", &text).unwrap();
+        assert_eq!(view.config_maps.len(), 100_000);
+        assert!(
+            view.config_maps
+                .iter()
+                .all(|c| c.metadata.managed_fields.is_none())
+        );
+    }
+
+    #[test]
+    fn a_huge_single_log_line_is_cut_to_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("logs/ns/pod");
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("c.log"), "x".repeat(3 * MAX_LOG_BYTES as usize)).unwrap();
+        let view = load(dir.path()).unwrap();
+        // No newline in the kept tail: nothing whole to keep, so it is dropped.
+        assert!(view.log("ns", "pod", "c", false).unwrap().len() <= MAX_LOG_BYTES as usize);
+    }
+}
