@@ -39,6 +39,9 @@ pub struct AutoscalerConflicts {}
 
 impl Analyzer for AutoscalerConflicts {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if view.hpas.is_empty() {
+            return Err("not applicable: no HorizontalPodAutoscalers".into());
+        }
         let hpas: Vec<&HorizontalPodAutoscaler> = view.hpas.iter().collect();
         let pods: Vec<BTreeSet<String>> = hpas.iter().map(|h| selected_pods(view, h)).collect();
         // Union of conflicting pairs into groups (indexes into `hpas`).

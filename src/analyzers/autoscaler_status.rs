@@ -37,6 +37,11 @@ pub struct AutoscalerStatus {}
 
 impl Analyzer for AutoscalerStatus {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if view.hpas.is_empty() && !view.has(Kind::ScaledObject) && !view.has(Kind::ScaledJob) {
+            return Err(
+                "not applicable: no HorizontalPodAutoscalers, ScaledObjects or ScaledJobs".into(),
+            );
+        }
         let mut drafts: Vec<Draft> = view
             .hpas
             .iter()

@@ -37,6 +37,9 @@ pub struct AutoscalerTargets {}
 
 impl Analyzer for AutoscalerTargets {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if view.hpas.is_empty() && !view.has(Kind::ScaledObject) {
+            return Err("not applicable: no HorizontalPodAutoscalers or ScaledObjects".into());
+        }
         let mut drafts = Vec::new();
         for hpa in view.hpas.iter() {
             drafts.extend(judge_hpa(view, hpa));

@@ -42,6 +42,9 @@ struct Gap {
 
 impl Analyzer for HpaRequests {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if view.hpas.is_empty() {
+            return Err("not applicable: no HorizontalPodAutoscalers".into());
+        }
         // (workload kind, namespace, name, container, resource) → the HPAs that need it.
         let mut gaps: BTreeMap<(Kind, String, String, String, String), Gap> = BTreeMap::new();
         for hpa in view.hpas.iter() {

@@ -46,6 +46,9 @@ fn default_fragments() -> Vec<String> {
 
 impl Analyzer for InlineCredentials {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if !view.has(Kind::ScaledObject) && !view.has(Kind::ScaledJob) {
+            return Err("not applicable: no ScaledObjects or ScaledJobs".into());
+        }
         let mut drafts = Vec::new();
         for obj in view
             .custom(Kind::ScaledObject)

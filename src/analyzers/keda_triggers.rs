@@ -73,11 +73,8 @@ fn default_keys() -> Vec<String> {
 
 impl Analyzer for KedaTriggers {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        // Nothing to judge is a pass, not a skip.
-        if view.custom(Kind::ScaledObject).next().is_none()
-            && view.custom(Kind::ScaledJob).next().is_none()
-        {
-            return Ok(Vec::new());
+        if !view.has(Kind::ScaledObject) && !view.has(Kind::ScaledJob) {
+            return Err("not applicable: no ScaledObjects or ScaledJobs".into());
         }
         if !view.has(Kind::Service) {
             return Err("not collected: no Services were read".into());

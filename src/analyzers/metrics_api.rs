@@ -92,6 +92,9 @@ const APIS: [Api; 3] = [
 
 impl Analyzer for MetricsApi {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if view.hpas.is_empty() {
+            return Err("not applicable: no HorizontalPodAutoscalers".into());
+        }
         let mut drafts = Vec::new();
         for api in &APIS {
             let users: Vec<&HorizontalPodAutoscaler> = view

@@ -27,6 +27,9 @@ pub struct ScalingLimits {}
 
 impl Analyzer for ScalingLimits {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if view.hpas.is_empty() {
+            return Err("not applicable: no HorizontalPodAutoscalers".into());
+        }
         let mut drafts = Vec::new();
         for hpa in view.hpas.iter() {
             let Some(spec) = hpa.spec.as_ref() else {
