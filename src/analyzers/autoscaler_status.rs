@@ -37,7 +37,10 @@ pub struct AutoscalerStatus {}
 
 impl Analyzer for AutoscalerStatus {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if view.hpas.is_empty() && !view.has(Kind::ScaledObject) && !view.has(Kind::ScaledJob) {
+        if view.hpas.is_empty()
+            && view.custom(Kind::ScaledObject).next().is_none()
+            && view.custom(Kind::ScaledJob).next().is_none()
+        {
             return Err(
                 "not applicable: no HorizontalPodAutoscalers, ScaledObjects or ScaledJobs".into(),
             );

@@ -37,7 +37,7 @@ pub struct AutoscalerTargets {}
 
 impl Analyzer for AutoscalerTargets {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if view.hpas.is_empty() && !view.has(Kind::ScaledObject) {
+        if view.hpas.is_empty() && view.custom(Kind::ScaledObject).next().is_none() {
             return Err("not applicable: no HorizontalPodAutoscalers or ScaledObjects".into());
         }
         let mut drafts = Vec::new();
@@ -63,7 +63,7 @@ fn exists(view: &ClusterView, ns: &str, kind: &str, name: &str) -> Option<bool> 
         "ReplicaSet" => (Kind::ReplicaSet, view.replica_sets.get(ns, name).is_some()),
         _ => return None,
     };
-    view.has(k).then_some(found)
+    view.can_judge(k, ns).then_some(found)
 }
 
 /// Names of workloads of a kind in a namespace.

@@ -127,7 +127,7 @@ impl Analyzer for HpaRequests {
                 continue;
             };
             let mut draft = finding(&w, &container, &resource, gap);
-            if !view.has(Kind::Pod) {
+            if !view.can_judge(Kind::Pod, &ns) {
                 draft.evidence.push(
                     "pods were not collected: a request a LimitRange defaults into them would not show here"
                         .to_string(),
