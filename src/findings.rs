@@ -139,9 +139,10 @@ impl CheckStatus {
     }
 }
 
-/// The reason prefix of a check that had nothing to judge (no HPAs, no Seldon
-/// resources): skipped, but not for lack of data, so `--strict` lets it pass.
-pub const NOT_APPLICABLE: &str = "not applicable";
+/// The reason prefixes of a check that had nothing to judge (no HPAs on the
+/// cluster; Seldon not installed): skipped, but not for lack of data, so
+/// `--strict` lets them pass.
+pub const NOTHING_TO_JUDGE: [&str; 2] = ["not applicable", "not installed"];
 
 /// How one selected check ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,6 +166,6 @@ impl CheckResult {
             && !self
                 .reason
                 .as_deref()
-                .is_some_and(|r| r.starts_with(NOT_APPLICABLE))
+                .is_some_and(|r| NOTHING_TO_JUDGE.iter().any(|p| r.starts_with(p)))
     }
 }

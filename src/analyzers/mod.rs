@@ -10,11 +10,24 @@ mod env;
 mod env_refs;
 mod hpa_requests;
 mod inline_credentials;
+mod kafka_consumers;
+mod kafka_reachable;
+mod kafka_topics;
 mod keda_triggers;
 mod metrics_api;
 mod required_env;
 mod scaling;
 mod scaling_limits;
+mod seldon;
+mod seldon_dataflow_scheduler;
+mod seldon_kafka_bootstrap;
+mod seldon_model_failures;
+mod seldon_model_requirements;
+mod seldon_pipelines;
+mod seldon_runtime_missing;
+mod seldon_server_capacity;
+mod seldon_server_scale;
+mod seldon_tracing_collector;
 mod service_refs;
 pub mod target;
 pub mod text;
@@ -126,6 +139,18 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &inline_credentials::DEF,
     &autoscaler_targets::DEF,
     &autoscaler_status::DEF,
+    &seldon_dataflow_scheduler::DEF,
+    &seldon_pipelines::DEF,
+    &seldon_server_capacity::DEF,
+    &seldon_model_failures::DEF,
+    &seldon_server_scale::DEF,
+    &seldon_model_requirements::DEF,
+    &seldon_runtime_missing::DEF,
+    &seldon_tracing_collector::DEF,
+    &seldon_kafka_bootstrap::DEF,
+    &kafka_reachable::DEF,
+    &kafka_topics::DEF,
+    &kafka_consumers::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {

@@ -173,8 +173,9 @@ impl ClusterView {
     pub fn workloads(&self) -> Vec<Workload<'_>> {
         let mut out = Vec::new();
         for d in self.deployments.iter() {
-            if let Some(spec) = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()) {
-                let s = d.spec.as_ref().expect("checked above");
+            if let Some(s) = d.spec.as_ref()
+                && let Some(spec) = s.template.spec.as_ref()
+            {
                 out.push(Workload {
                     kind: Kind::Deployment,
                     meta: &d.metadata,
