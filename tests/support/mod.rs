@@ -49,8 +49,9 @@ pub struct Faults {
     pub expire_continue_once: Vec<String>,
     /// Added to every answer.
     pub delay: Duration,
-    /// What pods answer through the proxy: (pod, port, path, status, body).
-    /// Anything else is refused, as the API server reports it.
+    /// What pods answer through the proxy: (pod, port, path, status, body);
+    /// status 0 is no answer, with the dial error as body. Other probes are
+    /// answered 200 by Ready pods and refused by the rest.
     pub proxied: Vec<(String, u16, String, u16, String)>,
 }
 
@@ -84,6 +85,20 @@ impl ApiServer {
         load_dir(fixture_dir, fixture_dir, &mut docs, &mut logs);
         // A fixture's coverage.yaml says what its service account could not read:
         // the server refuses the same.
+        // Its probes.yaml says what the pods answered through the proxy.
+        let probes = fixture_dir.join("probes.yaml");
+        if probes.is_file() {
+            let text = std::fs::read_to_string(&probes).unwrap();
+            let results: Vec<mlopsctl::cluster::ProbeResult> =
+                mlopsctl::yaml::from_str(&text).unwrap();
+            for r in results {
+                let Some(pod) = r.pod else { continue };
+                faults.proxied.push(match r.status {
+                    Some(code) => (pod, r.port, r.path, code, r.body.unwrap_or_default()),
+                    None => (pod, r.port, r.path, 0, r.error.unwrap_or_default()),
+                });
+            }
+        }
         let coverage = fixture_dir.join("coverage.yaml");
         if coverage.is_file() {
             let text = std::fs::read_to_string(&coverage).unwrap();
@@ -614,24 +629,47 @@ fn log(state: &State, ns: &str, pod: &str, query: &HashMap<String, String>) -> R
 fn proxy(state: &State, target: &str, path: &str) -> Reply {
     let (pod, port) = target.rsplit_once(':').unwrap();
     let port: u16 = port.parse().unwrap();
+    let refused = |error: String| {
+        status(
+            503,
+            "ServiceUnavailable",
+            format!("error trying to reach service: {error}"),
+            json!({}),
+        )
+    };
     match state
         .faults
         .proxied
         .iter()
         .find(|(p, po, pa, _, _)| p == pod && *po == port && pa == path)
     {
+        // Status 0: no answer, the body is the dial error.
+        Some((_, _, _, 0, error)) => refused(error.clone()),
         Some((_, _, _, code, body)) => reply(
             StatusCode::from_u16(*code).unwrap(),
             "text/plain",
             body.clone(),
         ),
-        None => status(
-            503,
-            "ServiceUnavailable",
-            format!(
-                "error trying to reach service: dial tcp 10.244.1.7:{port}: connect: connection refused"
-            ),
-            json!({}),
-        ),
+        // Otherwise a Ready pod answers its probe, others refuse.
+        None if pod_ready(state, pod) => reply(StatusCode::OK, "text/plain", "ok".into()),
+        None => refused(format!(
+            "dial tcp 10.244.1.7:{port}: connect: connection refused"
+        )),
     }
+}
+
+fn pod_ready(state: &State, pod: &str) -> bool {
+    state
+        .objects
+        .get(&(String::new(), "pods".to_string()))
+        .into_iter()
+        .flatten()
+        .filter(|o| o["metadata"]["name"] == pod)
+        .flat_map(|o| {
+            o["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
