@@ -109,3 +109,87 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{
+        ApiRequest, ApiStats, CoverageRecord, CoverageResult, LogKey, ProbeResult,
+    };
+
+    #[test]
+    fn what_is_saved_loads_back_the_same() {
+        let mut view = ClusterView::default();
+        view.collected.insert(Kind::Pod);
+        view.collected.insert(Kind::ConfigMap);
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "ml"}, "spec": {"containers": [{"name": "c"}]}});
+        let raw = BTreeMap::from([(Kind::Pod, vec![pod])]);
+        view.logs.insert(
+            LogKey {
+                namespace: "ml".into(),
+                pod: "p".into(),
+                container: "c".into(),
+                previous: true,
+            },
+            "boom\n".into(),
+        );
+        view.probes.push(ProbeResult {
+            namespace: "ml".into(),
+            pod: Some("p".into()),
+            service: None,
+            port: 8080,
+            path: "/v2/health/ready".into(),
+            status: None,
+            latency_ms: Some(3),
+            error: Some("dial tcp 10.0.0.1:8080: connect: connection refused".into()),
+            body: None,
+        });
+        view.coverage.push(CoverageRecord {
+            group: "autoscaling".into(),
+            version: "v2".into(),
+            resource: "horizontalpodautoscalers".into(),
+            namespace: Some("ml".into()),
+            result: CoverageResult::Forbidden,
+            message: "horizontalpodautoscalers.autoscaling is forbidden".into(),
+        });
+        view.api = Some(ApiStats {
+            server: "https://k:6443".into(),
+            requests: vec![ApiRequest {
+                path: "/api/v1/namespaces/ml/pods?limit=500".into(),
+                latency_ms: 12,
+                status: Some(503),
+                error: None,
+                attempt: 2,
+            }],
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("snap");
+        let saved = save(&out, &raw, &view).unwrap();
+        assert_eq!(
+            saved,
+            Saved {
+                kinds: 2,
+                objects: 1,
+                logs: 1,
+                gaps: 1
+            }
+        );
+        let back = crate::snapshot::load(&out).unwrap();
+        assert_eq!(
+            back.collected, view.collected,
+            "an empty ConfigMapList counts"
+        );
+        assert_eq!(back.pods.len(), 1);
+        assert_eq!(back.log("ml", "p", "c", true), Some("boom\n"));
+        assert_eq!(back.probes, view.probes);
+        assert_eq!(back.coverage, view.coverage);
+        assert_eq!(back.api, view.api);
+        assert!(
+            save(&out, &raw, &view)
+                .unwrap_err()
+                .to_string()
+                .contains("is not empty")
+        );
+    }
+}
