@@ -6,6 +6,7 @@
 mod synth;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,9 @@ fn measure(cmd: &mut Command) -> (Duration, i64, Vec<u8>) {
     (elapsed, usage.ru_maxrss, out)
 }
 
+/// Set in the generator child: where to write the synthetic cluster.
+const GENERATE_INTO: &str = "MLOPSCTL_BENCH_GENERATE_INTO";
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -57,13 +61,38 @@ fn main() {
         fault_every: 25,
         seed: 42,
     };
+    // Generate in a child process: Linux carries a process's peak RSS over
+    // fork and exec, so a parent that held the generated cluster would
+    // inflate every measured child's figure.
+    if let Some(dir) = std::env::var_os(GENERATE_INTO) {
+        let generated = synth::generate(&spec, Path::new(&dir)).expect("generates");
+        println!(
+            "{}",
+            serde_json::json!({"pods": generated.pods, "bytes": generated.bytes, "expected": generated.expected})
+        );
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let gen_start = Instant::now();
-    let generated = synth::generate(&spec, dir.path()).expect("generates");
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .env(GENERATE_INTO, dir.path())
+        .env("MLOPSCTL_BENCH_PODS", pods.to_string())
+        .output()
+        .expect("generator runs");
+    assert!(
+        out.status.success(),
+        "generator failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("generator summary");
+    let json_file = dir.path().join("cluster.json");
+    let bytes = meta["bytes"].as_u64().unwrap_or_default();
+    let generated_pods = meta["pods"].as_u64().unwrap_or_default();
+    let expected: BTreeMap<String, usize> =
+        serde_json::from_value(meta["expected"].clone()).expect("expected counts");
     eprintln!(
-        "generated {} pods, {:.1} MiB of JSON in {:.1}s",
-        generated.pods,
-        generated.bytes as f64 / 1048576.0,
+        "generated {generated_pods} pods, {:.1} MiB of JSON in {:.1}s",
+        bytes as f64 / 1048576.0,
         gen_start.elapsed().as_secs_f64()
     );
 
@@ -86,17 +115,16 @@ fn main() {
         let (t, rss, _) = measure(
             Command::new("python3")
                 .args(["-c", "import json,sys; json.load(open(sys.argv[1]))"])
-                .arg(&generated.json_file),
+                .arg(&json_file),
         );
         python_times.push(t);
         python_rss = python_rss.max(rss);
     }
-    check_findings(&last_report, &generated.expected);
+    check_findings(&last_report, &expected);
     let (d, p) = (median(doctor_times), median(python_times));
     println!(
-        "snapshot: {} pods, {:.1} MiB JSON, {runs} runs (median)",
-        generated.pods,
-        generated.bytes as f64 / 1048576.0
+        "snapshot: {generated_pods} pods, {:.1} MiB JSON, {runs} runs (median)",
+        bytes as f64 / 1048576.0
     );
     println!(
         "  mlopsctl doctor   {:>8.3} s   peak RSS {:>6.1} MiB",
@@ -116,7 +144,7 @@ fn main() {
 }
 
 /// Every injected fault must be reported: the benchmark measures a correct run.
-fn check_findings(report: &[u8], expected: &BTreeMap<&'static str, usize>) {
+fn check_findings(report: &[u8], expected: &BTreeMap<String, usize>) {
     let report: serde_json::Value = serde_json::from_slice(report).expect("doctor printed JSON");
     let mut found: BTreeMap<String, usize> = BTreeMap::new();
     for f in report["findings"].as_array().expect("findings") {
@@ -126,7 +154,7 @@ fn check_findings(report: &[u8], expected: &BTreeMap<&'static str, usize>) {
     }
     for (code, n) in expected {
         assert_eq!(
-            found.get(*code).copied().unwrap_or(0),
+            found.get(code).copied().unwrap_or(0),
             *n,
             "{code}: expected {n} findings, got {found:?}"
         );
