@@ -235,7 +235,7 @@ mod tests {
         write(
             dir.path(),
             "h.yaml",
-            "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h, namespace: ml}\nspec: {maxReplicas: 5, minReplicas: 1, targetCPUUtilizationPercentage: 70, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}}\nstatus: {currentReplicas: 5, desiredReplicas: 5}\n",
+            "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h, namespace: ml, annotations: {autoscaling.alpha.kubernetes.io/conditions: '[{\"type\":\"ScalingActive\",\"status\":\"False\",\"lastTransitionTime\":\"2025-01-01T00:00:00Z\",\"reason\":\"FailedGetResourceMetric\",\"message\":\"the HPA was unable to compute the replica count\"}]'}}\nspec: {maxReplicas: 5, minReplicas: 1, targetCPUUtilizationPercentage: 70, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}}\nstatus: {currentReplicas: 5, desiredReplicas: 5}\n",
         );
         write(dir.path(), "p.yaml", POD);
         let view = load(dir.path()).unwrap();
@@ -250,6 +250,17 @@ mod tests {
         assert_eq!(
             metric.resource.as_ref().unwrap().target.average_utilization,
             Some(70)
+        );
+        let conditions = hpa
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .expect("conditions from the annotation");
+        assert_eq!(
+            conditions[0].reason.as_deref(),
+            Some("FailedGetResourceMetric")
         );
     }
 

@@ -353,6 +353,13 @@ fn hpa_v2(h: autoscaling_v1::HorizontalPodAutoscaler) -> autoscaling_v2::Horizon
         }),
         behavior: None,
     });
+    // v1 keeps the controller's conditions in an annotation, as JSON.
+    let conditions: Option<Vec<autoscaling_v2::HorizontalPodAutoscalerCondition>> = h
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("autoscaling.alpha.kubernetes.io/conditions"))
+        .and_then(|json| serde_json::from_str(json).ok());
     let status = h
         .status
         .map(|s| autoscaling_v2::HorizontalPodAutoscalerStatus {
@@ -360,6 +367,7 @@ fn hpa_v2(h: autoscaling_v1::HorizontalPodAutoscaler) -> autoscaling_v2::Horizon
             desired_replicas: s.desired_replicas,
             last_scale_time: s.last_scale_time,
             observed_generation: s.observed_generation,
+            conditions,
             ..Default::default()
         });
     autoscaling_v2::HorizontalPodAutoscaler {
