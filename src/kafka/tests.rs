@@ -266,3 +266,26 @@ fn fake_keeps_validate_only_side_effect_free() {
     fake.create_topics(&[spec("new")], false).unwrap();
     assert!(fake.existing.lock().unwrap().contains("new"));
 }
+
+#[test]
+fn create_topics_gives_up_at_its_timeout() {
+    // The mock answers no CreateTopics: the real admin must return, not hang.
+    let mock = MockCluster::new(1).expect("mock cluster");
+    let timeout = Duration::from_millis(500);
+    let admin = RdkafkaTopicAdmin::new(&mock.bootstrap_servers(), &[], timeout).expect("admin");
+    let spec = NewTopicSpec {
+        name: "seldon.seldon-mesh.errors.errors".into(),
+        partitions: 1,
+        replication: 1,
+        config: vec![],
+    };
+    let start = Instant::now();
+    let answer = admin.create_topics(&[spec], true);
+    assert!(
+        start.elapsed() < timeout + Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    let err = answer.expect_err("the mock cannot create topics");
+    assert!(format!("{err:#}").starts_with("CreateTopics"), "{err:#}");
+}
