@@ -139,6 +139,22 @@ pub struct ClusterArgs {
     /// List objects in pages of this many (kubectl's --chunk-size).
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub chunk_size: u32,
+    /// Read Kafka at this address (HOST:PORT, e.g. through a port-forward).
+    /// Without it, Kafka is read only from inside the cluster, at the address
+    /// Seldon is configured with.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub kafka_bootstrap: Option<String>,
+    /// A librdkafka property for reaching Kafka (SASL/SSL), e.g. security.protocol=SASL_SSL.
+    #[arg(long = "kafka-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub kafka_config: Vec<(String, String)>,
+}
+
+/// `KEY=VALUE` into its two halves.
+pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
 }
 
 /// `10s`, `500ms`, `2m`, `1h`, or plain seconds (`30`), as kubectl's `--request-timeout` takes.

@@ -243,6 +243,8 @@ fn cluster_args(kubeconfig: &Path) -> ClusterArgs {
         connect_timeout: Duration::from_secs(5),
         timeout: Duration::from_secs(30),
         chunk_size: 500,
+        kafka_bootstrap: None,
+        kafka_config: Vec::new(),
     }
 }
 
@@ -265,6 +267,7 @@ fn absent_groups_are_not_installed_failures_are_failed_and_503_is_retried() {
         .into(),
         logs: false,
         probes: false,
+        kafka: false,
     };
     let collected = collect::live(
         &cluster_args(&kubeconfig),
@@ -524,6 +527,7 @@ fn probes_go_through_the_pod_proxy() {
         kinds: [Kind::Pod].into(),
         logs: false,
         probes: true,
+        kafka: false,
     };
     let pod = "inference-flmj6qcsgg-lzpvt";
     let view = collect_with(
@@ -588,6 +592,7 @@ fn an_expired_continue_token_restarts_the_list_once() {
         kinds: [Kind::Pod].into(),
         logs: false,
         probes: false,
+        kafka: false,
     };
     let view = collect::live(&args, &Scope::ContextNamespace, &plan, Options::default())
         .unwrap()
@@ -607,6 +612,7 @@ fn throttled_and_dropped_requests_are_retried() {
         kinds: [Kind::Pod, Kind::Service].into(),
         logs: false,
         probes: false,
+        kafka: false,
     };
     let view = collect_with(
         Faults {
@@ -769,4 +775,51 @@ fn snapshot_save_follows_the_config_like_doctor() {
         "{:#?}",
         server.requests()
     );
+}
+
+#[test]
+fn kafka_is_read_only_where_asked_and_its_failure_is_a_finding() {
+    let (_server, _tmp, kubeconfig) = training_pipeline(Faults::default());
+    // From outside the cluster, without --kafka-bootstrap, Kafka is not read:
+    // the Kafka checks say why instead of calling in-cluster names unreachable.
+    let (code, stdout, stderr) = run(&[
+        "doctor",
+        "--kubeconfig",
+        s(&kubeconfig),
+        "--select",
+        "KFK001",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report = json_of(&stdout);
+    assert_eq!(report["checks"][0]["status"], "skipped");
+    assert!(
+        report["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--kafka-bootstrap"),
+        "{report}"
+    );
+    // Pointed at a closed port, the read fails within its bound and KFK001 names it.
+    let (code, stdout, stderr) = run(&[
+        "doctor",
+        "--kubeconfig",
+        s(&kubeconfig),
+        "--select",
+        "KFK001",
+        "--kafka-bootstrap",
+        "127.0.0.1:1",
+        "--kafka-config",
+        "client.id=mlopsctl-test",
+        // The run's deadline bounds the Kafka read too.
+        "--timeout",
+        "4s",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let report = json_of(&stdout);
+    assert_eq!(report["findings"][0]["code"], "KFK001", "{report}");
+    assert!(stdout.contains("127.0.0.1:1"), "{stdout}");
 }

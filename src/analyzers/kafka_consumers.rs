@@ -90,7 +90,7 @@ fn replicas(view: &ClusterView, w: &Workload<'_>) -> Option<(i32, i32)> {
 impl Analyzer for KafkaConsumers {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let Some(kafka) = &view.kafka else {
-            return Err("not collected: no Kafka observation (kafka.yaml)".into());
+            return Err(super::seldon::no_kafka_observation(view));
         };
         if !kafka.reachable {
             return Err("not applicable: Kafka did not answer, so its groups are unknown".into());

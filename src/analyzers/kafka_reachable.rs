@@ -45,7 +45,7 @@ pub fn subject(view: &ClusterView) -> ObjectRef {
 impl Analyzer for KafkaReachable {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let Some(kafka) = &view.kafka else {
-            return Err("not collected: no Kafka observation (kafka.yaml)".into());
+            return Err(super::seldon::no_kafka_observation(view));
         };
         if kafka.reachable {
             return Ok(Vec::new());

@@ -64,7 +64,7 @@ fn default_list() -> usize {
 impl Analyzer for KafkaTopics {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let Some(kafka) = &view.kafka else {
-            return Err("not collected: no Kafka observation (kafka.yaml)".into());
+            return Err(super::seldon::no_kafka_observation(view));
         };
         if !kafka.reachable {
             return Err("not applicable: Kafka did not answer, so its topics are unknown".into());

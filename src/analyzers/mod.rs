@@ -29,7 +29,7 @@ mod required_env;
 mod rollout_status;
 mod scaling;
 mod scaling_limits;
-mod seldon;
+pub(crate) mod seldon;
 mod seldon_dataflow_scheduler;
 mod seldon_kafka_bootstrap;
 mod seldon_model_failures;

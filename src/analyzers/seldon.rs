@@ -378,6 +378,43 @@ pub fn kafka_json(view: &ClusterView, ns: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
 
+/// The Kafka address Seldon is configured with: the first runtime namespace's
+/// `seldon-kafka` `bootstrap.servers`, else its dataflow engine's
+/// `SELDON_KAFKA_BOOTSTRAP_SERVERS`. For a collector that was given none.
+pub fn configured_kafka(view: &ClusterView) -> Option<String> {
+    view.custom(Kind::SeldonRuntime)
+        .map(namespace)
+        .find_map(|ns| {
+            kafka_json(view, ns)
+                .and_then(|j| j.get("bootstrap.servers")?.as_str().map(str::to_string))
+                .or_else(|| dataflow(view, ns)?.kafka_bootstrap.map(|s| s.value))
+        })
+}
+
+/// Why a Kafka check has no observation to judge: nothing in the view uses
+/// Kafka (no Seldon resources, no workload with a KAFKA variable, workloads
+/// read), or Kafka was not read.
+pub fn no_kafka_observation(view: &ClusterView) -> String {
+    let seldon = [Kind::SeldonModel, Kind::SeldonPipeline, Kind::SeldonRuntime]
+        .iter()
+        .any(|k| view.has(*k));
+    let workloads_use_kafka = view.workloads().iter().any(|w| {
+        w.containers().any(|c| {
+            c.env
+                .iter()
+                .flatten()
+                .any(|e| e.name.to_ascii_uppercase().contains("KAFKA"))
+        })
+    });
+    // Without workloads in the view there is no telling whether anything uses Kafka.
+    let workloads_read = view.has(Kind::Deployment) || view.has(Kind::StatefulSet);
+    if seldon || workloads_use_kafka || !workloads_read {
+        "not collected: Kafka was not read: give --kafka-bootstrap HOST:PORT (live) or a kafka.yaml (snapshot)".into()
+    } else {
+        "not applicable: nothing in the view uses Kafka".into()
+    }
+}
+
 /// The topic prefix Seldon uses in a namespace (`topicPrefix` in `kafka.json`, default `seldon`).
 pub fn topic_prefix(view: &ClusterView, ns: &str) -> String {
     kafka_json(view, ns)

@@ -62,6 +62,8 @@ pub struct Plan {
     pub logs: bool,
     /// HTTP probes of pods' health endpoints through the API server proxy.
     pub probes: bool,
+    /// Kafka metadata, consumer groups and offsets.
+    pub kafka: bool,
 }
 
 impl Plan {
@@ -72,6 +74,7 @@ impl Plan {
             plan.kinds.extend(check.def.optional.iter().copied());
             plan.logs |= check.def.data.contains(&Data::Logs);
             plan.probes |= check.def.data.contains(&Data::Probes);
+            plan.kafka |= check.def.data.contains(&Data::Kafka);
         }
         // Log tails and probes are chosen from pods.
         if plan.logs || plan.probes {
@@ -157,9 +160,44 @@ async fn collect(
         ),
     };
     view.api = Some(api.into_stats());
+    if plan.kafka {
+        view.kafka = kafka(args, &connection.source, &view, deadline).await?;
+    }
     view.finish();
     Ok(Collected { view, raw, source })
 }
+
+/// Read Kafka at `--kafka-bootstrap`, or, from inside the cluster (where its
+/// Service names resolve), at the address Seldon is configured with. From a
+/// laptop an in-cluster name would not resolve and Kafka would look down, so
+/// without the flag it is not read there: the Kafka checks say so.
+async fn kafka(
+    args: &ClusterArgs,
+    source: &str,
+    view: &ClusterView,
+    deadline: Instant,
+) -> Result<Option<crate::cluster::KafkaObservation>> {
+    let bootstrap = match &args.kafka_bootstrap {
+        Some(b) => b.clone(),
+        None if source == "in-cluster" => match crate::analyzers::seldon::configured_kafka(view) {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+        None => return Ok(None),
+    };
+    let settings = args.kafka_config.clone();
+    let budget = deadline
+        .saturating_duration_since(Instant::now())
+        .min(KAFKA_TIMEOUT);
+    let observation = tokio::task::spawn_blocking(move || {
+        crate::kafka::observe(&bootstrap, &settings, &[], budget)
+    })
+    .await?;
+    Ok(Some(observation))
+}
+
+/// The longest a Kafka read may take within the run's deadline.
+const KAFKA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 type Gathered = (ClusterView, BTreeMap<Kind, Vec<Value>>);
 
