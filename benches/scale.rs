@@ -2,9 +2,15 @@
 //! `json.load` of the same JSON, measured in the same run, interleaved so
 //! machine noise hits both alike. Reports wall time (median), peak RSS, the
 //! growth from size to size, cold start and binary size, and checks that
-//! every injected fault was found. `MLOPSCTL_BENCH_SIZES=1000,10000,50000`
-//! picks the sizes (pods), `MLOPSCTL_BENCH_RUNS` the runs per size.
+//! every injected fault was found. Live mode: the same cluster served by the
+//! in-process API server of the tests, doctor against `kubectl get … -A -o json`
+//! of the same kinds with the same kubeconfig, with the requests each made.
+//! `MLOPSCTL_BENCH_SIZES=1000,10000,50000` picks the sizes (pods),
+//! `MLOPSCTL_BENCH_RUNS` the runs per size.
 
+// The in-process API server of the live tests serves the synthetic cluster.
+#[path = "../tests/support/mod.rs"]
+mod support;
 mod synth;
 
 use std::collections::BTreeMap;
@@ -68,6 +74,12 @@ struct Row {
     doctor_rss: i64,
     python: Duration,
     python_rss: i64,
+    live: Duration,
+    live_rss: i64,
+    live_requests: usize,
+    live_gets: usize,
+    kubectl: Duration,
+    kubectl_requests: usize,
 }
 
 fn main() {
@@ -129,6 +141,24 @@ fn main() {
             per_k(last.python, last.pods)
         );
     }
+    println!();
+    println!(
+        "| pods | live doctor s | live doctor peak RSS MiB | requests | per-object GETs | kubectl get s | kubectl requests | time ratio |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.3} | {:.0} | {} | {} | {:.3} | {} | {:.2}x |",
+            r.pods,
+            r.live.as_secs_f64(),
+            r.live_rss as f64 / 1024.0,
+            r.live_requests,
+            r.live_gets,
+            r.kubectl.as_secs_f64(),
+            r.kubectl_requests,
+            r.live.as_secs_f64() / r.kubectl.as_secs_f64()
+        );
+    }
     cold_start(bin);
 }
 
@@ -169,13 +199,113 @@ fn size(bin: &str, pods: usize, runs: usize) -> Row {
         python_rss = python_rss.max(rss);
     }
     check_findings(&report, &expected);
+    let live = live(bin, dir.path(), runs, &expected);
     Row {
+        live: live.0,
+        live_rss: live.1,
+        live_requests: live.2,
+        live_gets: live.3,
+        kubectl: live.4,
+        kubectl_requests: live.5,
         pods: meta["pods"].as_u64().unwrap_or_default(),
         mib: meta["bytes"].as_u64().unwrap_or_default() as f64 / 1048576.0,
         doctor: median(doctor),
         doctor_rss,
         python: median(python),
         python_rss,
+    }
+}
+
+/// The kinds doctor lists with the shipped checks, as kubectl names them.
+const KUBECTL_KINDS: &str = "pods,deployments.apps,replicasets.apps,statefulsets.apps,daemonsets.apps,jobs.batch,\
+cronjobs.batch,services,endpointslices.discovery.k8s.io,endpoints,events,configmaps,secrets,namespaces,nodes,\
+horizontalpodautoscalers.autoscaling";
+
+/// Live mode on the same cluster: (doctor time, doctor peak RSS KiB, requests
+/// per doctor run (Lists, log tails, probes), per-object GETs per run,
+/// kubectl time, kubectl requests).
+fn live(
+    bin: &str,
+    dir: &Path,
+    runs: usize,
+    expected: &BTreeMap<String, usize>,
+) -> (Duration, i64, usize, usize, Duration, usize) {
+    let server = support::ApiServer::start(dir, Vec::new(), support::Faults::default());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = server.kubeconfig(tmp.path(), "default");
+    let (mut doctor, mut kubectl) = (Vec::new(), Vec::new());
+    let mut rss = 0;
+    let (mut doctor_requests, mut kubectl_requests, mut gets) = (0, 0, 0);
+    let mut report = Vec::new();
+    for _ in 0..runs {
+        let before = server.requests().len();
+        let (t, r, out) = measure(
+            Command::new(bin)
+                .args([
+                    "doctor",
+                    "-A",
+                    "-o",
+                    "json",
+                    "--fail-on",
+                    "never",
+                    "--timeout",
+                    "300s",
+                    "--kubeconfig",
+                ])
+                .arg(&kubeconfig),
+        );
+        doctor.push(t);
+        rss = rss.max(r);
+        report = out;
+        let requests = server.requests();
+        doctor_requests = requests.len() - before;
+        // A per-object GET names one object: a path with more segments than a List and no query.
+        gets = requests[before..]
+            .iter()
+            .filter(|r| names_one_object(r))
+            .count();
+        let before = requests.len();
+        let (t, _, _) = measure(
+            Command::new("kubectl")
+                .args(["get", KUBECTL_KINDS, "-A", "-o", "json", "--kubeconfig"])
+                .arg(&kubeconfig),
+        );
+        kubectl.push(t);
+        kubectl_requests = server.requests().len() - before;
+    }
+    // Live, logs are read for at most 100 containers, not-ready and restarting
+    // ones first: the healthy-looking pods whose log names a missing variable
+    // (WKL001) may fall outside that budget on a big cluster.
+    let mut live_expected = expected.clone();
+    live_expected.remove("WKL001");
+    check_findings(&report, &live_expected);
+    (
+        median(doctor),
+        rss,
+        doctor_requests,
+        gets,
+        median(kubectl),
+        kubectl_requests,
+    )
+}
+
+/// A GET of one object (`…/namespaces/NS/pods/NAME`), as opposed to a List,
+/// discovery, a log tail or a health probe through the proxy.
+fn names_one_object(request: &str) -> bool {
+    let path = request.split('?').next().unwrap_or_default();
+    if path.ends_with("/log") || path.contains("/proxy") {
+        return false;
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // /api/v1/namespaces/NS/RESOURCE/NAME or /apis/GROUP/VERSION/namespaces/NS/RESOURCE/NAME
+    let core = segments.first() == Some(&"api");
+    let base = if core { 2 } else { 3 };
+    let rest = &segments[base.min(segments.len())..];
+    match rest {
+        ["namespaces", _, _, _, ..] => true,
+        ["namespaces", _] => false,
+        [_resource, _name, ..] => true,
+        _ => false,
     }
 }
 

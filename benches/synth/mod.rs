@@ -275,6 +275,13 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
             "metadata": {"name": "mlflow", "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-01T00:00:00Z"},
             "spec": {"type": "ExternalName", "externalName": "mlflow.platform.svc.cluster.local", "ports": [{"port": 5000, "protocol": "TCP"}]}}));
     }
+    // metrics-server is installed and available, as the HPAs need.
+    items.push(json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+        "metadata": {"name": "v1beta1.metrics.k8s.io", "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-01T00:00:00Z",
+            "labels": {"k8s-app": "metrics-server"}},
+        "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100, "versionPriority": 100,
+            "insecureSkipTLSVerify": true, "service": {"name": "metrics-server", "namespace": "kube-system", "port": 443}},
+        "status": {"conditions": [{"type": "Available", "status": "True", "reason": "Passed", "message": "all checks passed", "lastTransitionTime": "2025-10-01T00:01:00Z"}]}}));
     let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items});
     let json_file = dir.join("cluster.json");
     let text = serde_json::to_vec(&list).expect("serialises");
