@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::ObjectRef;
+use crate::plan::Operation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,6 +67,9 @@ pub struct Fix {
     /// The equivalent kubectl (or other CLI) command, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubectl: Option<String>,
+    /// The changes `mlopsctl fix` makes, as data (none: shown, never applied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<Operation>,
 }
 
 impl Fix {
@@ -74,6 +78,7 @@ impl Fix {
             applicability,
             description: description.into(),
             kubectl: None,
+            operations: Vec::new(),
         }
     }
 
@@ -83,6 +88,12 @@ impl Fix {
 
     pub fn with_kubectl(mut self, command: impl Into<String>) -> Self {
         self.kubectl = Some(command.into());
+        self
+    }
+
+    /// Add a change `mlopsctl fix` can make; several are applied in order.
+    pub fn with_operation(mut self, operation: Operation) -> Self {
+        self.operations.push(operation);
         self
     }
 }

@@ -12,6 +12,7 @@ use super::seldon::{self, ReplicaMemory};
 use super::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 use crate::findings::{Applicability, Fix};
+use crate::plan::Operation;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-server-capacity",
@@ -215,6 +216,7 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
         );
     }
     let body = json!({"spec": spec});
+    let scale = scale_up(server, &server_ref, need, max.filter(|m| *m < need));
     with_evidence(Draft::new(
         subject,
         format!(
@@ -232,8 +234,32 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
                 "Scale Server {name} up: raise replicas from {replicas} to {need}{raise_max}. Only adds replicas; the scheduler then places the waiting Models."
             ),
         )
-        .with_kubectl(seldon::patch_command(&server_ref, "merge", &body)),
+        .with_kubectl(seldon::patch_command(&server_ref, "merge", &body))
+        .with_operation(scale),
     ), evidence)
+}
+
+/// Raise `spec.replicas` to `need`, and `spec.maxReplicas` with it when it is
+/// below (`low_max`). Guarded by the current values: it only ever scales up.
+fn scale_up(
+    server: &DynamicObject,
+    target: &crate::cluster::ObjectRef,
+    need: i64,
+    low_max: Option<i64>,
+) -> Operation {
+    let mut op = Operation::patch(target, &server.metadata, Applicability::Safe);
+    op = match server.pointer("/spec/replicas") {
+        Some(old) => op
+            .test("/spec/replicas", old.clone())
+            .replace("/spec/replicas", json!(need)),
+        None => op.add("/spec/replicas", json!(need)),
+    };
+    if let Some(m) = low_max {
+        op = op
+            .test("/spec/maxReplicas", json!(m))
+            .replace("/spec/maxReplicas", json!(need));
+    }
+    op
 }
 
 /// A draft with its evidence lines.
