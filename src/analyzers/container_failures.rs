@@ -74,7 +74,27 @@ impl Analyzer for ContainerFailures {
                         .chain(s.container_statuses.iter().flatten())
                 });
                 for cs in statuses {
-                    if self.target.containers(&w).any(|c| c.name == cs.name) && self.fires(cs) {
+                    // An OOM kill under a memory limit the workload no longer has is
+                    // history: those pods go with the rollout of the raised limit.
+                    let current = !matches!(self.mode, Mode::Oom)
+                        || memory_limit(
+                            w.spec
+                                .containers
+                                .iter()
+                                .chain(w.spec.init_containers.iter().flatten()),
+                            &cs.name,
+                        ) == memory_limit(
+                            pod.spec.iter().flat_map(|s| {
+                                s.containers
+                                    .iter()
+                                    .chain(s.init_containers.iter().flatten())
+                            }),
+                            &cs.name,
+                        );
+                    if current
+                        && self.target.containers(&w).any(|c| c.name == cs.name)
+                        && self.fires(cs)
+                    {
                         by_container
                             .entry(cs.name.as_str())
                             .or_default()
@@ -92,6 +112,19 @@ impl Analyzer for ContainerFailures {
         }
         Ok(drafts)
     }
+}
+
+/// The memory limit of the named container among these.
+fn memory_limit<'a>(
+    mut containers: impl Iterator<Item = &'a Container>,
+    name: &str,
+) -> Option<&'a str> {
+    containers
+        .find(|c| c.name == name)
+        .and_then(|c| c.resources.as_ref())
+        .and_then(|r| r.limits.as_ref())
+        .and_then(|l| l.get("memory"))
+        .map(|q| q.0.as_str())
 }
 
 fn last_termination(

@@ -79,13 +79,14 @@ impl Analyzer for ServerCapacity {
             let server = view
                 .custom_get(Kind::SeldonServer, &ns, &name)
                 .expect("found above");
-            drafts.push(judge(view, server, &models));
+            drafts.extend(judge(view, server, &models));
         }
         Ok(drafts)
     }
 }
 
-fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject]) -> Draft {
+/// The finding for one Server, or `None` while it scales up to enough replicas.
+fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject]) -> Option<Draft> {
     let ns = seldon::namespace(server);
     let name = seldon::name(server);
     let replicas = server.i64_at("/spec/replicas").unwrap_or(1);
@@ -192,6 +193,13 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
             "Give Server {name} a larger memory request (in its ServerConfig or spec.podSpec), or lower the Model's spec.memory if it overstates what it needs."
         ))), evidence);
     }
+    let observed = server.i64_at("/status/replicas");
+    if need <= replicas && observed.is_some_and(|o| o < replicas) {
+        // Scaling up to enough replicas (the fix was applied): the scheduler
+        // places the Models as replicas join; a stalled scale-up shows on the
+        // Server's and Models' own conditions.
+        return None;
+    }
     if need <= replicas {
         return with_evidence(Draft::new(
             subject,
@@ -263,9 +271,9 @@ fn scale_up(
 }
 
 /// A draft with its evidence lines.
-fn with_evidence(mut draft: Draft, lines: Vec<String>) -> Draft {
+fn with_evidence(mut draft: Draft, lines: Vec<String>) -> Option<Draft> {
     draft.evidence = lines;
-    draft
+    Some(draft)
 }
 
 #[cfg(test)]
