@@ -87,7 +87,7 @@ pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
             .with_context(|| format!("cannot write patches to {}", file.display()))?;
         writeln!(
             out,
-            "{} patch{} written to {}: apply them with the kubectl command of each entry",
+            "{} patch{} written to {}: run the kubectl command of each entry to apply it",
             applied.len(),
             if applied.len() == 1 { "" } else { "es" },
             file.display()
