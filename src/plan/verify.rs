@@ -84,3 +84,76 @@ pub fn apply_to_view(
     }
     Ok(outcomes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::testing::fixture;
+    use crate::catalogue::Catalogue;
+    use crate::plan::{Inputs, objects, planner};
+
+    /// Plan the fixes of one check on a fixture, apply every operation's JSON
+    /// patch to the fixture object with `json-patch`, put the objects back into
+    /// a fresh copy of the fixture, and verify.
+    fn fix_offline(scenario: &str, code: &str, set: &[&str]) -> Verification {
+        let catalogue = Catalogue::load(&[]).unwrap();
+        let checks = catalogue.select(&[code.to_string()], &[]).unwrap();
+        let view = fixture(scenario);
+        let report = engine::run(&checks, &view, scenario.to_string());
+        assert!(!report.findings.is_empty(), "{code} fires on {scenario}");
+        let plan = planner::build(&report.findings, &Inputs::parse(set).unwrap(), true);
+        assert_eq!(plan.ready().count(), report.findings.len(), "{plan:#?}");
+        let mut changed = fixture(scenario);
+        for p in plan.ready() {
+            for op in &p.operations {
+                let mut object = objects::get(&view, &op.target).expect("target in fixture");
+                json_patch::patch(&mut object, &op.json_patch()).expect("patch applies");
+                objects::put(&mut changed, &op.target, Some(object)).unwrap();
+            }
+        }
+        let fixed: Vec<&Finding> = report.findings.iter().collect();
+        verify(&checks, &report.findings, &fixed, &changed)
+    }
+
+    #[test]
+    fn adding_the_missing_variable_clears_wkl001() {
+        let v = fix_offline("training-pipeline", "WKL001", &["MODEL_TYPE=LSTM"]);
+        assert_eq!((v.cleared.len(), v.remaining.len(), v.new.len()), (1, 0, 0));
+    }
+
+    #[test]
+    fn raising_the_memory_limit_clears_wkl003() {
+        let v = fix_offline("training-pipeline", "WKL003", &["memory=2Gi"]);
+        assert_eq!((v.cleared.len(), v.remaining.len(), v.new.len()), (1, 0, 0));
+    }
+
+    #[test]
+    fn scaling_the_server_up_clears_sel003() {
+        let v = fix_offline("seldon-mesh-broken", "SEL003", &[]);
+        assert_eq!((v.cleared.len(), v.remaining.len(), v.new.len()), (1, 0, 0));
+    }
+
+    #[test]
+    fn unchanged_view_leaves_findings_remaining() {
+        let catalogue = Catalogue::load(&[]).unwrap();
+        let checks = catalogue.select(&["WKL001".to_string()], &[]).unwrap();
+        let view = fixture("training-pipeline");
+        let report = engine::run(&checks, &view, String::new());
+        let fixed: Vec<&Finding> = report.findings.iter().collect();
+        let v = verify(&checks, &report.findings, &fixed, &view);
+        assert!(v.cleared.is_empty() && v.new.is_empty());
+        assert_eq!(v.remaining.len(), report.findings.len());
+        assert!(!v.is_clean());
+    }
+
+    #[test]
+    fn a_finding_not_there_before_is_new() {
+        // As if the change had broken the trainer: before it nothing fired.
+        let catalogue = Catalogue::load(&[]).unwrap();
+        let checks = catalogue.select(&["WKL001".to_string()], &[]).unwrap();
+        let v = verify(&checks, &[], &[], &fixture("training-pipeline"));
+        assert_eq!(v.new.len(), 1, "{v:#?}");
+        assert_eq!(v.new[0].subject.name, "train-lstm");
+        assert!(!v.is_clean());
+    }
+}
