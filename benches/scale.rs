@@ -1,22 +1,28 @@
-//! `cargo bench --bench scale`: doctor on a synthetic 10,000-pod snapshot,
-//! against Python's `json.load` of the same JSON, measured in the same run.
-//! Reports wall time (median of runs) and peak RSS, and checks that every
-//! injected fault was found.
+//! `cargo bench --bench scale`: doctor on synthetic snapshots against Python's
+//! `json.load` of the same JSON, measured in the same run, interleaved so
+//! machine noise hits both alike. Reports wall time (median), peak RSS, the
+//! growth from size to size, cold start and binary size, and checks that
+//! every injected fault was found. `MLOPSCTL_BENCH_SIZES=1000,10000,50000`
+//! picks the sizes (pods), `MLOPSCTL_BENCH_RUNS` the runs per size.
 
 mod synth;
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Wall time and peak RSS (KiB) of one child process, from wait4's rusage.
+/// Set in the generator child: where to write the synthetic cluster.
+const GENERATE_INTO: &str = "MLOPSCTL_BENCH_GENERATE_INTO";
+
+/// Wall time, peak RSS (KiB) and stdout of one child process.
 // The child is reaped by wait4, which also reports its peak RSS.
 #[allow(clippy::zombie_processes)]
 fn measure(cmd: &mut Command) -> (Duration, i64, Vec<u8>) {
     let start = Instant::now();
     let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawns");
     let pid = child.id() as libc::pid_t;
@@ -32,8 +38,11 @@ fn measure(cmd: &mut Command) -> (Duration, i64, Vec<u8>) {
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4 failed");
     let elapsed = start.elapsed();
-    let out = reader.join().expect("reader thread");
-    (elapsed, usage.ru_maxrss, out)
+    (
+        elapsed,
+        usage.ru_maxrss,
+        reader.join().expect("reader thread"),
+    )
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -41,82 +50,137 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn main() {
-    let pods: usize = std::env::var("MLOPSCTL_BENCH_PODS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let runs: usize = std::env::var("MLOPSCTL_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let spec = synth::Spec {
+fn spec(pods: usize) -> synth::Spec {
+    synth::Spec {
         deployments: pods / 5,
         pods_per_deployment: 5,
         deployments_per_namespace: 40,
         fault_every: 25,
         seed: 42,
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gen_start = Instant::now();
-    let generated = synth::generate(&spec, dir.path()).expect("generates");
-    eprintln!(
-        "generated {} pods, {:.1} MiB of JSON in {:.1}s",
-        generated.pods,
-        generated.bytes as f64 / 1048576.0,
-        gen_start.elapsed().as_secs_f64()
-    );
+    }
+}
 
+/// One size's figures.
+struct Row {
+    pods: u64,
+    mib: f64,
+    doctor: Duration,
+    doctor_rss: i64,
+    python: Duration,
+    python_rss: i64,
+}
+
+fn main() {
+    let runs: usize = std::env::var("MLOPSCTL_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    // Generate in a child process: Linux carries a process's peak RSS over
+    // fork and exec, so a parent that held the generated cluster would
+    // inflate every measured child's figure.
+    if let Some(dir) = std::env::var_os(GENERATE_INTO) {
+        let pods: usize = std::env::var("MLOPSCTL_BENCH_PODS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .expect("pods");
+        let generated = synth::generate(&spec(pods), Path::new(&dir)).expect("generates");
+        println!(
+            "{}",
+            serde_json::json!({"pods": generated.pods, "bytes": generated.bytes, "expected": generated.expected})
+        );
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("MLOPSCTL_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let bin = env!("CARGO_BIN_EXE_mlopsctl");
-    let mut doctor_times = Vec::new();
-    let mut doctor_rss = 0;
-    let mut python_times = Vec::new();
-    let mut python_rss = 0;
-    let mut last_report = Vec::new();
-    // Interleave the two so machine noise hits both alike.
+    let mut rows = Vec::new();
+    for pods in sizes {
+        rows.push(size(bin, pods, runs));
+    }
+    println!(
+        "| pods | JSON MiB | doctor s | doctor peak RSS MiB | json.load s | json.load peak RSS MiB | time ratio | RSS ratio |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.1} | {:.3} | {:.0} | {:.3} | {:.0} | {:.2}x | {:.2}x |",
+            r.pods,
+            r.mib,
+            r.doctor.as_secs_f64(),
+            r.doctor_rss as f64 / 1024.0,
+            r.python.as_secs_f64(),
+            r.python_rss as f64 / 1024.0,
+            r.doctor.as_secs_f64() / r.python.as_secs_f64(),
+            r.doctor_rss as f64 / r.python_rss as f64
+        );
+    }
+    if let [first, .., last] = rows.as_slice() {
+        let per_k = |t: Duration, p: u64| t.as_secs_f64() * 1000.0 / p as f64 * 1000.0;
+        println!(
+            "growth {}→{} pods: doctor {:.1} → {:.1} ms per 1k pods, json.load {:.1} → {:.1} ms per 1k pods",
+            first.pods,
+            last.pods,
+            per_k(first.doctor, first.pods),
+            per_k(last.doctor, last.pods),
+            per_k(first.python, first.pods),
+            per_k(last.python, last.pods)
+        );
+    }
+    cold_start(bin);
+}
+
+fn size(bin: &str, pods: usize, runs: usize) -> Row {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .env(GENERATE_INTO, dir.path())
+        .env("MLOPSCTL_BENCH_PODS", pods.to_string())
+        .output()
+        .expect("generator runs");
+    assert!(
+        out.status.success(),
+        "generator failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("generator summary");
+    let expected: BTreeMap<String, usize> =
+        serde_json::from_value(meta["expected"].clone()).expect("expected counts");
+    let json_file = dir.path().join("cluster.json");
+    let (mut doctor, mut python) = (Vec::new(), Vec::new());
+    let (mut doctor_rss, mut python_rss) = (0, 0);
+    let mut report = Vec::new();
     for _ in 0..runs {
         let (t, rss, out) = measure(
             Command::new(bin)
                 .args(["doctor", "-o", "json", "--fail-on", "never", "--snapshot"])
                 .arg(dir.path()),
         );
-        doctor_times.push(t);
+        doctor.push(t);
         doctor_rss = doctor_rss.max(rss);
-        last_report = out;
+        report = out;
         let (t, rss, _) = measure(
             Command::new("python3")
                 .args(["-c", "import json,sys; json.load(open(sys.argv[1]))"])
-                .arg(&generated.json_file),
+                .arg(&json_file),
         );
-        python_times.push(t);
+        python.push(t);
         python_rss = python_rss.max(rss);
     }
-    check_findings(&last_report, &generated.expected);
-    let (d, p) = (median(doctor_times), median(python_times));
-    println!(
-        "snapshot: {} pods, {:.1} MiB JSON, {runs} runs (median)",
-        generated.pods,
-        generated.bytes as f64 / 1048576.0
-    );
-    println!(
-        "  mlopsctl doctor   {:>8.3} s   peak RSS {:>6.1} MiB",
-        d.as_secs_f64(),
-        doctor_rss as f64 / 1024.0
-    );
-    println!(
-        "  python json.load  {:>8.3} s   peak RSS {:>6.1} MiB",
-        p.as_secs_f64(),
-        python_rss as f64 / 1024.0
-    );
-    println!(
-        "  ratio doctor / json.load: {:.2}x time, {:.2}x memory",
-        d.as_secs_f64() / p.as_secs_f64(),
-        doctor_rss as f64 / python_rss as f64
-    );
+    check_findings(&report, &expected);
+    Row {
+        pods: meta["pods"].as_u64().unwrap_or_default(),
+        mib: meta["bytes"].as_u64().unwrap_or_default() as f64 / 1048576.0,
+        doctor: median(doctor),
+        doctor_rss,
+        python: median(python),
+        python_rss,
+    }
 }
 
 /// Every injected fault must be reported: the benchmark measures a correct run.
-fn check_findings(report: &[u8], expected: &BTreeMap<&'static str, usize>) {
+fn check_findings(report: &[u8], expected: &BTreeMap<String, usize>) {
     let report: serde_json::Value = serde_json::from_slice(report).expect("doctor printed JSON");
     let mut found: BTreeMap<String, usize> = BTreeMap::new();
     for f in report["findings"].as_array().expect("findings") {
@@ -126,10 +190,26 @@ fn check_findings(report: &[u8], expected: &BTreeMap<&'static str, usize>) {
     }
     for (code, n) in expected {
         assert_eq!(
-            found.get(*code).copied().unwrap_or(0),
+            found.get(code).copied().unwrap_or(0),
             *n,
             "{code}: expected {n} findings, got {found:?}"
         );
     }
-    println!("  findings: {found:?} (all injected faults found)");
+    eprintln!("findings: {found:?} (every injected fault found)");
+}
+
+/// Start-up cost of the commands people run first, and the binary's size.
+fn cold_start(bin: &str) {
+    for args in [&["--version"][..], &["checks"][..]] {
+        let times: Vec<Duration> = (0..20)
+            .map(|_| measure(Command::new(bin).args(args)).0)
+            .collect();
+        println!(
+            "mlopsctl {}: {:.1} ms (median of 20)",
+            args.join(" "),
+            median(times).as_secs_f64() * 1000.0
+        );
+    }
+    let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or_default();
+    println!("binary size: {:.1} MiB", size as f64 / 1048576.0);
 }

@@ -1,6 +1,7 @@
 //! Command-line flags, in kubectl's habits (`-n`, `-A`, `-o`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -48,6 +49,9 @@ pub enum Command {
     Checks(ChecksArgs),
     /// Print a check's documentation.
     Explain(ExplainArgs),
+    /// Capture what `doctor` reads from a cluster into a snapshot directory.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -111,6 +115,100 @@ pub struct DoctorArgs {
     /// Print only the report, no hints.
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// How to reach a live cluster, in kubectl's habits.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, which may list several files, then
+    /// ~/.kube/config, then the in-cluster service account).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Give up on one API request after this long (e.g. 10s, 500ms, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Give up on connecting to the API server after this long.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Give up on the whole collection after this long.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// List objects in pages of this many (kubectl's --chunk-size).
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunk_size: u32,
+}
+
+/// `10s`, `500ms`, `2m`, `1h`, or plain seconds (`30`), as kubectl's `--request-timeout` takes.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: use e.g. 10s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}`: use ms, s, m or h"
+            ));
+        }
+    };
+    if seconds <= 0.0 || !seconds.is_finite() {
+        return Err(format!("`{text}`: a timeout must be more than zero"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Collect from the cluster what the selected checks read and write it to DIR in the
+    /// snapshot layout, with Secret values and credential-like env values redacted.
+    Save(SnapshotSaveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotSaveArgs {
+    /// The directory to write (created; must be empty if it exists).
+    pub dir: PathBuf,
+    /// Only look at this namespace.
+    #[arg(
+        short,
+        long,
+        value_name = "NAMESPACE",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+    /// Look at all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Only collect what these checks read (codes or prefixes).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub select: Vec<String>,
+    /// Do not collect for these checks (codes or prefixes).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub ignore: Vec<String>,
+    #[command(flatten)]
+    pub checks: CatalogueArgs,
+    /// Config file (default: .mlopsctl.yaml in this directory or above): its
+    /// namespace, select and ignore apply as they do to doctor.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -190,4 +288,29 @@ pub struct ExplainArgs {
     pub code: String,
     #[command(flatten)]
     pub checks: CatalogueArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_kubectl_takes_them() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+        assert!(
+            parse_duration("5d")
+                .unwrap_err()
+                .contains("unknown unit `d`")
+        );
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+    }
 }

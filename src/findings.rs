@@ -60,7 +60,7 @@ impl Applicability {
 }
 
 /// A suggested fix: what to do, and the command a person would type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fix {
     pub applicability: Applicability,
     pub description: String,
@@ -70,6 +70,21 @@ pub struct Fix {
     /// The changes `mlopsctl fix` makes, as data (none: shown, never applied).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<Operation>,
+}
+
+/// Like the derived Debug, without `operations` while there are none, so debug
+/// snapshots of fixes without operations read as before.
+impl fmt::Debug for Fix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Fix");
+        d.field("applicability", &self.applicability)
+            .field("description", &self.description)
+            .field("kubectl", &self.kubectl);
+        if !self.operations.is_empty() {
+            d.field("operations", &self.operations);
+        }
+        d.finish()
+    }
 }
 
 impl Fix {

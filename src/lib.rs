@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod catalogue;
 pub mod cli;
 pub mod cluster;
+pub mod collect;
 pub mod commands;
 pub mod config;
 pub mod engine;
@@ -23,7 +24,7 @@ pub mod yaml;
 use std::io::Write;
 
 use clap::CommandFactory;
-use cli::{Cli, Command};
+use cli::{Cli, Command, SnapshotCommand};
 use commands::{Context, Exit};
 
 /// Run a parsed command line, writing the report to `out`.
@@ -36,6 +37,7 @@ pub fn run(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Exit
             None => commands::catalogue::list(args, ctx.style, out),
         },
         Command::Explain(args) => commands::catalogue::explain(args, ctx.style, out),
+        Command::Snapshot(SnapshotCommand::Save(args)) => commands::snapshot::save(args, ctx),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(*shell, &mut cmd, "mlopsctl", out);

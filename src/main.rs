@@ -6,6 +6,8 @@ use mlopsctl::cli::Cli;
 use mlopsctl::commands::{self, Context, Exit};
 
 fn main() -> ExitCode {
+    // kube's TLS uses ring; installed before anything can build a TLS client.
+    mlopsctl::collect::install_crypto_provider();
     // Installed as `kubectl-mlops`, kubectl runs it as `kubectl mlops …`: say so in help.
     let invoked_as_plugin = std::env::args_os()
         .next()

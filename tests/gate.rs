@@ -363,7 +363,7 @@ fn output_file_and_statistics() {
     );
     assert_eq!(code, 1);
     assert!(
-        out.contains("5 errors") && out.contains("report written to"),
+        out.contains("8 errors") && out.contains("report written to"),
         "{out}"
     );
     assert!(std::fs::read_to_string(&file).unwrap().starts_with("<?xml"));
@@ -379,8 +379,8 @@ fn output_file_and_statistics() {
         ],
     );
     let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(stats.as_array().unwrap().len(), 5);
-    assert_eq!(stats[0]["count"], 1);
+    assert_eq!(stats.as_array().unwrap().len(), 7);
+    assert_eq!(stats[0]["count"], 2);
 }
 
 #[test]

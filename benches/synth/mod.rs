@@ -19,9 +19,8 @@ pub struct Spec {
     pub seed: u64,
 }
 
-/// What was generated: the file Python parses, and the faults injected per code.
+/// What was generated: its size, and the faults injected per code.
 pub struct Generated {
-    pub json_file: std::path::PathBuf,
     pub bytes: u64,
     pub pods: usize,
     pub expected: BTreeMap<&'static str, usize>,
@@ -66,13 +65,15 @@ enum Fault {
     MissingConfig,
     OomKilled,
     DanglingService,
+    PinnedAtMax,
 }
 
-const FAULTS: [Fault; 4] = [
+const FAULTS: [Fault; 5] = [
     Fault::MissingEnv,
     Fault::MissingConfig,
     Fault::OomKilled,
     Fault::DanglingService,
+    Fault::PinnedAtMax,
 ];
 
 pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
@@ -130,6 +131,9 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
             Some(Fault::DanglingService) => {
                 env[1] = json!({"name": "TRACKING_URI", "value": "http://mlflow-server:5000"});
                 *expected.entry("WKL007").or_default() += 1;
+            }
+            Some(Fault::PinnedAtMax) => {
+                *expected.entry("SCL003").or_default() += 1;
             }
             None => {}
         }
@@ -246,15 +250,23 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
             "metadata": {"name": format!("{name}-{}", rng.hash(5)), "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z",
                 "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
             "endpoints": endpoints, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}));
+        // A pinned HPA: at its maximum, the controller says TooManyReplicas.
+        let pinned = matches!(fault, Some(Fault::PinnedAtMax));
+        let max_replicas = if pinned { replicas } else { 10 };
+        let limited = if pinned {
+            json!({"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas", "message": "the desired replica count is more than the maximum replica count", "lastTransitionTime": "2025-10-02T00:05:00Z"})
+        } else {
+            json!({"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": "2025-10-02T00:05:00Z"})
+        };
         items.push(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
             "metadata": {"name": name, "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z"},
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}, "minReplicas": 1, "maxReplicas": 10,
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}, "minReplicas": 1, "maxReplicas": max_replicas,
                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
-            "status": {"currentReplicas": replicas, "desiredReplicas": replicas, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 35, "averageValue": "87m"}}}],
+            "status": {"currentReplicas": replicas, "desiredReplicas": replicas, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": if pinned {95} else {35}, "averageValue": "87m"}}}],
                 "conditions": [
                     {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": "2025-10-02T00:05:00Z"},
                     {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", "lastTransitionTime": "2025-10-02T00:05:00Z"},
-                    {"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": "2025-10-02T00:05:00Z"}]}}));
+                    limited]}}));
     }
     // The Services every workload talks to, one per namespace.
     for n in 0..namespaces {
@@ -268,7 +280,6 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
     let text = serde_json::to_vec(&list).expect("serialises");
     fs::write(&json_file, &text)?;
     Ok(Generated {
-        json_file,
         bytes: text.len() as u64,
         pods,
         expected,

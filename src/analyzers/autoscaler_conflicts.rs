@@ -20,10 +20,10 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-conflicts",
     summary: "several HPAs (e.g. a leftover beside KEDA's) scaling the same workload",
-    // ScaledObjects are read when collected, not required: on a cluster without
-    // KEDA this check must still run, not be skipped as "not installed".
     needs: &[Kind::HorizontalPodAutoscaler],
+    // Without workloads and pods only same-target and AmbiguousSelector conflicts show.
     optional: &[
+        Kind::ScaledObject,
         Kind::Pod,
         Kind::Deployment,
         Kind::ReplicaSet,
@@ -81,8 +81,48 @@ impl Analyzer for AutoscalerConflicts {
                 .unwrap_or_default();
             drafts.extend(judge_group(view, &members, &shared));
         }
+        drafts.extend(latent(view));
         Ok(drafts)
     }
+}
+
+/// A ScaledObject whose HPA does not exist (yet) on a workload a plain HPA scales:
+/// KEDA's admission webhook refuses such a ScaledObject (`the workload '…' of
+/// type '…' is already managed by the hpa '…'`), and without the webhook the two
+/// HPAs conflict as soon as KEDA creates its own.
+fn latent(view: &ClusterView) -> Vec<Draft> {
+    let mut out = Vec::new();
+    for so in view.custom(Kind::ScaledObject) {
+        let ns = ns_of(&so.metadata);
+        let keda_hpa = scaling::scaled_object_hpa_name(so);
+        if view.hpas.get(ns, &keda_hpa).is_some() {
+            continue; // judged with the HPAs above
+        }
+        let Some((kind, name)) = scaling::scaled_object_target(so) else {
+            continue;
+        };
+        for h in view.hpas.in_namespace(ns).filter(|h| {
+            target(h) == Some((kind.as_str(), name.as_str()))
+                && keda_owner(view, h).is_none()
+                && !looks_keda_made(h)
+        }) {
+            let d = Draft::new(
+                scaling::hpa_ref(h),
+                format!(
+                    "HPA {} scales {kind}/{name}, which ScaledObject {} also targets: KEDA's webhook refuses the ScaledObject, or, once KEDA creates {keda_hpa}, the two HPAs block each other (AmbiguousSelector)",
+                    qualified(&h.metadata),
+                    qualified(&so.metadata)
+                ),
+            )
+            .evidence(describe(view, h))
+            .evidence(format!(
+                "ScaledObject {} targets {kind}/{name}; HPA {keda_hpa} does not exist yet",
+                qualified(&so.metadata)
+            ));
+            out.push(d.fix(leftover_fix(h, &keda_hpa, Some(so))));
+        }
+    }
+    out
 }
 
 fn target(h: &HorizontalPodAutoscaler) -> Option<(&str, &str)> {
@@ -200,7 +240,7 @@ fn judge_group(
                 ),
             );
             d.evidence = evidence.clone();
-            drafts.push(d.fix(leftover_fix(h, keda_hpa, so)));
+            drafts.push(d.fix(leftover_fix(h, name_of(&keda_hpa.metadata), so)));
         }
         if plain.is_empty() {
             // Two KEDA-made HPAs: two ScaledObjects on one workload.
@@ -309,11 +349,7 @@ fn trigger_yaml(t: &serde_json::Value) -> String {
     s
 }
 
-fn leftover_fix(
-    h: &HorizontalPodAutoscaler,
-    keda_hpa: &HorizontalPodAutoscaler,
-    so: Option<&DynamicObject>,
-) -> Fix {
+fn leftover_fix(h: &HorizontalPodAutoscaler, keda_hpa: &str, so: Option<&DynamicObject>) -> Fix {
     let ns = ns_of(&h.metadata);
     let name = name_of(&h.metadata);
     let delete = format!("kubectl delete hpa {name} -n {ns}");
@@ -321,8 +357,7 @@ fn leftover_fix(
     let (adds, untranslated) = equivalent_triggers(h, so);
     let mut description = format!(
         "Delete HPA {name}, which KEDA does not manage, so that KEDA's HPA {} scales the workload alone. Never delete {}: KEDA owns and recreates it.",
-        name_of(&keda_hpa.metadata),
-        name_of(&keda_hpa.metadata)
+        keda_hpa, keda_hpa
     );
     let mut command = delete.clone();
     if !adds.is_empty() {
@@ -337,8 +372,8 @@ fn leftover_fix(
                 .collect::<Vec<_>>()
                 .join(" and "),
             yaml.join("\n"),
-            name_of(&keda_hpa.metadata),
-            name_of(&keda_hpa.metadata)
+            keda_hpa,
+            keda_hpa
         );
         if let Some(so_name) = &so_name {
             let ops: Vec<serde_json::Value> = adds
@@ -428,6 +463,24 @@ mod fixture_tests {
             found[0].fix.as_ref().unwrap().applicability,
             Applicability::Manual
         );
+    }
+
+    #[test]
+    fn a_scaled_object_beside_a_plain_hpa_before_keda_made_its_own() {
+        let mut view = fixture("keda-autoscaling");
+        view.hpas
+            .retain(|h| h.metadata.name.as_deref() == Some("orchestrator-hpa"));
+        view.finish();
+        let found = run("autoscaler-conflicts", "{}", &view);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].subject.name, "orchestrator-hpa");
+        assert!(
+            found[0]
+                .message
+                .contains("ScaledObject default/ml-autoscaling-orchestrator-scaler also targets")
+        );
+        let kubectl = found[0].fix.as_ref().unwrap().kubectl.clone().unwrap();
+        assert!(kubectl.contains("\"type\":\"cpu\""), "{kubectl}");
     }
 
     #[test]

@@ -19,10 +19,14 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-status",
     summary: "HPAs that cannot compute or apply a replica count, and ScaledObjects or ScaledJobs that are not Ready",
-    // ScaledObjects are read when collected, not required: on a cluster without
-    // KEDA this check must still run, not be skipped as "not installed".
     needs: &[Kind::HorizontalPodAutoscaler],
-    optional: &[Kind::Deployment, Kind::StatefulSet, Kind::Event],
+    optional: &[
+        Kind::ScaledObject,
+        Kind::ScaledJob,
+        Kind::Deployment,
+        Kind::StatefulSet,
+        Kind::Event,
+    ],
     data: &[],
     build: build::<AutoscalerStatus>,
 };
@@ -33,7 +37,10 @@ pub struct AutoscalerStatus {}
 
 impl Analyzer for AutoscalerStatus {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if view.hpas.is_empty() && !view.has(Kind::ScaledObject) && !view.has(Kind::ScaledJob) {
+        if view.hpas.is_empty()
+            && view.custom(Kind::ScaledObject).next().is_none()
+            && view.custom(Kind::ScaledJob).next().is_none()
+        {
             return Err(
                 "not applicable: no HorizontalPodAutoscalers, ScaledObjects or ScaledJobs".into(),
             );

@@ -18,14 +18,15 @@ use crate::findings::{Applicability, Fix, Severity};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-targets",
     summary: "HPAs and ScaledObjects whose target is missing, unscalable, scaled to zero, or whose bounds are invalid",
-    // ScaledObjects are read when collected, not required: on a cluster without
-    // KEDA this check must still run, not be skipped as "not installed".
-    needs: &[
-        Kind::HorizontalPodAutoscaler,
+    needs: &[Kind::HorizontalPodAutoscaler],
+    // A target is called missing only when its kind was read.
+    optional: &[
+        Kind::ScaledObject,
         Kind::Deployment,
+        Kind::ReplicaSet,
         Kind::StatefulSet,
+        Kind::Event,
     ],
-    optional: &[Kind::ReplicaSet, Kind::Event],
     data: &[],
     build: build::<AutoscalerTargets>,
 };
@@ -36,7 +37,7 @@ pub struct AutoscalerTargets {}
 
 impl Analyzer for AutoscalerTargets {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if view.hpas.is_empty() && !view.has(Kind::ScaledObject) {
+        if view.hpas.is_empty() && view.custom(Kind::ScaledObject).next().is_none() {
             return Err("not applicable: no HorizontalPodAutoscalers or ScaledObjects".into());
         }
         let mut drafts = Vec::new();
@@ -62,7 +63,7 @@ fn exists(view: &ClusterView, ns: &str, kind: &str, name: &str) -> Option<bool> 
         "ReplicaSet" => (Kind::ReplicaSet, view.replica_sets.get(ns, name).is_some()),
         _ => return None,
     };
-    view.has(k).then_some(found)
+    view.can_judge(k, ns).then_some(found)
 }
 
 /// Names of workloads of a kind in a namespace.

@@ -210,9 +210,10 @@ impl ContainerFailures {
         }
         let owner = w.object_ref();
         draft = draft
+            .caused_by("container-failures", owner.clone())
+            .caused_by("probe-fit", owner.clone())
             .caused_by("required-env", owner.clone())
             .caused_by("env-refs", owner.clone())
-            .caused_by("container-failures", owner.clone())
             .caused_by("service-refs", owner.clone());
         draft.fix(
             Fix::manual(format!(

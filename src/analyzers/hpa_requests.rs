@@ -18,14 +18,13 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "hpa-requests",
     summary: "Utilization targets on a resource some container of the target does not request",
-    // ScaledObjects are read when collected, not required: on a cluster without
-    // KEDA this check must still run, not be skipped as "not installed".
     needs: &[
         Kind::HorizontalPodAutoscaler,
         Kind::Deployment,
         Kind::StatefulSet,
     ],
-    optional: &[Kind::Pod, Kind::ReplicaSet, Kind::Event],
+    // Pods show requests a LimitRange defaulted; ScaledObjects name KEDA's HPAs.
+    optional: &[Kind::Pod, Kind::ReplicaSet, Kind::ScaledObject, Kind::Event],
     data: &[],
     build: build::<HpaRequests>,
 };
@@ -127,7 +126,14 @@ impl Analyzer for HpaRequests {
             let Some(w) = scaling::target_workload(view, &ns, kind.info().kind, &name) else {
                 continue;
             };
-            drafts.push(finding(&w, &container, &resource, gap));
+            let mut draft = finding(&w, &container, &resource, gap);
+            if !view.can_judge(Kind::Pod, &ns) {
+                draft.evidence.push(
+                    "pods were not collected: a request a LimitRange defaults into them would not show here"
+                        .to_string(),
+                );
+            }
+            drafts.push(draft);
         }
         Ok(drafts)
     }

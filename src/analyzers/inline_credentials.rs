@@ -14,8 +14,8 @@ use crate::findings::Fix;
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "inline-credentials",
     summary: "KEDA triggers with passwords or tokens inline in their metadata",
-    needs: &[Kind::ScaledObject, Kind::ScaledJob],
-    optional: &[],
+    needs: &[Kind::ScaledObject],
+    optional: &[Kind::ScaledJob, Kind::Service, Kind::Namespace],
     data: &[],
     build: build::<InlineCredentials>,
 };
@@ -46,7 +46,9 @@ fn default_fragments() -> Vec<String> {
 
 impl Analyzer for InlineCredentials {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if !view.has(Kind::ScaledObject) && !view.has(Kind::ScaledJob) {
+        if view.custom(Kind::ScaledObject).next().is_none()
+            && view.custom(Kind::ScaledJob).next().is_none()
+        {
             return Err("not applicable: no ScaledObjects or ScaledJobs".into());
         }
         let mut drafts = Vec::new();

@@ -18,11 +18,13 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "keda-triggers",
     summary: "KEDA trigger addresses naming a missing Service, one without endpoints, or a short name KEDA resolves in its own namespace",
-    needs: &[Kind::ScaledObject, Kind::ScaledJob, Kind::Service],
+    needs: &[Kind::ScaledObject, Kind::Service],
     optional: &[
+        Kind::ScaledJob,
         Kind::EndpointSlice,
-        Kind::Deployment,
+        Kind::Endpoints,
         Kind::Namespace,
+        Kind::Deployment,
         Kind::Event,
     ],
     data: &[],
@@ -71,7 +73,9 @@ fn default_keys() -> Vec<String> {
 
 impl Analyzer for KedaTriggers {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if !view.has(Kind::ScaledObject) && !view.has(Kind::ScaledJob) {
+        if view.custom(Kind::ScaledObject).next().is_none()
+            && view.custom(Kind::ScaledJob).next().is_none()
+        {
             return Err("not applicable: no ScaledObjects or ScaledJobs".into());
         }
         if !view.has(Kind::Service) {
@@ -159,7 +163,7 @@ impl KedaTriggers {
         };
         // A namespace none of whose Services is in the view was not collected (e.g.
         // `-n` left it out): nothing can be said about what lives there.
-        let seen = |n: &str| n == ns || view.services.in_namespace(n).next().is_some();
+        let seen = |n: &str| view.can_judge(Kind::Service, n);
         if !short && !seen(lookup_ns) {
             return None;
         }
@@ -282,7 +286,7 @@ impl KedaTriggers {
                 draft.evidence.push(format!(
                     "KEDA operator runs in namespace {keda_ns}; no Service {svc} there"
                 ));
-                if view.services.in_namespace(keda_ns).next().is_none() {
+                if !view.can_judge(Kind::Service, keda_ns) {
                     draft.evidence.push(format!(
                         "(no Services of namespace {keda_ns} were collected: this assumes none is named {svc})"
                     ));

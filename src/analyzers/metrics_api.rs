@@ -14,10 +14,12 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "metrics-api",
     summary: "HPAs whose metrics API (metrics-server, KEDA's adapter) is not registered or not available",
     needs: &[Kind::HorizontalPodAutoscaler],
+    // Without APIServices the check still judges from the HPAs' own words.
     optional: &[
         Kind::ApiService,
         Kind::Service,
         Kind::EndpointSlice,
+        Kind::Endpoints,
         Kind::Deployment,
     ],
     data: &[],
@@ -260,8 +262,8 @@ fn backend(a: &DynamicObject) -> Option<(String, String)> {
 }
 
 fn backend_state(view: &ClusterView, ns: &str, name: &str) -> String {
-    // No Service of that namespace in the view: it was not collected (e.g. `-n`).
-    if view.services.in_namespace(ns).next().is_none() {
+    // Services of that namespace were not read (e.g. left out by `-n`).
+    if !view.can_judge(Kind::Service, ns) {
         return format!("backed by Service {ns}/{name} (namespace {ns} was not collected)");
     }
     if view.services.get(ns, name).is_none() {

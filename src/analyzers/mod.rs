@@ -2,10 +2,12 @@
 //! an analyzer and gives it parameters; the analyzer reads the ClusterView and
 //! returns drafts of findings. Analyzers never print, never do I/O, never mutate.
 
+mod api_latency;
 mod autoscaler_conflicts;
 mod autoscaler_status;
 mod autoscaler_targets;
 mod container_failures;
+mod dependency_mismatch;
 mod env;
 mod env_refs;
 mod hpa_requests;
@@ -14,8 +16,17 @@ mod kafka_consumers;
 mod kafka_reachable;
 mod kafka_topics;
 mod keda_triggers;
+mod log_signatures;
 mod metrics_api;
+mod node_pressure;
+mod pattern;
+mod probe_endpoints;
+mod probe_fit;
+mod provided_values;
+mod quantity;
+mod readiness_probe;
 mod required_env;
+mod rollout_status;
 mod scaling;
 mod scaling_limits;
 mod seldon;
@@ -28,9 +39,14 @@ mod seldon_runtime_missing;
 mod seldon_server_capacity;
 mod seldon_server_scale;
 mod seldon_tracing_collector;
+mod selector_drift;
+mod servers;
 mod service_refs;
+mod serving_workers;
 pub mod target;
 pub mod text;
+mod unschedulable;
+mod workload_credentials;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -139,6 +155,18 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &inline_credentials::DEF,
     &autoscaler_targets::DEF,
     &autoscaler_status::DEF,
+    &probe_fit::DEF,
+    &readiness_probe::DEF,
+    &unschedulable::DEF,
+    &rollout_status::DEF,
+    &selector_drift::DEF,
+    &dependency_mismatch::DEF,
+    &serving_workers::DEF,
+    &probe_endpoints::DEF,
+    &log_signatures::DEF,
+    &workload_credentials::DEF,
+    &node_pressure::DEF,
+    &provided_values::DEF,
     &seldon_dataflow_scheduler::DEF,
     &seldon_pipelines::DEF,
     &seldon_server_capacity::DEF,
@@ -151,6 +179,7 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &kafka_reachable::DEF,
     &kafka_topics::DEF,
     &kafka_consumers::DEF,
+    &api_latency::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {

@@ -14,9 +14,9 @@ use crate::findings::{Applicability, Fix};
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "scaling-limits",
     summary: "autoscalers pinned at their maximum or with scale-up disabled",
-    // ScaledObjects are read when collected, not required (see hpa-requests).
     needs: &[Kind::HorizontalPodAutoscaler],
-    optional: &[],
+    // A KEDA-made HPA is fixed on its ScaledObject, named from the HPA if not read.
+    optional: &[Kind::ScaledObject],
     data: &[],
     build: build::<ScalingLimits>,
 };

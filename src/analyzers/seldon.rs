@@ -693,6 +693,18 @@ pub fn managed_note(obj: &DynamicObject, what: &str) -> String {
     }
 }
 
+/// The SeldonRuntimes to judge, or why a runtime check has nothing to judge.
+pub fn runtimes(view: &ClusterView) -> Result<Vec<&DynamicObject>, String> {
+    if !view.has(Kind::SeldonRuntime) {
+        return Err(absent(view, "no SeldonRuntimes were read"));
+    }
+    let runtimes: Vec<_> = view.custom(Kind::SeldonRuntime).collect();
+    if runtimes.is_empty() {
+        return Err("not applicable: no SeldonRuntime".into());
+    }
+    Ok(runtimes)
+}
+
 /// Why a Seldon check has nothing to read: no Seldon kind at all in the view
 /// means Seldon Core v2 is not installed there; some but not the one needed
 /// means it was not collected.

@@ -128,14 +128,8 @@ fn same(a: &[Broker], b: &[Broker]) -> bool {
 
 impl Analyzer for KafkaBootstrap {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if !view.has(Kind::SeldonRuntime) {
-            return Err(seldon::absent(view, "no SeldonRuntimes were read"));
-        }
-        if view.custom(Kind::SeldonRuntime).next().is_none() {
-            return Err("not applicable: no SeldonRuntime".into());
-        }
         let mut drafts = Vec::new();
-        for runtime in view.custom(Kind::SeldonRuntime) {
+        for runtime in seldon::runtimes(view)? {
             let ns = seldon::namespace(runtime);
             let Some(df) = seldon::dataflow(view, ns) else {
                 continue;

@@ -102,14 +102,8 @@ fn tracing(view: &ClusterView, ns: &str, runtime: &DynamicObject) -> Tracing {
 
 impl Analyzer for TracingCollector {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
-        if !view.has(Kind::SeldonRuntime) {
-            return Err(seldon::absent(view, "no SeldonRuntimes were read"));
-        }
-        if view.custom(Kind::SeldonRuntime).next().is_none() {
-            return Err("not applicable: no SeldonRuntime".into());
-        }
         let mut drafts = Vec::new();
-        for runtime in view.custom(Kind::SeldonRuntime) {
+        for runtime in seldon::runtimes(view)? {
             let ns = seldon::namespace(runtime);
             let t = tracing(view, ns, runtime);
             let Some(endpoint) = t.endpoint.filter(|_| t.enabled) else {

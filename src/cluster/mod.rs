@@ -1,6 +1,7 @@
 //! The ClusterView: everything collected from a cluster or read from a
 //! snapshot, indexed for the lookups checks need. Checks only read it.
 
+mod api_stats;
 mod kinds;
 mod object_ref;
 mod observations;
@@ -19,6 +20,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+pub use api_stats::{ApiRequest, ApiStats};
 pub use kinds::{Kind, KindInfo};
 pub use object_ref::ObjectRef;
 pub use observations::{
@@ -66,6 +68,8 @@ pub struct ClusterView {
     pub kafka: Option<KafkaObservation>,
     pub probes: Vec<ProbeResult>,
     pub coverage: Vec<CoverageRecord>,
+    /// How the API server answered during a live collection (`api.yaml`).
+    pub api: Option<ApiStats>,
     /// Kinds that were collected (listed live, or present in the snapshot).
     pub collected: BTreeSet<Kind>,
     /// The namespaces the view was narrowed to (`-n`); objects elsewhere were
@@ -173,8 +177,9 @@ impl ClusterView {
     pub fn workloads(&self) -> Vec<Workload<'_>> {
         let mut out = Vec::new();
         for d in self.deployments.iter() {
-            if let Some(spec) = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()) {
-                let s = d.spec.as_ref().expect("checked above");
+            if let Some(s) = d.spec.as_ref()
+                && let Some(spec) = s.template.spec.as_ref()
+            {
                 out.push(Workload {
                     kind: Kind::Deployment,
                     meta: &d.metadata,

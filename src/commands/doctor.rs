@@ -1,7 +1,8 @@
 //! `mlopsctl doctor`: collect, check, suppress, render, gate.
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use comfy_table::{Table, presets};
@@ -11,6 +12,8 @@ use super::{Context, Exit};
 use crate::baseline::Baseline;
 use crate::catalogue::{Catalogue, Overrides};
 use crate::cli::DoctorArgs;
+use crate::cluster::ClusterView;
+use crate::collect::{self, Options, Plan, Scope};
 use crate::config::Config;
 use crate::render::{self, Format};
 use crate::report::Report;
@@ -31,29 +34,30 @@ pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit
     };
     let ignore: Vec<String> = args.ignore.iter().chain(&config.ignore).cloned().collect();
     let checks = catalogue.select(select, &ignore)?;
-    let Some(path) = &args.snapshot else {
-        bail!(
-            "no cluster source: live clusters are not supported by this build yet; \
-             capture one with `kubectl get … -o yaml` and pass it with --snapshot PATH"
-        );
-    };
-    let mut view = snapshot::load(path)?;
     let namespace = if args.all_namespaces {
         None
     } else {
         args.namespace.as_ref().or(config.namespace.as_ref())
     };
-    if let Some(ns) = namespace {
-        if !view.namespace_exists(ns) {
-            bail!(
-                "namespace {ns} is not in snapshot {}: it holds {}",
-                path.display(),
-                view.namespace_names().collect::<Vec<_>>().join(", ")
-            );
+    let (view, source) = match &args.snapshot {
+        Some(path) => (
+            load_snapshot(path, namespace)?,
+            format!("snapshot {}", path.display()),
+        ),
+        None => {
+            let live = collect::live(
+                &args.cluster,
+                &Scope::from_flags(namespace.map(String::as_str), args.all_namespaces),
+                &Plan::for_checks(&checks),
+                Options {
+                    progress: show_progress(args),
+                    ..Options::default()
+                },
+            )?;
+            (live.view, live.source)
         }
-        view.restrict_to(&BTreeSet::from([ns.clone()]));
-    }
-    let mut report = engine::run(&checks, &view, format!("snapshot {}", path.display()));
+    };
+    let mut report = engine::run(&checks, &view, source);
 
     let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
     let baseline_ref = baseline
@@ -86,6 +90,26 @@ pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit
         None => emit(args, &report, &rules, ctx, out)?,
     }
     Ok(gate(args, &report))
+}
+
+fn load_snapshot(path: &Path, namespace: Option<&String>) -> Result<ClusterView> {
+    let mut view = snapshot::load(path)?;
+    if let Some(ns) = namespace {
+        if !view.namespace_exists(ns) {
+            bail!(
+                "namespace {ns} is not in snapshot {}: it holds {}",
+                path.display(),
+                view.namespace_names().collect::<Vec<_>>().join(", ")
+            );
+        }
+        view.restrict_to(&BTreeSet::from([ns.clone()]));
+    }
+    Ok(view)
+}
+
+/// Progress only for a person watching a terminal, never around machine output.
+fn show_progress(args: &DoctorArgs) -> bool {
+    std::io::stderr().is_terminal() && !args.quiet && args.output != Format::Json
 }
 
 fn emit(

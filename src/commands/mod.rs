@@ -4,6 +4,7 @@ pub mod catalogue;
 pub mod doctor;
 pub mod fix;
 pub mod pack;
+pub mod snapshot;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -2,6 +2,8 @@
 //! ClusterView. Every error names the file, and the line or object, that broke.
 
 mod objects;
+mod redact;
+mod save;
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -13,11 +15,14 @@ use serde::de::DeserializeOwned;
 use crate::cluster::{ClusterView, LogKey};
 
 pub use objects::{Doc, ObjectSink, parse_documents};
+pub use redact::{REDACTED, redact};
+pub use save::{Saved, file_name, save};
 
 /// The observation files at the root of a snapshot directory.
 pub const KAFKA_FILE: &str = "kafka.yaml";
 pub const PROBES_FILE: &str = "probes.yaml";
 pub const COVERAGE_FILE: &str = "coverage.yaml";
+pub const API_FILE: &str = "api.yaml";
 const LOGS_DIR: &str = "logs";
 
 /// How much of a log file is kept: its tail, as `kubectl logs --tail` would give.
@@ -45,6 +50,7 @@ pub fn load(path: &Path) -> Result<ClusterView> {
                 KAFKA_FILE => sink.view().kafka = Some(read_yaml_file(file)?),
                 PROBES_FILE => sink.view().probes = read_yaml_file(file)?,
                 COVERAGE_FILE => sink.view().coverage = read_yaml_file(file)?,
+                API_FILE => sink.view().api = Some(read_yaml_file(file)?),
                 _ if rel.starts_with(LOGS_DIR) => load_log(sink.view(), rel, file)?,
                 _ if is_object_file(file) => load_object_file(&mut sink, file)?,
                 _ => {}
@@ -235,7 +241,7 @@ mod tests {
         write(
             dir.path(),
             "h.yaml",
-            "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h, namespace: ml}\nspec: {maxReplicas: 5, minReplicas: 1, targetCPUUtilizationPercentage: 70, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}}\nstatus: {currentReplicas: 5, desiredReplicas: 5}\n",
+            "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h, namespace: ml, annotations: {autoscaling.alpha.kubernetes.io/conditions: '[{\"type\":\"ScalingActive\",\"status\":\"False\",\"lastTransitionTime\":\"2025-01-01T00:00:00Z\",\"reason\":\"FailedGetResourceMetric\",\"message\":\"the HPA was unable to compute the replica count\"}]'}}\nspec: {maxReplicas: 5, minReplicas: 1, targetCPUUtilizationPercentage: 70, scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}}\nstatus: {currentReplicas: 5, desiredReplicas: 5}\n",
         );
         write(dir.path(), "p.yaml", POD);
         let view = load(dir.path()).unwrap();
@@ -250,6 +256,17 @@ mod tests {
         assert_eq!(
             metric.resource.as_ref().unwrap().target.average_utilization,
             Some(70)
+        );
+        let conditions = hpa
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .expect("conditions from the annotation");
+        assert_eq!(
+            conditions[0].reason.as_deref(),
+            Some("FailedGetResourceMetric")
         );
     }
 

@@ -183,6 +183,15 @@ impl<'a> ObjectSink<'a> {
         let head = doc.head()?;
         let kind = head.kind.as_deref().unwrap_or_default().to_string();
         if kind.ends_with("List") {
+            // A typed list (`PodList`, as the API and `snapshot save` write them) says
+            // its kind was collected even when it holds no items.
+            if let (Some(item_kind), Some(api_version)) = (
+                kind.strip_suffix("List").filter(|k| !k.is_empty()),
+                head.api_version.as_deref(),
+            ) && let Some(listed) = Kind::from_object(api_version, item_kind)
+            {
+                self.view.collected.insert(listed);
+            }
             drop(head);
             for (i, item) in doc.into_items(&kind)?.into_iter().enumerate() {
                 let label = item
@@ -353,6 +362,13 @@ fn hpa_v2(h: autoscaling_v1::HorizontalPodAutoscaler) -> autoscaling_v2::Horizon
         }),
         behavior: None,
     });
+    // v1 keeps the controller's conditions in an annotation, as JSON.
+    let conditions: Option<Vec<autoscaling_v2::HorizontalPodAutoscalerCondition>> = h
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("autoscaling.alpha.kubernetes.io/conditions"))
+        .and_then(|json| serde_json::from_str(json).ok());
     let status = h
         .status
         .map(|s| autoscaling_v2::HorizontalPodAutoscalerStatus {
@@ -360,6 +376,7 @@ fn hpa_v2(h: autoscaling_v1::HorizontalPodAutoscaler) -> autoscaling_v2::Horizon
             desired_replicas: s.desired_replicas,
             last_scale_time: s.last_scale_time,
             observed_generation: s.observed_generation,
+            conditions,
             ..Default::default()
         });
     autoscaling_v2::HorizontalPodAutoscaler {

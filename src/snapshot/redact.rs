@@ -1,0 +1,167 @@
+//! What `snapshot save` hides: Secret values (the keys stay, with empty values
+//! so they are still valid base64); env values and KEDA trigger parameters whose
+//! name looks like a credential; and the password (or token) in any URL of any
+//! string — also inside kubectl's last-applied-configuration annotation, which
+//! repeats the object. What is hidden becomes `REDACTED`, never empty, so a
+//! check that reports an inline credential still fires on the saved snapshot.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+pub const REDACTED: &str = "REDACTED";
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+static CREDENTIAL_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)password|passwd|secret|token|key|credential").expect("valid regex")
+});
+/// `scheme://user:password@` (the user is kept) or `scheme://token@`.
+static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:(?P<user>[^/@\s:]*):)?[^/@\s:]+@")
+        .expect("valid regex")
+});
+
+/// Redact an object in place.
+pub fn redact(object: &mut Value) {
+    if object.get("kind").and_then(Value::as_str) == Some("Secret") {
+        for field in ["data", "stringData"] {
+            if let Some(Value::Object(map)) = object.get_mut(field) {
+                for value in map.values_mut() {
+                    *value = Value::String(String::new());
+                }
+            }
+        }
+    }
+    walk(object);
+}
+
+fn walk(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(env)) = map.get_mut("env") {
+                env.iter_mut().for_each(redact_env_var);
+            }
+            if let Some(Value::Array(triggers)) = map.get_mut("triggers") {
+                triggers.iter_mut().for_each(redact_trigger);
+            }
+            if let Some(Value::Object(annotations)) = map.get_mut("annotations")
+                && let Some(Value::String(applied)) = annotations.get_mut(LAST_APPLIED)
+                && let Ok(mut inner) = serde_json::from_str::<Value>(applied)
+            {
+                redact(&mut inner);
+                *applied = inner.to_string();
+            }
+            map.values_mut().for_each(walk);
+        }
+        Value::Array(items) => items.iter_mut().for_each(walk),
+        Value::String(text) if URL_USERINFO.is_match(text) => {
+            *text = URL_USERINFO
+                .replace_all(text, |c: &regex::Captures<'_>| match c.name("user") {
+                    Some(user) => format!("{}{}:{REDACTED}@", &c["scheme"], user.as_str()),
+                    None => format!("{}{REDACTED}@", &c["scheme"]),
+                })
+                .into_owned();
+        }
+        _ => {}
+    }
+}
+
+/// `{name: DB_PASSWORD, value: hunter2}` → `value: REDACTED`.
+fn redact_env_var(var: &mut Value) {
+    let credential = var
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| CREDENTIAL_NAME.is_match(n));
+    if credential && let Some(Value::String(text)) = var.get_mut("value") {
+        hide(text);
+    }
+}
+
+/// A KEDA trigger's `metadata: {password: hunter2}`; `passwordFromEnv: NAME`
+/// names a variable and stays.
+fn redact_trigger(trigger: &mut Value) {
+    let Some(Value::Object(metadata)) = trigger.get_mut("metadata") else {
+        return;
+    };
+    for (key, value) in metadata.iter_mut() {
+        let k = key.to_ascii_lowercase();
+        if CREDENTIAL_NAME.is_match(&k)
+            && !k.ends_with("fromenv")
+            && !k.ends_with("fromenvfile")
+            && let Value::String(text) = value
+        {
+            hide(text);
+        }
+    }
+}
+
+fn hide(text: &mut String) {
+    if !text.is_empty() {
+        *text = REDACTED.to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secrets_keep_keys_with_empty_values() {
+        let mut s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "data": {"password": "aHVudGVyMg=="}, "stringData": {"user": "admin"}});
+        redact(&mut s);
+        assert_eq!(s["data"], json!({"password": ""}));
+        assert_eq!(s["stringData"], json!({"user": ""}));
+    }
+
+    #[test]
+    fn credential_env_values_and_url_user_info() {
+        let mut d = json!({"kind": "Deployment", "metadata": {"name": "d", "annotations": {
+        LAST_APPLIED: "{\"kind\":\"Deployment\",\"spec\":{\"env\":[{\"name\":\"API_TOKEN\",\"value\":\"abc\"}]}}"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "env": [
+            {"name": "MLFLOW_TRACKING_PASSWORD", "value": "hunter2"},
+            {"name": "aws_secret_access_key", "value": "wJalr"},
+            {"name": "DATABASE_URL", "value": "postgresql://mlflow:hunter2@db:5432/mlflow"},
+            {"name": "MODEL_TYPE", "value": "lstm"},
+            {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+        ]}]}}}});
+        redact(&mut d);
+        let env = &d["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(env[0]["value"], REDACTED);
+        assert_eq!(env[1]["value"], REDACTED);
+        assert_eq!(
+            env[2]["value"],
+            "postgresql://mlflow:REDACTED@db:5432/mlflow"
+        );
+        assert_eq!(env[3]["value"], "lstm");
+        assert_eq!(env[4]["valueFrom"]["secretKeyRef"]["key"], "k");
+        let applied = d["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap();
+        assert!(
+            !applied.contains("abc") && applied.contains(REDACTED),
+            "{applied}"
+        );
+    }
+
+    #[test]
+    fn urls_anywhere_and_keda_trigger_parameters() {
+        let mut o = json!({"kind": "ScaledObject", "metadata": {"name": "s"}, "spec": {"triggers": [
+            {"type": "postgresql", "metadata": {"host": "postgres://keda:s3cr3t@pg:5432/jobs",
+                "password": "s3cr3t", "passwordFromEnv": "PG_PASSWORD", "targetQueryValue": "5"}}],
+            "args": ["--backend-store-uri", "postgresql://mlflow:s3cr3t@db/mlflow",
+                     "https://ghp_t0k3n@github.com/org/repo.git", "http://mlflow:5000"]}});
+        redact(&mut o);
+        let meta = &o["spec"]["triggers"][0]["metadata"];
+        assert_eq!(meta["host"], "postgres://keda:REDACTED@pg:5432/jobs");
+        assert_eq!(meta["password"], REDACTED);
+        assert_eq!(meta["passwordFromEnv"], "PG_PASSWORD");
+        assert_eq!(meta["targetQueryValue"], "5");
+        let args = &o["spec"]["args"];
+        assert_eq!(args[1], "postgresql://mlflow:REDACTED@db/mlflow");
+        assert_eq!(args[2], "https://REDACTED@github.com/org/repo.git");
+        assert_eq!(args[3], "http://mlflow:5000");
+        assert!(!o.to_string().contains("s3cr3t") && !o.to_string().contains("t0k3n"));
+    }
+}
