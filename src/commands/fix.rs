@@ -79,7 +79,7 @@ pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
     let verification = plan::verify(&originating, &report.findings, &fixed, &changed);
 
     colored::control::set_override(ctx.style.color);
-    print_plan(&plan, &view, &outcomes, args, out)?;
+    print_plan(&plan, &view, &outcomes, args, ctx.style.color, out)?;
     print_verification(&verification, &plan, out)?;
     if let Some(file) = &args.patch_file {
         let text = patch_file(path, &applied);
@@ -116,6 +116,7 @@ fn print_plan(
     view: &ClusterView,
     outcomes: &[Option<ApplyError>],
     args: &FixArgs,
+    color: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let ready = plan.ready().count();
@@ -158,7 +159,7 @@ fn print_plan(
             status_text(&p.status, failed, args)
         )?;
         for op in &p.operations {
-            print_operation(op, view, out)?;
+            print_operation(op, view, color, out)?;
         }
     }
     if !plan.unfixable.is_empty() {
@@ -202,7 +203,12 @@ fn status_text(status: &Status, failed: Option<&ApplyError>, args: &FixArgs) -> 
     }
 }
 
-fn print_operation(op: &Operation, view: &ClusterView, out: &mut dyn Write) -> Result<()> {
+fn print_operation(
+    op: &Operation,
+    view: &ClusterView,
+    color: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let rv = op
         .precondition
         .resource_version
@@ -232,7 +238,7 @@ fn print_operation(op: &Operation, view: &ClusterView, out: &mut dyn Write) -> R
                 &yaml(after.as_ref()),
                 &format!("{} (snapshot)", op.target),
                 &format!("{} (planned)", op.target),
-                colored::control::SHOULD_COLORIZE.should_colorize(),
+                color,
             );
             for line in text.lines() {
                 writeln!(out, "  {line}")?;

@@ -1,6 +1,5 @@
 //! Objects as YAML, and the unified diff of an object before → after.
 
-use colored::Colorize;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -18,32 +17,38 @@ pub fn unified(before: &str, after: &str, old: &str, new: &str, color: bool) -> 
     }
     let mut udiff = diff.unified_diff();
     udiff.context_radius(3).header(old, new);
-    let mut out = String::new();
-    let paint = |line: String, tag: Option<ChangeTag>| -> String {
-        if !color {
-            return line;
-        }
-        match tag {
-            Some(ChangeTag::Delete) => line.red().to_string(),
-            Some(ChangeTag::Insert) => line.green().to_string(),
-            Some(ChangeTag::Equal) => line,
-            None => line.cyan().to_string(),
-        }
+    let paint = |line: &str, tag: Option<ChangeTag>| -> String {
+        // Each line painted on its own, so a colour never runs past its newline.
+        let line = line.trim_end_matches('\n');
+        // ANSI SGR codes written here rather than through `colored`, whose
+        // process-wide switch belongs to the caller.
+        let code = match tag {
+            _ if !color => None,
+            Some(ChangeTag::Delete) => Some(31),
+            Some(ChangeTag::Insert) => Some(32),
+            Some(ChangeTag::Equal) => None,
+            None => Some(36),
+        };
+        let painted = match code {
+            Some(code) => format!("\u{1b}[{code}m{line}\u{1b}[0m"),
+            None => line.to_string(),
+        };
+        format!("{painted}\n")
     };
-    out.push_str(&paint(format!("--- {old}\n+++ {new}\n"), None));
+    let mut out = paint(&format!("--- {old}"), None);
+    out.push_str(&paint(&format!("+++ {new}"), None));
     for hunk in udiff.iter_hunks() {
-        out.push_str(&paint(format!("{}\n", hunk.header()), None));
+        out.push_str(&paint(&hunk.header().to_string(), None));
         for change in hunk.iter_changes() {
             let sign = match change.tag() {
                 ChangeTag::Delete => '-',
                 ChangeTag::Insert => '+',
                 ChangeTag::Equal => ' ',
             };
-            let mut line = format!("{sign}{}", change.value());
-            if !line.ends_with('\n') {
-                line.push('\n');
-            }
-            out.push_str(&paint(line, Some(change.tag())));
+            out.push_str(&paint(
+                &format!("{sign}{}", change.value()),
+                Some(change.tag()),
+            ));
         }
     }
     out
@@ -67,8 +72,12 @@ mod tests {
 
     #[test]
     fn colour_only_when_asked() {
-        colored::control::set_override(true);
         let diff = unified("a: 1\n", "a: 2\n", "x", "y", true);
         assert!(diff.contains("\u{1b}["), "{diff:?}");
+        // Every line closes its own colour.
+        assert!(
+            diff.lines().all(|l| !l.starts_with("\u{1b}[0m")),
+            "{diff:?}"
+        );
     }
 }
