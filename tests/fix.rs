@@ -45,6 +45,8 @@ fn training_pipeline_missing_env() {
         "MODEL_TYPE=LSTM",
     ]);
     assert_eq!(code, 0, "{stdout}");
+    // The plan says which Helm values to change too, so an upgrade keeps the fix.
+    assert!(stdout.contains("managed by Helm release flts"), "{stdout}");
     insta::assert_snapshot!("training_pipeline_wkl001_plan", stdout);
     insta::assert_snapshot!("training_pipeline_wkl001_patches", patches);
 }

@@ -147,6 +147,7 @@ fn print_plan(
             p.subject.object().to_string().bold()
         )?;
         writeln!(out, "  {}", p.message)?;
+        writeln!(out, "  fix: {}", p.description)?;
         let failed = if p.status == Status::Ready {
             outcome.next().and_then(Option::as_ref)
         } else {

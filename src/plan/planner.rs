@@ -32,6 +32,9 @@ pub struct Planned {
     pub code: String,
     pub subject: ObjectRef,
     pub message: String,
+    /// The fix's own words: what it changes, and which Helm or Argo CD values
+    /// to change too so the next sync does not undo it.
+    pub description: String,
     /// `manual` while inputs are missing, else the least safe operation's.
     pub applicability: Applicability,
     #[serde(flatten)]
@@ -104,6 +107,7 @@ pub fn build(findings: &[Finding], inputs: &Inputs, allow_unsafe: bool) -> Plan 
             code: finding.code.clone(),
             subject: finding.subject.clone(),
             message: finding.message.clone(),
+            description: fix.description.clone(),
             applicability,
             status,
             operations,
