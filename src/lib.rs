@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod findings;
+pub mod kafka;
 pub mod plan;
 pub mod rbac;
 pub mod render;
