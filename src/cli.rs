@@ -43,6 +43,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Run the checks and report findings with their causes and fixes.
     Doctor(DoctorArgs),
+    /// Plan the fixes of the findings, show their diffs, and write them as patches.
+    Fix(FixArgs),
     /// List the check catalogue.
     Checks(ChecksArgs),
     /// Print a check's documentation.
@@ -223,6 +225,30 @@ pub struct SnapshotSaveArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Only fix the findings of these checks (codes or prefixes); every check when none.
+    #[arg(value_name = "CODES", value_delimiter = ',')]
+    pub codes: Vec<String>,
+    /// Read a snapshot (a directory in the snapshot layout, or one file) instead of a cluster.
+    #[arg(long, value_name = "PATH")]
+    pub snapshot: Option<PathBuf>,
+    /// A value a fix needs, e.g. `--set MODEL_TYPE=LSTM`; `OBJECT/KEY=VALUE` for one object only.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Include unsafe fixes (restarts, resource changes); without it they are listed as skipped.
+    #[arg(long = "unsafe")]
+    pub unsafe_fixes: bool,
+    /// Write the planned patches to this file (YAML with one kubectl command each).
+    #[arg(long, value_name = "FILE")]
+    pub patch_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub checks: CatalogueArgs,
+    /// Config file (default: .mlopsctl.yaml in this directory or above).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::ObjectRef;
+use crate::plan::Operation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,13 +60,31 @@ impl Applicability {
 }
 
 /// A suggested fix: what to do, and the command a person would type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fix {
     pub applicability: Applicability,
     pub description: String,
     /// The equivalent kubectl (or other CLI) command, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubectl: Option<String>,
+    /// The changes `mlopsctl fix` makes, as data (none: shown, never applied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<Operation>,
+}
+
+/// Like the derived Debug, without `operations` while there are none, so debug
+/// snapshots of fixes without operations read as before.
+impl fmt::Debug for Fix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Fix");
+        d.field("applicability", &self.applicability)
+            .field("description", &self.description)
+            .field("kubectl", &self.kubectl);
+        if !self.operations.is_empty() {
+            d.field("operations", &self.operations);
+        }
+        d.finish()
+    }
 }
 
 impl Fix {
@@ -74,6 +93,7 @@ impl Fix {
             applicability,
             description: description.into(),
             kubectl: None,
+            operations: Vec::new(),
         }
     }
 
@@ -83,6 +103,12 @@ impl Fix {
 
     pub fn with_kubectl(mut self, command: impl Into<String>) -> Self {
         self.kubectl = Some(command.into());
+        self
+    }
+
+    /// Add a change `mlopsctl fix` can make; several are applied in order.
+    pub fn with_operation(mut self, operation: Operation) -> Self {
+        self.operations.push(operation);
         self
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod engine;
 pub mod findings;
 pub mod kafka;
+pub mod plan;
 pub mod rbac;
 pub mod render;
 pub mod report;
@@ -31,6 +32,7 @@ use commands::{Context, Exit};
 pub fn run(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Doctor(args) => commands::doctor::run(args, ctx, out),
+        Command::Fix(args) => commands::fix::run(args, ctx, out),
         Command::Checks(args) => match &args.action {
             Some(cli::ChecksAction::Test { dir }) => commands::pack::test(dir, ctx.style, out),
             None => commands::catalogue::list(args, ctx.style, out),

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ApiStats, ClusterView, ObjectRef};
-use crate::findings::{Applicability, Fix};
+use crate::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "api-latency",
@@ -108,15 +108,13 @@ fn summary(api: &ApiStats) -> String {
 }
 
 fn fix() -> Fix {
-    Fix {
-        applicability: Applicability::Manual,
-        description: "Check the API server's health checks and load: its readiness \
-                      (etcd, informers), its request metrics (apiserver_request_duration_seconds, \
-                      apiserver_flowcontrol_rejected_requests_total) and whether a client or \
-                      controller floods it; on a managed cluster, check the provider's control-plane status."
-            .into(),
-        kubectl: Some("kubectl get --raw='/readyz?verbose'".into()),
-    }
+    Fix::manual(
+        "Check the API server's health checks and load: its readiness \
+         (etcd, informers), its request metrics (apiserver_request_duration_seconds, \
+         apiserver_flowcontrol_rejected_requests_total) and whether a client or \
+         controller floods it; on a managed cluster, check the provider's control-plane status.",
+    )
+    .with_kubectl("kubectl get --raw='/readyz?verbose'")
 }
 
 #[cfg(test)]

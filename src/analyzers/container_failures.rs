@@ -4,14 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::target::Target;
 use super::text::last_lines;
 use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
-use crate::cluster::{ClusterView, Workload};
+use crate::cluster::{ClusterView, Kind, Workload};
 use crate::findings::{Applicability, Fix};
+use crate::plan::{Operation, placeholder};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "container-failures",
@@ -72,7 +74,27 @@ impl Analyzer for ContainerFailures {
                         .chain(s.container_statuses.iter().flatten())
                 });
                 for cs in statuses {
-                    if self.target.containers(&w).any(|c| c.name == cs.name) && self.fires(cs) {
+                    // An OOM kill under a memory limit the workload no longer has is
+                    // history: those pods go with the rollout of the raised limit.
+                    let current = !matches!(self.mode, Mode::Oom)
+                        || memory_limit(
+                            w.spec
+                                .containers
+                                .iter()
+                                .chain(w.spec.init_containers.iter().flatten()),
+                            &cs.name,
+                        ) == memory_limit(
+                            pod.spec.iter().flat_map(|s| {
+                                s.containers
+                                    .iter()
+                                    .chain(s.init_containers.iter().flatten())
+                            }),
+                            &cs.name,
+                        );
+                    if current
+                        && self.target.containers(&w).any(|c| c.name == cs.name)
+                        && self.fires(cs)
+                    {
                         by_container
                             .entry(cs.name.as_str())
                             .or_default()
@@ -90,6 +112,19 @@ impl Analyzer for ContainerFailures {
         }
         Ok(drafts)
     }
+}
+
+/// The memory limit of the named container among these.
+fn memory_limit<'a>(
+    mut containers: impl Iterator<Item = &'a Container>,
+    name: &str,
+) -> Option<&'a str> {
+    containers
+        .find(|c| c.name == name)
+        .and_then(|c| c.resources.as_ref())
+        .and_then(|r| r.limits.as_ref())
+        .and_then(|l| l.get("memory"))
+        .map(|q| q.0.as_str())
 }
 
 fn last_termination(
@@ -242,14 +277,62 @@ fn oom_finding(w: &Workload<'_>, container: &str, seen: &Seen<'_>) -> Draft {
             " {subject} is managed by {manager}: change the chart's resources value too."
         ));
     }
-    draft.fix(
-        Fix::new(Applicability::Unsafe, description).with_kubectl(format!(
-            "kubectl set resources {}{} -c {container} --limits=memory={value}",
-            subject.kubectl_name(),
-            subject.kubectl_ns()
-        )),
+    let mut fix = Fix::new(Applicability::Unsafe, description).with_kubectl(format!(
+        "kubectl set resources {}{} -c {container} --limits=memory={value}",
+        subject.kubectl_name(),
+        subject.kubectl_ns()
+    ));
+    if let Some(op) = raise_memory(w, c, limit.as_deref(), &value) {
+        fix = fix.with_operation(op);
+    }
+    draft.fix(fix)
+}
+
+/// Set the container's memory limit from `--set memory=VALUE`. Unsafe: the
+/// pods restart, and a larger limit may not fit the nodes. `None` for Jobs and
+/// bare Pods, whose pod template cannot change.
+fn raise_memory(
+    w: &Workload<'_>,
+    c: &Container,
+    limit: Option<&str>,
+    suggestion: &str,
+) -> Option<Operation> {
+    if matches!(w.kind, Kind::Job | Kind::Pod) {
+        return None;
+    }
+    let (list, i) = w.container_index(&c.name)?;
+    let base = format!("{}/{list}/{i}", w.spec_pointer());
+    let op = Operation::patch(&w.object_ref(), w.meta, Applicability::Unsafe)
+        .test(&format!("{base}/name"), json!(c.name))
+        .input(
+            MEMORY,
+            format!(
+                "the new memory limit of container {} (e.g. {suggestion})",
+                c.name
+            ),
+        );
+    let value = placeholder(MEMORY);
+    let resources = c.resources.as_ref();
+    Some(
+        match (limit, resources.and_then(|r| r.limits.as_ref()), resources) {
+            (Some(old), _, _) => op
+                .test(&format!("{base}/resources/limits/memory"), json!(old))
+                .replace(&format!("{base}/resources/limits/memory"), value),
+            (None, Some(_), _) => op.add(&format!("{base}/resources/limits/memory"), value),
+            (None, None, Some(_)) => op.add(
+                &format!("{base}/resources/limits"),
+                json!({ "memory": value }),
+            ),
+            (None, None, None) => op.add(
+                &format!("{base}/resources"),
+                json!({ "limits": { "memory": value } }),
+            ),
+        },
     )
 }
+
+/// The input naming the new memory limit: `--set memory=2Gi`.
+const MEMORY: &str = "memory";
 
 /// Twice a memory quantity, in the same unit: `512Mi` → `1Gi`, `1500M` → `3000M`.
 fn double_quantity(q: &str) -> Option<String> {

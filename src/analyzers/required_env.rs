@@ -3,15 +3,18 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::Container;
 use regex::Regex;
 use serde::{Deserialize, Deserializer};
+use serde_json::json;
 
 use super::env::env_names;
 use super::target::Target;
 use super::text::clip;
 use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
-use crate::cluster::{ClusterView, Workload};
-use crate::findings::Fix;
+use crate::cluster::{ClusterView, Kind, Workload};
+use crate::findings::{Applicability, Fix};
+use crate::plan::{Operation, placeholder};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "required-env",
@@ -157,11 +160,39 @@ fn finding(
             " {subject} is managed by {manager}: add {var} to its values too, or the next upgrade removes it."
         ));
     }
-    draft.fix(Fix::manual(description).with_kubectl(format!(
+    let mut fix = Fix::manual(description).with_kubectl(format!(
         "kubectl set env {}{} -c {container} {var}=<value>",
         subject.kubectl_name(),
         subject.kubectl_ns()
-    )))
+    ));
+    if let Some(op) = add_env(w, c, var) {
+        fix = fix.with_operation(op);
+    }
+    draft.fix(fix)
+}
+
+/// Add `var` to the container, its value from `--set VAR=VALUE`. Safe once the
+/// value is given: the container cannot start without it. `None` for Jobs and
+/// bare Pods, whose pod template cannot change.
+fn add_env(w: &Workload<'_>, c: &Container, var: &str) -> Option<Operation> {
+    if matches!(w.kind, Kind::Job | Kind::Pod) {
+        return None;
+    }
+    let (list, i) = w.container_index(&c.name)?;
+    let base = format!("{}/{list}/{i}", w.spec_pointer());
+    let entry = json!({"name": var, "value": placeholder(var)});
+    let op = Operation::patch(&w.object_ref(), w.meta, Applicability::Safe)
+        .test(&format!("{base}/name"), json!(c.name))
+        .input(var, format!("the value of {var} for container {}", c.name));
+    Some(match &c.env {
+        Some(env) => op
+            .test(
+                &format!("{base}/env"),
+                serde_json::to_value(env).expect("env serializes"),
+            )
+            .add(&format!("{base}/env/-"), entry),
+        None => op.add(&format!("{base}/env"), json!([entry])),
+    })
 }
 
 #[cfg(test)]

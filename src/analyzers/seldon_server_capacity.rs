@@ -12,6 +12,7 @@ use super::seldon::{self, ReplicaMemory};
 use super::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 use crate::findings::{Applicability, Fix};
+use crate::plan::Operation;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-server-capacity",
@@ -78,13 +79,14 @@ impl Analyzer for ServerCapacity {
             let server = view
                 .custom_get(Kind::SeldonServer, &ns, &name)
                 .expect("found above");
-            drafts.push(judge(view, server, &models));
+            drafts.extend(judge(view, server, &models));
         }
         Ok(drafts)
     }
 }
 
-fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject]) -> Draft {
+/// The finding for one Server, or `None` while it scales up to enough replicas.
+fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject]) -> Option<Draft> {
     let ns = seldon::namespace(server);
     let name = seldon::name(server);
     let replicas = server.i64_at("/spec/replicas").unwrap_or(1);
@@ -191,6 +193,13 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
             "Give Server {name} a larger memory request (in its ServerConfig or spec.podSpec), or lower the Model's spec.memory if it overstates what it needs."
         ))), evidence);
     }
+    let observed = server.i64_at("/status/replicas");
+    if need <= replicas && observed.is_some_and(|o| o < replicas) {
+        // Scaling up to enough replicas (the fix was applied): the scheduler
+        // places the Models as replicas join; a stalled scale-up shows on the
+        // Server's and Models' own conditions.
+        return None;
+    }
     if need <= replicas {
         return with_evidence(Draft::new(
             subject,
@@ -215,6 +224,7 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
         );
     }
     let body = json!({"spec": spec});
+    let scale = scale_up(server, &server_ref, need, max.filter(|m| *m < need));
     with_evidence(Draft::new(
         subject,
         format!(
@@ -232,14 +242,38 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
                 "Scale Server {name} up: raise replicas from {replicas} to {need}{raise_max}. Only adds replicas; the scheduler then places the waiting Models."
             ),
         )
-        .with_kubectl(seldon::patch_command(&server_ref, "merge", &body)),
+        .with_kubectl(seldon::patch_command(&server_ref, "merge", &body))
+        .with_operation(scale),
     ), evidence)
 }
 
+/// Raise `spec.replicas` to `need`, and `spec.maxReplicas` with it when it is
+/// below (`low_max`). Guarded by the current values: it only ever scales up.
+fn scale_up(
+    server: &DynamicObject,
+    target: &crate::cluster::ObjectRef,
+    need: i64,
+    low_max: Option<i64>,
+) -> Operation {
+    let mut op = Operation::patch(target, &server.metadata, Applicability::Safe);
+    op = match server.pointer("/spec/replicas") {
+        Some(old) => op
+            .test("/spec/replicas", old.clone())
+            .replace("/spec/replicas", json!(need)),
+        None => op.add("/spec/replicas", json!(need)),
+    };
+    if let Some(m) = low_max {
+        op = op
+            .test("/spec/maxReplicas", json!(m))
+            .replace("/spec/maxReplicas", json!(need));
+    }
+    op
+}
+
 /// A draft with its evidence lines.
-fn with_evidence(mut draft: Draft, lines: Vec<String>) -> Draft {
+fn with_evidence(mut draft: Draft, lines: Vec<String>) -> Option<Draft> {
     draft.evidence = lines;
-    draft
+    Some(draft)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod catalogue;
 pub mod doctor;
+pub mod fix;
 pub mod pack;
 pub mod snapshot;
 

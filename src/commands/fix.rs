@@ -1,0 +1,349 @@
+//! `mlopsctl fix`: collect, check, plan the findings' operations, show each as
+//! a diff of the object before → after, and (from a snapshot, where nothing
+//! can be applied) write the patches to `--patch-file` after verifying them
+//! on a copy of the snapshot.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use colored::Colorize;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Context, Exit};
+use crate::catalogue::{Catalogue, Check, Overrides};
+use crate::cli::FixArgs;
+use crate::cluster::{ClusterView, ObjectRef};
+use crate::config::Config;
+use crate::findings::Finding;
+use crate::plan::restart::NOW;
+use crate::plan::{
+    self, ApplyError, Change, Inputs, Operation, Plan, Planned, Status, Verification, diff, objects,
+};
+use crate::{engine, snapshot};
+
+pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
+    let config = Config::load(args.config.as_deref(), &ctx.cwd)?;
+    let overrides = Overrides {
+        severity: config.severity.clone(),
+        params: config.params.clone(),
+        origin: config.origin(),
+    };
+    let catalogue = Catalogue::load_with(&args.checks.dirs, &overrides)?;
+    let checks = catalogue.select(&args.codes, &config.ignore)?;
+    let Some(path) = &args.snapshot else {
+        bail!(
+            "no cluster source: live fixes are not supported by this build yet; \
+             plan them from a snapshot with --snapshot PATH and apply the --patch-file"
+        );
+    };
+    let mut pairs = args.set.clone();
+    if !pairs.iter().any(|p| p.starts_with(&format!("{NOW}="))) {
+        pairs.insert(0, format!("{NOW}={}", now()));
+    }
+    let inputs = Inputs::parse(&pairs)?;
+
+    let view = snapshot::load(path)?;
+    let report = engine::run(&checks, &view, format!("snapshot {}", path.display()));
+    let plan = plan::planner::build(&report.findings, &inputs, args.unsafe_fixes);
+
+    // Offline apply: the ready fixes, in order, on a copy of the snapshot.
+    let mut changed = snapshot::load(path)?;
+    let mut outcomes = Vec::new();
+    for p in plan.ready() {
+        let ops: Vec<&Operation> = p.operations.iter().collect();
+        let results = plan::apply_to_view(&mut changed, &ops)?;
+        outcomes.push(results.into_iter().find_map(Result::err));
+    }
+    let applied: Vec<&Planned> = plan
+        .ready()
+        .zip(&outcomes)
+        .filter(|(_, err)| err.is_none())
+        .map(|(p, _)| p)
+        .collect();
+    let fixed: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            applied
+                .iter()
+                .any(|p| p.code == f.code && p.subject == f.subject)
+        })
+        .collect();
+    let originating: Vec<&Check> = checks
+        .iter()
+        .copied()
+        .filter(|c| applied.iter().any(|p| p.code == c.spec.code))
+        .collect();
+    let verification = plan::verify(&originating, &report.findings, &fixed, &changed);
+
+    colored::control::set_override(ctx.style.color);
+    print_plan(&plan, &view, &outcomes, args, ctx.style.color, out)?;
+    print_verification(&verification, &plan, out)?;
+    if let Some(file) = &args.patch_file {
+        let text = patch_file(path, &applied);
+        std::fs::write(file, text)
+            .with_context(|| format!("cannot write patches to {}", file.display()))?;
+        writeln!(
+            out,
+            "{} patch{} written to {}: run the kubectl command of each entry to apply it",
+            applied.len(),
+            if applied.len() == 1 { "" } else { "es" },
+            file.display()
+        )?;
+    }
+    let done = plan.unfixable.is_empty()
+        && plan.planned.iter().all(|p| p.status == Status::Ready)
+        && outcomes.iter().all(Option::is_none)
+        && verification.is_clean();
+    Ok(if done { Exit::Ok } else { Exit::Findings })
+}
+
+/// The current time, RFC 3339 in UTC to the second, for a restart annotation.
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    k8s_openapi::jiff::Timestamp::from_second(secs)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+fn print_plan(
+    plan: &Plan,
+    view: &ClusterView,
+    outcomes: &[Option<ApplyError>],
+    args: &FixArgs,
+    color: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let ready = plan.ready().count();
+    writeln!(
+        out,
+        "{}",
+        format!(
+            "{} fix{} planned, {ready} ready; {} finding{} without an automatic fix",
+            plan.planned.len(),
+            if plan.planned.len() == 1 { "" } else { "es" },
+            plan.unfixable.len(),
+            if plan.unfixable.len() == 1 { "" } else { "s" },
+        )
+        .bold()
+    )?;
+    let mut outcome = outcomes.iter();
+    for p in &plan.planned {
+        writeln!(out)?;
+        let field = p
+            .subject
+            .field_path
+            .as_deref()
+            .map_or(String::new(), |f| format!("  {f}"));
+        writeln!(
+            out,
+            "{} {}{field}",
+            p.code.bold(),
+            p.subject.object().to_string().bold()
+        )?;
+        writeln!(out, "  {}", p.message)?;
+        writeln!(out, "  fix: {}", p.description)?;
+        let failed = if p.status == Status::Ready {
+            outcome.next().and_then(Option::as_ref)
+        } else {
+            None
+        };
+        writeln!(
+            out,
+            "  {}: {}",
+            p.applicability.as_str(),
+            status_text(&p.status, failed, args)
+        )?;
+        for op in &p.operations {
+            print_operation(op, view, color, out)?;
+        }
+    }
+    if !plan.unfixable.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", "Without an automatic fix:".bold())?;
+        for f in &plan.unfixable {
+            let how = f
+                .fix
+                .as_ref()
+                .map_or(String::new(), |fix| format!(" ({})", fix.description));
+            writeln!(
+                out,
+                "  {} {}: {}{how}",
+                f.code,
+                f.subject.object(),
+                f.message
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn status_text(status: &Status, failed: Option<&ApplyError>, args: &FixArgs) -> String {
+    match (status, failed) {
+        (Status::Ready, Some(e)) => format!("cannot be applied to the snapshot: {e}"),
+        (Status::Ready, None) if args.patch_file.is_some() => "ready, in the patch file".into(),
+        (Status::Ready, None) => "ready (pass --patch-file FILE to write it)".into(),
+        (Status::SkippedUnsafe, _) => "skipped: unsafe, pass --unsafe to include it".into(),
+        (Status::NeedsInput { missing }, _) => format!(
+            "needs {}",
+            missing
+                .iter()
+                .map(|m| format!("--set {m}=VALUE"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        (Status::Manual, _) => "shown only: a person must make this change".into(),
+        (Status::Isolated { by }, _) => format!(
+            "isolated: it changes the same field as {by}; run fix again once that is applied"
+        ),
+    }
+}
+
+fn print_operation(
+    op: &Operation,
+    view: &ClusterView,
+    color: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let rv = op
+        .precondition
+        .resource_version
+        .as_deref()
+        .map_or(String::new(), |rv| format!(" at resourceVersion {rv}"));
+    writeln!(out, "  target: {} {}{rv}", op.target.api_version, op.target)?;
+    for input in &op.inputs {
+        writeln!(
+            out,
+            "  input {}: {} (missing, shown as {})",
+            input.name,
+            input.description,
+            plan::placeholder(&input.name).as_str().unwrap_or_default()
+        )?;
+    }
+    // Show where placeholders go, even while inputs are missing.
+    let shown = Operation {
+        inputs: Vec::new(),
+        ..op.clone()
+    };
+    let before = objects::get(view, &op.target);
+    match plan::apply(&shown, before.as_ref()) {
+        Ok(after) => {
+            let yaml = |v: Option<&Value>| v.map(diff::yaml).unwrap_or_default();
+            let text = diff::unified(
+                &yaml(before.as_ref()),
+                &yaml(after.as_ref()),
+                &format!("{} (snapshot)", op.target),
+                &format!("{} (planned)", op.target),
+                color,
+            );
+            for line in text.lines() {
+                writeln!(out, "  {line}")?;
+            }
+        }
+        Err(e) => writeln!(out, "  {}", format!("cannot show the change: {e}").red())?,
+    }
+    writeln!(out, "  {}", op.kubectl())?;
+    Ok(())
+}
+
+fn print_verification(v: &Verification, plan: &Plan, out: &mut dyn Write) -> Result<()> {
+    if plan.ready().next().is_none() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        format!(
+            "Verify (the checks again on a copy of the snapshot with the changes): {} cleared, {} remaining, {} new",
+            v.cleared.len(),
+            v.remaining.len(),
+            v.new.len()
+        )
+        .bold()
+    )?;
+    let lines = [
+        ("cleared", &v.cleared),
+        ("remaining", &v.remaining),
+        ("new", &v.new),
+    ];
+    for (what, findings) in lines {
+        for f in findings {
+            writeln!(
+                out,
+                "  {what}: {} {}: {}",
+                f.code,
+                f.subject.object(),
+                f.message
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// One entry of the patch file.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PatchEntry<'a> {
+    finding: String,
+    message: &'a str,
+    applicability: &'static str,
+    target: &'a ObjectRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_version: Option<&'a str>,
+    /// The JSON patch (tests first), for a patch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<Vec<json_patch::PatchOperation>>,
+    /// The object, for a creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    create: Option<&'a Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    delete: bool,
+    kubectl: String,
+}
+
+#[derive(Serialize)]
+struct PatchFile<'a> {
+    patches: Vec<PatchEntry<'a>>,
+}
+
+/// The patch file: a header saying how to use it, then YAML.
+fn patch_file(snapshot: &Path, applied: &[&Planned]) -> String {
+    let mut patches = Vec::new();
+    for p in applied {
+        for op in &p.operations {
+            patches.push(PatchEntry {
+                finding: p.label(),
+                message: &p.message,
+                applicability: p.applicability.as_str(),
+                target: &op.target,
+                resource_version: op.precondition.resource_version.as_deref(),
+                patch: matches!(op.change, Change::JsonPatch(_)).then(|| op.json_patch()),
+                create: match &op.change {
+                    Change::Create(object) => Some(object),
+                    _ => None,
+                },
+                delete: matches!(op.change, Change::Delete),
+                kubectl: op.kubectl(),
+            });
+        }
+    }
+    let header = format!(
+        "# Patches planned by `mlopsctl fix` from snapshot {}.\n\
+         # Run each entry's `kubectl` command, in order. Each patch starts with JSON-patch\n\
+         # `test` operations: the API server refuses it (nothing changes) when the field\n\
+         # moved since the snapshot. `resourceVersion` is the version planned against.\n",
+        snapshot.display()
+    );
+    // One line per command, so it can be copied as it is.
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    let body = serde_saphyr::to_string_with_options(&PatchFile { patches }, options)
+        .expect("patch file serializes");
+    format!("{header}{body}")
+}

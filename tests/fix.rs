@@ -1,0 +1,128 @@
+//! `mlopsctl fix` end to end from a snapshot: the printed plan (colour off)
+//! and the patch file, as goldens; exit codes for unfixable findings.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run `mlopsctl fix ARGS --patch-file TMP --color never`; (exit code, stdout, patch file).
+fn fix(args: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("patches.yaml");
+    let out = Command::cargo_bin("mlopsctl")
+        .expect("binary built")
+        .env_clear()
+        .current_dir(root())
+        .arg("fix")
+        .args(args)
+        .args(["--color", "never", "--patch-file"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .replace(&file.display().to_string(), "PATCH_FILE");
+    let patches = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().expect("exited"), stdout, patches)
+}
+
+#[test]
+fn training_pipeline_missing_env() {
+    let (code, stdout, patches) = fix(&[
+        "WKL001",
+        "--snapshot",
+        "fixtures/training-pipeline",
+        "--set",
+        "MODEL_TYPE=LSTM",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    // The plan says which Helm values to change too, so an upgrade keeps the fix.
+    assert!(stdout.contains("managed by Helm release flts"), "{stdout}");
+    insta::assert_snapshot!("training_pipeline_wkl001_plan", stdout);
+    insta::assert_snapshot!("training_pipeline_wkl001_patches", patches);
+}
+
+#[test]
+fn training_pipeline_oom_needs_unsafe_then_applies() {
+    let (code, stdout, patches) = fix(&[
+        "WKL003",
+        "--snapshot",
+        "fixtures/training-pipeline",
+        "--set",
+        "memory=2Gi",
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("skipped: unsafe, pass --unsafe"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 patches written"), "{stdout}");
+    assert!(!patches.contains("kubectl patch"), "{patches}");
+
+    let (code, stdout, patches) = fix(&[
+        "WKL003",
+        "--snapshot",
+        "fixtures/training-pipeline",
+        "--set",
+        "memory=2Gi",
+        "--unsafe",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    insta::assert_snapshot!("training_pipeline_wkl003_plan", stdout);
+    insta::assert_snapshot!("training_pipeline_wkl003_patches", patches);
+}
+
+#[test]
+fn seldon_server_scale_up() {
+    let (code, stdout, patches) = fix(&["SEL003", "--snapshot", "fixtures/seldon-mesh-broken"]);
+    assert_eq!(code, 0, "{stdout}");
+    insta::assert_snapshot!("seldon_sel003_plan", stdout);
+    insta::assert_snapshot!("seldon_sel003_patches", patches);
+}
+
+#[test]
+fn a_missing_input_is_shown_and_fails_the_run() {
+    let (code, stdout, _) = fix(&["WKL001", "--snapshot", "fixtures/training-pipeline"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("manual: needs --set MODEL_TYPE=VALUE"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("value: ${MODEL_TYPE}"), "{stdout}");
+}
+
+#[test]
+fn findings_without_operations_fail_the_run() {
+    // WKL002 (env-refs) has only manual fixes so far.
+    let (code, stdout, _) = fix(&["WKL", "--snapshot", "fixtures/training-pipeline"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("Without an automatic fix:"), "{stdout}");
+}
+
+#[test]
+fn bad_set_is_an_error() {
+    let out = Command::cargo_bin("mlopsctl")
+        .expect("binary built")
+        .env_clear()
+        .current_dir(root())
+        .args([
+            "fix",
+            "--snapshot",
+            "fixtures/training-pipeline",
+            "--set",
+            "oops",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected KEY=VALUE"));
+}
