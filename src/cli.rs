@@ -66,25 +66,8 @@ pub struct DoctorArgs {
     /// Read a snapshot (a directory in the snapshot layout, or one file) instead of a cluster.
     #[arg(long, value_name = "PATH")]
     pub snapshot: Option<PathBuf>,
-    /// Only look at this namespace.
-    #[arg(
-        short,
-        long,
-        value_name = "NAMESPACE",
-        conflicts_with = "all_namespaces"
-    )]
-    pub namespace: Option<String>,
-    /// Look at all namespaces.
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
-    /// Only run these checks (codes or prefixes, comma-separated or repeated).
-    #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    pub select: Vec<String>,
-    /// Do not run these checks (codes or prefixes).
-    #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    pub ignore: Vec<String>,
     #[command(flatten)]
-    pub checks: CatalogueArgs,
+    pub scope: ScopeArgs,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -109,9 +92,6 @@ pub struct DoctorArgs {
     /// Print counts per code instead of the findings.
     #[arg(long)]
     pub statistics: bool,
-    /// Config file (default: .mlopsctl.yaml in this directory or above).
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
     /// Print only the report, no hints.
     #[arg(short, long)]
     pub quiet: bool,
@@ -197,29 +177,9 @@ pub enum SnapshotCommand {
 pub struct SnapshotSaveArgs {
     /// The directory to write (created; must be empty if it exists).
     pub dir: PathBuf,
-    /// Only look at this namespace.
-    #[arg(
-        short,
-        long,
-        value_name = "NAMESPACE",
-        conflicts_with = "all_namespaces"
-    )]
-    pub namespace: Option<String>,
-    /// Look at all namespaces.
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
-    /// Only collect what these checks read (codes or prefixes).
-    #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    pub select: Vec<String>,
-    /// Do not collect for these checks (codes or prefixes).
-    #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    pub ignore: Vec<String>,
+    /// Collect what doctor with these flags would read.
     #[command(flatten)]
-    pub checks: CatalogueArgs,
-    /// Config file (default: .mlopsctl.yaml in this directory or above): its
-    /// namespace, select and ignore apply as they do to doctor.
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    pub scope: ScopeArgs,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -244,6 +204,34 @@ pub struct FixArgs {
     /// Write the planned patches to this file (YAML with one kubectl command each).
     #[arg(long, value_name = "FILE")]
     pub patch_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub checks: CatalogueArgs,
+    /// Config file (default: .mlopsctl.yaml in this directory or above).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+/// Which namespaces and which checks: the same for doctor and snapshot save,
+/// so a saved snapshot holds what doctor would have read.
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// Only look at this namespace.
+    #[arg(
+        short,
+        long,
+        value_name = "NAMESPACE",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+    /// Look at all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Only run these checks (codes or prefixes, comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub select: Vec<String>,
+    /// Do not run these checks (codes or prefixes).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub ignore: Vec<String>,
     #[command(flatten)]
     pub checks: CatalogueArgs,
     /// Config file (default: .mlopsctl.yaml in this directory or above).

@@ -8,37 +8,20 @@ use anyhow::{Context as _, Result, bail};
 use comfy_table::{Table, presets};
 use serde::Serialize;
 
-use super::{Context, Exit};
+use super::{Context, Exit, Setup};
 use crate::baseline::Baseline;
-use crate::catalogue::{Catalogue, Overrides};
 use crate::cli::DoctorArgs;
 use crate::cluster::ClusterView;
 use crate::collect::{self, Options, Plan, Scope};
-use crate::config::Config;
 use crate::render::{self, Format};
 use crate::report::Report;
 use crate::{engine, snapshot, suppress};
 
 pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
-    let config = Config::load(args.config.as_deref(), &ctx.cwd)?;
-    let overrides = Overrides {
-        severity: config.severity.clone(),
-        params: config.params.clone(),
-        origin: config.origin(),
-    };
-    let catalogue = Catalogue::load_with(&args.checks.dirs, &overrides)?;
-    let select = if args.select.is_empty() {
-        &config.select
-    } else {
-        &args.select
-    };
-    let ignore: Vec<String> = args.ignore.iter().chain(&config.ignore).cloned().collect();
-    let checks = catalogue.select(select, &ignore)?;
-    let namespace = if args.all_namespaces {
-        None
-    } else {
-        args.namespace.as_ref().or(config.namespace.as_ref())
-    };
+    let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;
+    let config = &setup.config;
+    let checks = setup.checks(&args.scope.select, &args.scope.ignore)?;
+    let namespace = setup.namespace(&args.scope);
     let (view, source) = match &args.snapshot {
         Some(path) => (
             load_snapshot(path, namespace)?,
@@ -47,7 +30,7 @@ pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit
         None => {
             let live = collect::live(
                 &args.cluster,
-                &Scope::from_flags(namespace.map(String::as_str), args.all_namespaces),
+                &Scope::from_flags(namespace, args.scope.all_namespaces),
                 &Plan::for_checks(&checks),
                 Options {
                     progress: show_progress(args),
@@ -92,7 +75,7 @@ pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit
     Ok(gate(args, &report))
 }
 
-fn load_snapshot(path: &Path, namespace: Option<&String>) -> Result<ClusterView> {
+fn load_snapshot(path: &Path, namespace: Option<&str>) -> Result<ClusterView> {
     let mut view = snapshot::load(path)?;
     if let Some(ns) = namespace {
         if !view.namespace_exists(ns) {
@@ -102,7 +85,7 @@ fn load_snapshot(path: &Path, namespace: Option<&String>) -> Result<ClusterView>
                 view.namespace_names().collect::<Vec<_>>().join(", ")
             );
         }
-        view.restrict_to(&BTreeSet::from([ns.clone()]));
+        view.restrict_to(&BTreeSet::from([ns.to_string()]));
     }
     Ok(view)
 }

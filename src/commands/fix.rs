@@ -11,11 +11,10 @@ use colored::Colorize;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Context, Exit};
-use crate::catalogue::{Catalogue, Check, Overrides};
+use super::{Context, Exit, Setup};
+use crate::catalogue::Check;
 use crate::cli::FixArgs;
 use crate::cluster::{ClusterView, ObjectRef};
-use crate::config::Config;
 use crate::findings::Finding;
 use crate::plan::restart::NOW;
 use crate::plan::{
@@ -24,14 +23,9 @@ use crate::plan::{
 use crate::{engine, snapshot};
 
 pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
-    let config = Config::load(args.config.as_deref(), &ctx.cwd)?;
-    let overrides = Overrides {
-        severity: config.severity.clone(),
-        params: config.params.clone(),
-        origin: config.origin(),
-    };
-    let catalogue = Catalogue::load_with(&args.checks.dirs, &overrides)?;
-    let checks = catalogue.select(&args.codes, &config.ignore)?;
+    let setup = Setup::load(args.config.as_deref(), &args.checks.dirs, ctx)?;
+    let config = &setup.config;
+    let checks = setup.catalogue.select(&args.codes, &config.ignore)?;
     let Some(path) = &args.snapshot else {
         bail!(
             "no cluster source: live fixes are not supported by this build yet; \

@@ -48,3 +48,55 @@ pub fn resolve_style(choice: ColorChoice, no_color_env: bool) -> Style {
     let width = if tty { None } else { Some(DEFAULT_WIDTH) };
     Style { color, width }
 }
+
+/// The config file and the catalogue with the config's overrides: loaded the
+/// same way by doctor, fix and snapshot save.
+pub struct Setup {
+    pub config: crate::config::Config,
+    pub catalogue: crate::catalogue::Catalogue,
+}
+
+impl Setup {
+    pub fn load(
+        config: Option<&std::path::Path>,
+        check_dirs: &[PathBuf],
+        ctx: &Context,
+    ) -> anyhow::Result<Setup> {
+        let config = crate::config::Config::load(config, &ctx.cwd)?;
+        let overrides = crate::catalogue::Overrides {
+            severity: config.severity.clone(),
+            params: config.params.clone(),
+            origin: config.origin(),
+        };
+        let catalogue = crate::catalogue::Catalogue::load_with(check_dirs, &overrides)?;
+        Ok(Setup { config, catalogue })
+    }
+
+    /// The checks `--select` names (else the config's `select`), less `--ignore`
+    /// and the config's `ignore`.
+    pub fn checks(
+        &self,
+        select: &[String],
+        ignore: &[String],
+    ) -> anyhow::Result<Vec<&crate::catalogue::Check>> {
+        let select = if select.is_empty() {
+            &self.config.select
+        } else {
+            select
+        };
+        let ignore: Vec<String> = ignore.iter().chain(&self.config.ignore).cloned().collect();
+        self.catalogue.select(select, &ignore)
+    }
+
+    /// The namespace to look at: none with `-A`, else `-n`, else the config's.
+    pub fn namespace<'a>(&'a self, scope: &'a crate::cli::ScopeArgs) -> Option<&'a str> {
+        if scope.all_namespaces {
+            None
+        } else {
+            scope
+                .namespace
+                .as_deref()
+                .or(self.config.namespace.as_deref())
+        }
+    }
+}

@@ -5,33 +5,20 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 
-use super::{Context, Exit};
-use crate::catalogue::Catalogue;
+use super::{Context, Exit, Setup};
 use crate::cli::SnapshotSaveArgs;
 use crate::collect::{self, Options, Plan, Scope};
-use crate::config::Config;
 use crate::snapshot;
 
 pub fn save(args: &SnapshotSaveArgs, ctx: &Context) -> Result<Exit> {
     // The same selection and scope as `doctor` with the same flags and config,
     // so the saved snapshot holds what doctor would have read.
-    let config = Config::load(args.config.as_deref(), &ctx.cwd)?;
-    let catalogue = Catalogue::load(&args.checks.dirs)?;
-    let select = if args.select.is_empty() {
-        &config.select
-    } else {
-        &args.select
-    };
-    let ignore: Vec<String> = args.ignore.iter().chain(&config.ignore).cloned().collect();
-    let checks = catalogue.select(select, &ignore)?;
-    let namespace = if args.all_namespaces {
-        None
-    } else {
-        args.namespace.as_deref().or(config.namespace.as_deref())
-    };
+    let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;
+    let checks = setup.checks(&args.scope.select, &args.scope.ignore)?;
+    let namespace = setup.namespace(&args.scope);
     let live = collect::live(
         &args.cluster,
-        &Scope::from_flags(namespace, args.all_namespaces),
+        &Scope::from_flags(namespace, args.scope.all_namespaces),
         &Plan::for_checks(&checks),
         Options {
             progress: std::io::stderr().is_terminal() && !args.quiet,
