@@ -38,3 +38,57 @@ fn deploy_manifests_parse_as_kubernetes_objects() {
     let view = mlopsctl::snapshot::load(&dir).expect("deploy/ holds valid Kubernetes YAML");
     assert_eq!(view.cron_jobs.len(), 1);
 }
+
+/// Every change a shipped fix plans on any fixture is granted by the fix role.
+#[test]
+fn fix_role_grants_every_planned_change() {
+    use mlopsctl::catalogue::Catalogue;
+    use mlopsctl::cluster::Kind;
+    use mlopsctl::plan::Change;
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("deploy/rbac-fix.yaml")).unwrap();
+    let role: serde_json::Value = mlopsctl::yaml::from_str(&text).unwrap();
+    let granted = |group: &str, resource: &str, verb: &str| {
+        role["rules"].as_array().unwrap().iter().any(|r| {
+            let has = |field: &str, v: &str| r[field].as_array().unwrap().iter().any(|x| x == v);
+            has("apiGroups", group) && has("resources", resource) && has("verbs", verb)
+        })
+    };
+    let catalogue = Catalogue::load(&[]).unwrap();
+    let checks = catalogue.select(&[], &[]).unwrap();
+    let mut planned = 0;
+    for entry in std::fs::read_dir(root.join("fixtures")).unwrap() {
+        let dir = entry.unwrap().path();
+        let view = mlopsctl::snapshot::load(&dir).unwrap();
+        let report = mlopsctl::engine::run(&checks, &view, String::new());
+        for op in report
+            .findings
+            .iter()
+            .filter_map(|f| f.fix.as_ref())
+            .flat_map(|fix| &fix.operations)
+        {
+            let kind =
+                Kind::from_object(&op.target.api_version, &op.target.kind).expect("a known kind");
+            let verb = match op.change {
+                Change::JsonPatch(_) => "patch",
+                Change::Delete => "delete",
+                Change::Create(_) => "create",
+            };
+            let info = kind.info();
+            assert!(
+                granted(info.group, info.plural, verb),
+                "{verb} {} ({}) is not in rbac-fix.yaml",
+                info.plural,
+                info.group
+            );
+            assert!(
+                granted(info.group, info.plural, "get"),
+                "get {} is not in rbac-fix.yaml",
+                info.plural
+            );
+            planned += 1;
+        }
+    }
+    assert!(planned > 0, "the fixtures plan some fixes");
+}
