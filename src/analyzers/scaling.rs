@@ -213,9 +213,7 @@ pub fn target_workload<'a>(
     kind: &str,
     name: &str,
 ) -> Option<Workload<'a>> {
-    view.workloads()
-        .into_iter()
-        .find(|w| w.kind.info().kind == kind && w.namespace() == namespace && w.name() == name)
+    view.workload(kind, namespace, name)
 }
 
 /// The namespace the KEDA operator runs in: its Deployment's, else `keda`.

@@ -176,98 +176,53 @@ impl ClusterView {
     /// CronJob, CronJobs, and Pods that no controller owns.
     pub fn workloads(&self) -> Vec<Workload<'_>> {
         let mut out = Vec::new();
-        for d in self.deployments.iter() {
-            if let Some(s) = d.spec.as_ref()
-                && let Some(spec) = s.template.spec.as_ref()
-            {
-                out.push(Workload {
-                    kind: Kind::Deployment,
-                    meta: &d.metadata,
-                    spec,
-                    template_meta: s.template.metadata.as_ref(),
-                    selector: Some(&s.selector),
-                    spec_path: "spec.template.spec",
-                });
-            }
-        }
-        for d in self.stateful_sets.iter() {
-            if let Some(s) = d.spec.as_ref()
-                && let Some(spec) = s.template.spec.as_ref()
-            {
-                out.push(Workload {
-                    kind: Kind::StatefulSet,
-                    meta: &d.metadata,
-                    spec,
-                    template_meta: s.template.metadata.as_ref(),
-                    selector: Some(&s.selector),
-                    spec_path: "spec.template.spec",
-                });
-            }
-        }
-        for d in self.daemon_sets.iter() {
-            if let Some(s) = d.spec.as_ref()
-                && let Some(spec) = s.template.spec.as_ref()
-            {
-                out.push(Workload {
-                    kind: Kind::DaemonSet,
-                    meta: &d.metadata,
-                    spec,
-                    template_meta: s.template.metadata.as_ref(),
-                    selector: Some(&s.selector),
-                    spec_path: "spec.template.spec",
-                });
-            }
-        }
-        for j in self
-            .jobs
-            .iter()
-            .filter(|j| owner_kind(&j.metadata) != Some("CronJob"))
-        {
-            if let Some(s) = j.spec.as_ref()
-                && let Some(spec) = s.template.spec.as_ref()
-            {
-                out.push(Workload {
-                    kind: Kind::Job,
-                    meta: &j.metadata,
-                    spec,
-                    template_meta: s.template.metadata.as_ref(),
-                    selector: s.selector.as_ref(),
-                    spec_path: "spec.template.spec",
-                });
-            }
-        }
-        for c in self.cron_jobs.iter() {
-            if let Some(s) = c.spec.as_ref()
-                && let Some(job) = s.job_template.spec.as_ref()
-                && let Some(spec) = job.template.spec.as_ref()
-            {
-                out.push(Workload {
-                    kind: Kind::CronJob,
-                    meta: &c.metadata,
-                    spec,
-                    template_meta: job.template.metadata.as_ref(),
-                    selector: None,
-                    spec_path: "spec.jobTemplate.spec.template.spec",
-                });
-            }
-        }
-        for p in self
-            .pods
-            .iter()
-            .filter(|p| owner_kind(&p.metadata).is_none())
-        {
-            if let Some(spec) = p.spec.as_ref() {
-                out.push(Workload {
-                    kind: Kind::Pod,
-                    meta: &p.metadata,
-                    spec,
-                    template_meta: Some(&p.metadata),
-                    selector: None,
-                    spec_path: "spec",
-                });
-            }
-        }
+        out.extend(self.deployments.iter().filter_map(workload::of_deployment));
+        out.extend(
+            self.stateful_sets
+                .iter()
+                .filter_map(workload::of_stateful_set),
+        );
+        out.extend(self.daemon_sets.iter().filter_map(workload::of_daemon_set));
+        out.extend(
+            self.jobs
+                .iter()
+                .filter(|j| owner_kind(&j.metadata) != Some("CronJob"))
+                .filter_map(workload::of_job),
+        );
+        out.extend(self.cron_jobs.iter().filter_map(workload::of_cron_job));
+        out.extend(
+            self.pods
+                .iter()
+                .filter(|p| owner_kind(&p.metadata).is_none())
+                .filter_map(workload::of_pod),
+        );
         out
+    }
+
+    /// One workload by kind (`Deployment`, `StatefulSet`, …), namespace and name,
+    /// by index: callers that look one up per object stay linear.
+    pub fn workload(&self, kind: &str, namespace: &str, name: &str) -> Option<Workload<'_>> {
+        match kind {
+            "Deployment" => self
+                .deployments
+                .get(namespace, name)
+                .and_then(workload::of_deployment),
+            "StatefulSet" => self
+                .stateful_sets
+                .get(namespace, name)
+                .and_then(workload::of_stateful_set),
+            "DaemonSet" => self
+                .daemon_sets
+                .get(namespace, name)
+                .and_then(workload::of_daemon_set),
+            "Job" => self.jobs.get(namespace, name).and_then(workload::of_job),
+            "CronJob" => self
+                .cron_jobs
+                .get(namespace, name)
+                .and_then(workload::of_cron_job),
+            "Pod" => self.pods.get(namespace, name).and_then(workload::of_pod),
+            _ => None,
+        }
     }
 
     /// The pods a workload runs, found through owner references (ReplicaSet →

@@ -53,6 +53,8 @@ impl DynamicObject {
 pub struct Store<K> {
     items: Vec<K>,
     index: HashMap<(String, String), usize>,
+    /// Positions by namespace, so per-namespace lookups stay linear in total.
+    by_namespace: HashMap<String, Vec<usize>>,
 }
 
 impl<K> Default for Store<K> {
@@ -60,6 +62,7 @@ impl<K> Default for Store<K> {
         Store {
             items: Vec::new(),
             index: HashMap::new(),
+            by_namespace: HashMap::new(),
         }
     }
 }
@@ -75,6 +78,10 @@ impl<K: HasMeta> Store<K> {
                 true
             }
             None => {
+                self.by_namespace
+                    .entry(key.0.clone())
+                    .or_default()
+                    .push(self.items.len());
                 self.index.insert(key, self.items.len());
                 self.items.push(item);
                 false
@@ -98,9 +105,11 @@ impl<K: HasMeta> Store<K> {
     }
 
     pub fn in_namespace<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a K> + 'a {
-        self.items
-            .iter()
-            .filter(move |o| o.meta().namespace.as_deref().unwrap_or("") == namespace)
+        self.by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.items[i])
     }
 
     pub fn len(&self) -> usize {
@@ -114,12 +123,13 @@ impl<K: HasMeta> Store<K> {
     /// Keep only the objects `keep` accepts, and rebuild the index.
     pub fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
         self.items.retain(|o| keep(o));
-        self.index = self
-            .items
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (key_of(o.meta()), i))
-            .collect();
+        self.index.clear();
+        self.by_namespace.clear();
+        for i in 0..self.items.len() {
+            let key = key_of(self.items[i].meta());
+            self.by_namespace.entry(key.0.clone()).or_default().push(i);
+            self.index.insert(key, i);
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Workloads: the objects that own a pod template, and the pods they run.
 
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
@@ -126,4 +128,75 @@ pub fn pod_label(pod: &Pod) -> String {
         .and_then(|s| s.phase.as_deref())
         .unwrap_or("Unknown");
     format!("{name} ({phase})")
+}
+
+pub fn of_deployment(d: &Deployment) -> Option<Workload<'_>> {
+    let s = d.spec.as_ref()?;
+    Some(Workload {
+        kind: Kind::Deployment,
+        meta: &d.metadata,
+        spec: s.template.spec.as_ref()?,
+        template_meta: s.template.metadata.as_ref(),
+        selector: Some(&s.selector),
+        spec_path: "spec.template.spec",
+    })
+}
+
+pub fn of_stateful_set(d: &StatefulSet) -> Option<Workload<'_>> {
+    let s = d.spec.as_ref()?;
+    Some(Workload {
+        kind: Kind::StatefulSet,
+        meta: &d.metadata,
+        spec: s.template.spec.as_ref()?,
+        template_meta: s.template.metadata.as_ref(),
+        selector: Some(&s.selector),
+        spec_path: "spec.template.spec",
+    })
+}
+
+pub fn of_daemon_set(d: &DaemonSet) -> Option<Workload<'_>> {
+    let s = d.spec.as_ref()?;
+    Some(Workload {
+        kind: Kind::DaemonSet,
+        meta: &d.metadata,
+        spec: s.template.spec.as_ref()?,
+        template_meta: s.template.metadata.as_ref(),
+        selector: Some(&s.selector),
+        spec_path: "spec.template.spec",
+    })
+}
+
+pub fn of_job(j: &Job) -> Option<Workload<'_>> {
+    let s = j.spec.as_ref()?;
+    Some(Workload {
+        kind: Kind::Job,
+        meta: &j.metadata,
+        spec: s.template.spec.as_ref()?,
+        template_meta: s.template.metadata.as_ref(),
+        selector: s.selector.as_ref(),
+        spec_path: "spec.template.spec",
+    })
+}
+
+pub fn of_cron_job(c: &CronJob) -> Option<Workload<'_>> {
+    let job = c.spec.as_ref()?.job_template.spec.as_ref()?;
+    Some(Workload {
+        kind: Kind::CronJob,
+        meta: &c.metadata,
+        spec: job.template.spec.as_ref()?,
+        template_meta: job.template.metadata.as_ref(),
+        selector: None,
+        spec_path: "spec.jobTemplate.spec.template.spec",
+    })
+}
+
+pub fn of_pod(p: &Pod) -> Option<Workload<'_>> {
+    Some(Workload {
+        kind: Kind::Pod,
+        meta: &p.metadata,
+        spec: p.spec.as_ref()?,
+        template_meta: Some(&p.metadata),
+        selector: None,
+        spec_path: "spec",
+    })
 }
