@@ -88,19 +88,11 @@ impl Analyzer for ProbeFit {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let profiles = servers::profiles(&self.servers, &self.extra_servers);
         let mut drafts = Vec::new();
-        for w in self.target.workloads(view) {
-            if matches!(w.kind, Kind::Job | Kind::CronJob) {
-                continue;
-            }
-            for c in self.target.containers(&w) {
-                let Some(server) = servers::recognise(view, &w, c, &profiles) else {
-                    continue;
-                };
-                let kills = kills(view, &w, &c.name);
-                let problems = self.problems(&w, c, &server, &kills);
-                if !problems.is_empty() {
-                    drafts.push(self.finding(&w, c, &server, &kills, problems));
-                }
+        for (w, c, server) in servers::running_servers(view, &self.target, &profiles) {
+            let kills = kills(view, &w, &c.name);
+            let problems = self.problems(&w, c, &server, &kills);
+            if !problems.is_empty() {
+                drafts.push(self.finding(&w, c, &server, &kills, problems));
             }
         }
         Ok(drafts)

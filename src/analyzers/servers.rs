@@ -9,7 +9,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 
 use super::pattern::Pattern;
-use crate::cluster::{ClusterView, Workload};
+use super::target::Target;
+use crate::cluster::{ClusterView, Kind, Workload};
 
 /// The shipped profiles (`server_profiles.yaml`), what `servers` defaults to.
 pub static DEFAULT_PROFILES: LazyLock<Vec<ServerProfile>> = LazyLock::new(|| {
@@ -177,6 +178,27 @@ pub fn env_value<'c>(c: &'c Container, name: &str) -> Option<&'c str> {
         .flatten()
         .find(|e| e.name == name)
         .and_then(|e| e.value.as_deref())
+}
+
+/// The model servers a target runs for good: each selected container of a
+/// long-running workload (not Jobs or CronJobs) that a profile recognises.
+pub fn running_servers<'a, 'p>(
+    view: &'a ClusterView,
+    target: &'a Target,
+    profiles: &[&'p ServerProfile],
+) -> Vec<(Workload<'a>, &'a Container, Server<'p>)> {
+    let mut out = Vec::new();
+    for w in target.workloads(view) {
+        if matches!(w.kind, Kind::Job | Kind::CronJob) {
+            continue;
+        }
+        for c in target.containers(&w) {
+            if let Some(server) = recognise(view, &w, c, profiles) {
+                out.push((w, c, server));
+            }
+        }
+    }
+    out
 }
 
 /// Recognise the server a container runs, if any profile fits.

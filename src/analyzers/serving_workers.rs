@@ -11,7 +11,7 @@ use super::probe_fit::describe_probe;
 use super::servers::{self, Server, ServerProfile, Source};
 use super::target::Target;
 use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
-use crate::cluster::{ClusterView, Kind, Workload};
+use crate::cluster::{ClusterView, Workload};
 use crate::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
@@ -44,24 +44,14 @@ fn two() -> u32 {
 impl Analyzer for ServingWorkers {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let profiles = servers::profiles(&self.servers, &self.extra_servers);
-        let mut drafts = Vec::new();
-        for w in self.target.workloads(view) {
-            if matches!(w.kind, Kind::Job | Kind::CronJob) {
-                continue;
-            }
-            for c in self.target.containers(&w) {
-                let Some(server) = servers::recognise(view, &w, c, &profiles) else {
-                    continue;
-                };
-                let Some((1, _)) = &server.workers else {
-                    continue;
-                };
-                if c.liveness_probe.is_none() && c.readiness_probe.is_none() {
-                    continue;
-                }
-                drafts.push(self.finding(view, &w, c, &server));
-            }
-        }
+        let drafts = servers::running_servers(view, &self.target, &profiles)
+            .into_iter()
+            .filter(|(_, c, server)| {
+                matches!(server.workers, Some((1, _)))
+                    && (c.liveness_probe.is_some() || c.readiness_probe.is_some())
+            })
+            .map(|(w, c, server)| self.finding(view, &w, c, &server))
+            .collect();
         Ok(drafts)
     }
 }
