@@ -295,7 +295,7 @@ struct PatchEntry<'a> {
     patch: Option<Vec<json_patch::PatchOperation>>,
     /// The object, for a creation.
     #[serde(skip_serializing_if = "Option::is_none")]
-    create: Option<&'a Value>,
+    create: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     delete: bool,
     kubectl: String,
@@ -319,7 +319,8 @@ fn patch_file(snapshot: &Path, applied: &[&Planned]) -> String {
                 resource_version: op.precondition.resource_version.as_deref(),
                 patch: matches!(op.change, Change::JsonPatch(_)).then(|| op.json_patch()),
                 create: match &op.change {
-                    Change::Create(object) => Some(object),
+                    Change::Create(object) => Some(object.clone()),
+                    Change::CreateTopic(topic) => Some(plan::apply::topic_object(topic)),
                     _ => None,
                 },
                 delete: matches!(op.change, Change::Delete),

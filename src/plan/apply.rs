@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::operation::{Change, Operation};
+use crate::kafka::NewTopicSpec;
 
 /// Why an operation could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +38,10 @@ pub fn apply(operation: &Operation, object: Option<&Value>) -> Result<Option<Val
     }
     let object = match (&operation.change, object) {
         (Change::Create(new), None) => return Ok(Some(new.clone())),
-        (Change::Create(_), Some(_)) => return Err(ApplyError::Exists(target)),
+        (Change::CreateTopic(topic), None) => return Ok(Some(topic_object(topic))),
+        (Change::Create(_) | Change::CreateTopic(_), Some(_)) => {
+            return Err(ApplyError::Exists(target));
+        }
         (_, None) => return Err(ApplyError::Missing(target)),
         (_, Some(object)) => object,
     };
@@ -65,6 +69,30 @@ pub fn apply(operation: &Operation, object: Option<&Value>) -> Result<Option<Val
     })?;
     Ok(Some(changed))
 }
+
+/// A Kafka topic in the shape of an object (`kafka/KafkaTopic`), so a topic
+/// creation diffs and verifies like any other creation.
+pub fn topic_object(topic: &NewTopicSpec) -> Value {
+    let config: serde_json::Map<String, Value> = topic
+        .config
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    serde_json::json!({
+        "apiVersion": TOPIC_API_VERSION,
+        "kind": TOPIC_KIND,
+        "metadata": {"name": topic.name},
+        "spec": {
+            "partitions": topic.partitions,
+            "replicationFactor": topic.replication,
+            "config": config,
+        }
+    })
+}
+
+/// The apiVersion and kind of a Kafka topic as an operation's target.
+pub const TOPIC_API_VERSION: &str = "kafka";
+pub const TOPIC_KIND: &str = "KafkaTopic";
 
 #[cfg(test)]
 mod tests {

@@ -70,7 +70,7 @@ impl Inputs {
                 }
             }
             Change::Create(object) => replace(object),
-            Change::Delete => {}
+            Change::Delete | Change::CreateTopic(_) => {}
         }
         Ok(filled)
     }

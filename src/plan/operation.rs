@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Kind, ObjectRef};
 use crate::findings::Applicability;
+use crate::kafka::NewTopicSpec;
 
 /// What must still be true of the object for the change to be applied.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,9 @@ pub enum Change {
     Delete,
     /// A whole new object.
     Create(Value),
+    /// A Kafka topic, created through the AdminClient (the target is
+    /// `kafka/KafkaTopic <name>`, the broker being the one doctor read).
+    CreateTopic(NewTopicSpec),
 }
 
 /// A value only a person knows, given with `--set NAME=VALUE`.
@@ -166,7 +170,7 @@ impl Operation {
                     std::iter::once(o.path().to_string()).chain(from)
                 })
                 .collect(),
-            Change::Delete | Change::Create(_) => vec![String::new()],
+            Change::Delete | Change::Create(_) | Change::CreateTopic(_) => vec![String::new()],
         }
     }
 
@@ -174,7 +178,7 @@ impl Operation {
     pub fn json_patch(&self) -> Vec<PatchOperation> {
         match &self.change {
             Change::JsonPatch(ops) => self.precondition.tests.iter().chain(ops).cloned().collect(),
-            Change::Delete | Change::Create(_) => Vec::new(),
+            Change::Delete | Change::Create(_) | Change::CreateTopic(_) => Vec::new(),
         }
     }
 
@@ -196,6 +200,18 @@ impl Operation {
                 format!(
                     "echo '{}' | kubectl create -f -",
                     body.replace('\'', r"'\''")
+                )
+            }
+            Change::CreateTopic(t) => {
+                let config: String = t
+                    .config
+                    .iter()
+                    .map(|(k, v)| format!(" --config {k}={v}"))
+                    .collect();
+                format!(
+                    "kafka-topics.sh --bootstrap-server $BOOTSTRAP --create --topic {} \
+                     --partitions {} --replication-factor {}{config}",
+                    t.name, t.partitions, t.replication
                 )
             }
         }
