@@ -434,6 +434,8 @@ impl ClusterView {
     /// Follow controller owner references up to the top: Pod → ReplicaSet →
     /// Deployment, Pod → Job → CronJob. When the ReplicaSet is not in the view
     /// (a hand-made snapshot), its Deployment is its name less the pod-template-hash.
+    /// Only a pod's ReplicaSet or Job is followed further, so an owner cycle in a
+    /// hand-made snapshot (a ReplicaSet controlled by itself) cannot recurse forever.
     fn top_owner(&self, meta: &ObjectMeta, kind: Kind) -> Key {
         let ns = meta.namespace.clone().unwrap_or_default();
         let name = meta.name.clone().unwrap_or_default();
@@ -442,7 +444,8 @@ impl ClusterView {
         };
         match owner.kind.as_str() {
             "ReplicaSet" => match self.replica_sets.get(&ns, &owner.name) {
-                Some(rs) => self.top_owner(&rs.metadata, Kind::ReplicaSet),
+                Some(rs) if kind == Kind::Pod => self.top_owner(&rs.metadata, Kind::ReplicaSet),
+                Some(_) => (Kind::ReplicaSet, ns, owner.name.clone()),
                 None => {
                     let hash = meta
                         .labels
@@ -455,8 +458,8 @@ impl ClusterView {
                 }
             },
             "Job" => match self.jobs.get(&ns, &owner.name) {
-                Some(job) => self.top_owner(&job.metadata, Kind::Job),
-                None => (Kind::Job, ns, owner.name.clone()),
+                Some(job) if kind == Kind::Pod => self.top_owner(&job.metadata, Kind::Job),
+                _ => (Kind::Job, ns, owner.name.clone()),
             },
             other => match Kind::from_object(&owner.api_version, other) {
                 Some(k) => (k, ns, owner.name.clone()),

@@ -37,28 +37,55 @@ pub fn load(path: &Path) -> Result<ClusterView> {
         )
     })?;
     let mut view = ClusterView::default();
-    let mut sink = ObjectSink::new(&mut view);
     if meta.is_file() {
-        load_object_file(&mut sink, path)?;
+        let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        add_objects(&mut view, path, &bytes)?;
     } else {
         let mut files = Vec::new();
         walk(path, &mut files)?;
         for file in &files {
             let rel = file.strip_prefix(path).unwrap_or(file);
-            let rel_str = rel.to_string_lossy();
-            match rel_str.as_ref() {
-                KAFKA_FILE => sink.view().kafka = Some(read_yaml_file(file)?),
-                PROBES_FILE => sink.view().probes = read_yaml_file(file)?,
-                COVERAGE_FILE => sink.view().coverage = read_yaml_file(file)?,
-                API_FILE => sink.view().api = Some(read_yaml_file(file)?),
-                _ if rel.starts_with(LOGS_DIR) => load_log(sink.view(), rel, file)?,
-                _ if is_object_file(file) => load_object_file(&mut sink, file)?,
-                _ => {}
+            if !is_snapshot_file(rel) {
+                continue;
             }
+            let bytes = if rel.starts_with(LOGS_DIR) {
+                // One byte more than is kept, so a cut first line is seen as cut.
+                read_tail(file, MAX_LOG_BYTES + 1)?
+            } else {
+                fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+            };
+            add_file(&mut view, rel, &bytes)
+                .with_context(|| format!("in snapshot {}", path.display()))?;
         }
     }
     view.finish();
     Ok(view)
+}
+
+/// Add one file of a snapshot directory to `view`: `rel` is its path inside the
+/// directory (`kafka.yaml`, `logs/NS/POD/C.log`, `pods.yaml`), which decides how
+/// its bytes are read. [`load`] calls it for every file; the view still needs
+/// [`ClusterView::finish`] once all files are in. Errors name `rel`.
+pub fn add_file(view: &mut ClusterView, rel: &Path, bytes: &[u8]) -> Result<()> {
+    match rel.to_string_lossy().as_ref() {
+        KAFKA_FILE => view.kafka = Some(parse_yaml(rel, bytes)?),
+        PROBES_FILE => view.probes = parse_yaml(rel, bytes)?,
+        COVERAGE_FILE => view.coverage = parse_yaml(rel, bytes)?,
+        API_FILE => view.api = Some(parse_yaml(rel, bytes)?),
+        _ if rel.starts_with(LOGS_DIR) => add_log(view, rel, bytes)?,
+        _ if is_object_file(rel) => add_objects(view, rel, bytes)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether [`add_file`] reads the file at `rel` (anything else is skipped unread).
+fn is_snapshot_file(rel: &Path) -> bool {
+    rel.starts_with(LOGS_DIR)
+        || is_object_file(rel)
+        || [KAFKA_FILE, PROBES_FILE, COVERAGE_FILE, API_FILE]
+            .iter()
+            .any(|f| rel == Path::new(f))
 }
 
 fn is_object_file(path: &Path) -> bool {
@@ -89,15 +116,17 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn load_object_file(sink: &mut ObjectSink<'_>, file: &Path) -> Result<()> {
-    let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+fn add_objects(view: &mut ClusterView, file: &Path, bytes: &[u8]) -> Result<()> {
     let json = file.extension().is_some_and(|e| e == "json");
-    parse_documents(&bytes, json, &mut |doc| sink.add(doc))
+    let mut sink = ObjectSink::new(view);
+    parse_documents(bytes, json, &mut |doc| sink.add(doc))
         .with_context(|| format!("in snapshot file {}", file.display()))
 }
 
-/// `logs/NAMESPACE/POD/CONTAINER[.previous].log`
-fn load_log(view: &mut ClusterView, rel: &Path, file: &Path) -> Result<()> {
+/// `logs/NAMESPACE/POD/CONTAINER[.previous].log`, keeping its last
+/// [`MAX_LOG_BYTES`] from the first whole line, decoded lossily (logs are not
+/// always UTF-8).
+fn add_log(view: &mut ClusterView, rel: &Path, bytes: &[u8]) -> Result<()> {
     let parts: Vec<String> = rel
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
@@ -105,7 +134,7 @@ fn load_log(view: &mut ClusterView, rel: &Path, file: &Path) -> Result<()> {
     let [_, namespace, pod, file_name] = parts.as_slice() else {
         bail!(
             "{}: log files must be at logs/NAMESPACE/POD/CONTAINER.log or CONTAINER.previous.log",
-            file.display()
+            rel.display()
         );
     };
     let (container, previous) = match file_name.strip_suffix(".previous.log") {
@@ -114,11 +143,18 @@ fn load_log(view: &mut ClusterView, rel: &Path, file: &Path) -> Result<()> {
             Some(c) => (c, false),
             None => bail!(
                 "{}: a log file name must end in .log or .previous.log",
-                file.display()
+                rel.display()
             ),
         },
     };
-    let text = read_tail(file, MAX_LOG_BYTES)?;
+    let mut kept = bytes;
+    if kept.len() as u64 > MAX_LOG_BYTES {
+        kept = &kept[kept.len() - MAX_LOG_BYTES as usize..];
+        // From the first whole line; a tail without a line break is kept as it is.
+        if let Some(nl) = kept.iter().position(|&b| b == b'\n') {
+            kept = &kept[nl + 1..];
+        }
+    }
     view.logs.insert(
         LogKey {
             namespace: namespace.clone(),
@@ -126,34 +162,30 @@ fn load_log(view: &mut ClusterView, rel: &Path, file: &Path) -> Result<()> {
             container: container.to_string(),
             previous,
         },
-        text,
+        String::from_utf8_lossy(kept).into_owned(),
     );
     Ok(())
 }
 
-/// The last `max` bytes of a file, from the first whole line, decoded lossily
-/// (logs are not always UTF-8).
-pub fn read_tail(file: &Path, max: u64) -> Result<String> {
+/// The last `max` bytes of a file (all of a smaller one).
+fn read_tail(file: &Path, max: u64) -> Result<Vec<u8>> {
     let mut f = fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let len = f.metadata()?.len();
+    let len = f
+        .metadata()
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
     let mut buf = Vec::new();
-    if len > max {
-        f.seek(SeekFrom::Start(len - max))?;
-        f.read_to_end(&mut buf)?;
-        if let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-            buf.drain(..=nl);
-        }
-    } else {
-        f.read_to_end(&mut buf)?;
-    }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    f.seek(SeekFrom::Start(len.saturating_sub(max)))
+        .and_then(|_| f.read_to_end(&mut buf))
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(buf)
 }
 
-/// Read one of the observation files, with the line of any error.
-fn read_yaml_file<T: DeserializeOwned>(file: &Path) -> Result<T> {
-    let text =
-        fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    crate::yaml::from_str(&text).with_context(|| format!("in {}", file.display()))
+/// One of the observation files, with the line of any error.
+fn parse_yaml<T: DeserializeOwned>(rel: &Path, bytes: &[u8]) -> Result<T> {
+    let text = std::str::from_utf8(bytes)
+        .with_context(|| format!("{} must be UTF-8 YAML", rel.display()))?;
+    crate::yaml::from_str(text).with_context(|| format!("in {}", rel.display()))
 }
 
 #[cfg(test)]
@@ -449,13 +481,49 @@ mod hostile {
     }
 
     #[test]
+    fn an_owner_cycle_ends() {
+        // A ReplicaSet that names itself as its controller, and a pod it owns.
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[
+            {"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"rs","namespace":"ml",
+             "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"u","controller":true}]}},
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ml",
+             "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"u","controller":true}]}}]}"#;
+        let view = load_text("cycle.json", text).unwrap();
+        let pod = view.pods.get("ml", "p").unwrap();
+        assert_eq!(view.owner_of_pod(pod).name, "rs");
+    }
+
+    #[test]
+    fn add_file_reads_by_path_inside_the_snapshot() {
+        let mut view = ClusterView::default();
+        add_file(&mut view, Path::new("kafka.yaml"), b"bootstrap: k:9092\n").unwrap();
+        add_file(&mut view, Path::new("notes.txt"), b"\xff not read").unwrap();
+        let err = format!(
+            "{:#}",
+            add_file(&mut view, Path::new("probes.yaml"), b"\xff").unwrap_err()
+        );
+        assert!(err.contains("probes.yaml must be UTF-8 YAML"), "{err}");
+        let err = format!(
+            "{:#}",
+            add_file(&mut view, Path::new("logs/ml/c.log"), b"x").unwrap_err()
+        );
+        assert!(err.contains("logs/ml/c.log: log files must be at"), "{err}");
+        // A log larger than the limit keeps its tail from the first whole line.
+        let mut log = vec![b'x'; MAX_LOG_BYTES as usize];
+        log.extend_from_slice(b"\nlast\n");
+        add_file(&mut view, Path::new("logs/ml/p/c.log"), &log).unwrap();
+        assert_eq!(view.log("ml", "p", "c", false), Some("last\n"));
+        assert_eq!(view.kafka.unwrap().bootstrap, "k:9092");
+    }
+
+    #[test]
     fn a_huge_single_log_line_is_cut_to_the_tail() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("logs/ns/pod");
         fs::create_dir_all(&d).unwrap();
         fs::write(d.join("c.log"), "x".repeat(3 * MAX_LOG_BYTES as usize)).unwrap();
         let view = load(dir.path()).unwrap();
-        // No newline in the kept tail: nothing whole to keep, so it is dropped.
+        // No line break in the kept tail: it is kept as it is, cut to the limit.
         assert!(view.log("ns", "pod", "c", false).unwrap().len() <= MAX_LOG_BYTES as usize);
     }
 }
