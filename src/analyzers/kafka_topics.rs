@@ -14,7 +14,10 @@ use super::kafka_reachable;
 use super::seldon;
 use super::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::findings::Fix;
+use crate::findings::{Applicability, Fix};
+use crate::kafka::NewTopicSpec;
+use crate::plan::apply::{TOPIC_API_VERSION, TOPIC_KIND};
+use crate::plan::{Change, Operation, Precondition};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-topics",
@@ -48,6 +51,13 @@ pub struct KafkaTopics {
     /// Topics a site contract requires, by exact name.
     #[serde(default)]
     topics: Vec<String>,
+    /// Partitions of a contract topic mlopsctl creates; without both this and
+    /// `replicationFactor` the contract's topics are left to a person.
+    #[serde(default)]
+    partitions: Option<i32>,
+    /// Replication factor of a contract topic mlopsctl creates.
+    #[serde(default)]
+    replication_factor: Option<i32>,
     /// How many missing topic names to list as evidence.
     #[serde(default = "default_list")]
     list: usize,
@@ -277,17 +287,57 @@ impl KafkaTopics {
                 format!("topic {t}: missing; named by {}", users.join(", "))
             });
         }
+        let plural = if names.len() == 1 { "" } else { "s" };
+        let Some((partitions, replication)) = self.contract_layout() else {
+            let create: Vec<String> = names
+                .iter()
+                .map(|t| format!("kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions 1 --replication-factor 1", kafka.bootstrap))
+                .collect();
+            return d.fix(
+                Fix::manual(format!(
+                    "Create the topic{plural} (or let the producer create it, if the brokers allow auto-creation); the command uses 1 partition and replication 1: give the partitions and replication your consumers expect. With `partitions:` and `replicationFactor:` in the check's params, `mlopsctl fix --unsafe` creates them."
+                ))
+                .with_kubectl(create.join(" && ")),
+            );
+        };
         let create: Vec<String> = names
             .iter()
-            .map(|t| format!("kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions 1 --replication-factor 1", kafka.bootstrap))
+            .map(|t| format!("kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions {partitions} --replication-factor {replication}", kafka.bootstrap))
             .collect();
-        d.fix(
-            Fix::manual(format!(
-                "Create the topic{} (or let the producer create it, if the brokers allow auto-creation); the command uses 1 partition and replication 1: give the partitions and replication your consumers expect.",
-                if names.len() == 1 { "" } else { "s" }
-            ))
-            .with_kubectl(create.join(" && ")),
+        let mut fix = Fix::new(
+            Applicability::Unsafe,
+            format!(
+                "Create the topic{plural} on Kafka at {} with {partitions} partition{} and replication factor {replication}, as the check's params say. Unsafe: a topic's partition count can be raised later but never lowered, and it fixes how keys spread over consumers.",
+                kafka.bootstrap,
+                if partitions == 1 { "" } else { "s" }
+            ),
         )
+        .with_kubectl(create.join(" && "));
+        for name in names {
+            let spec = NewTopicSpec {
+                name: name.to_string(),
+                partitions,
+                replication,
+                config: Vec::new(),
+            };
+            fix = fix.with_operation(Operation {
+                target: ObjectRef::new(TOPIC_API_VERSION, TOPIC_KIND, None, name),
+                applicability: Applicability::Unsafe,
+                precondition: Precondition::default(),
+                change: Change::CreateTopic(spec),
+                inputs: Vec::new(),
+            });
+        }
+        d.fix(fix)
+    }
+
+    /// (partitions, replication) for contract topics, when the params give
+    /// both as positive numbers.
+    fn contract_layout(&self) -> Option<(i32, i32)> {
+        match (self.partitions, self.replication_factor) {
+            (Some(p), Some(r)) if p > 0 && r > 0 => Some((p, r)),
+            _ => None,
+        }
     }
 }
 
@@ -296,8 +346,7 @@ mod tests {
     use super::super::seldon::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
-    const TRAINING: &str =
-        "seldon: false\ntopics: [training-data, model-training, model-selected, inference-data]";
+    const TRAINING: &str = "seldon: false\ntopics: [training-data, model-training, model-selected, inference-data]\npartitions: 1\nreplicationFactor: 1";
 
     #[test]
     fn only_pipeline_topics_missing() {
@@ -311,6 +360,23 @@ mod tests {
         let drafts = run("kafka-topics", TRAINING, &fixture("kafka-training"));
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
+        let ops = &drafts[0].fix.as_ref().unwrap().operations;
+        insta::assert_yaml_snapshot!("training_contract_operations", ops);
+    }
+
+    #[test]
+    fn contract_topics_without_a_layout_stay_manual() {
+        let params = TRAINING.replace("\npartitions: 1\nreplicationFactor: 1", "");
+        let drafts = run("kafka-topics", &params, &fixture("kafka-training"));
+        let fix = drafts[0].fix.as_ref().unwrap();
+        assert_eq!(fix.applicability, crate::findings::Applicability::Manual);
+        assert!(fix.operations.is_empty());
+    }
+
+    #[test]
+    fn seldon_topics_are_left_to_seldon() {
+        let drafts = run("kafka-topics", "{}", &fixture("seldon-mesh-broken"));
+        assert!(drafts[0].fix.as_ref().unwrap().operations.is_empty());
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub mod planner;
 pub mod restart;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use apply::{ApplyError, apply};
 pub use inputs::Inputs;
 pub use operation::{Change, Input, Operation, Precondition, placeholder};
