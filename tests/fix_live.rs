@@ -162,10 +162,7 @@ fn a_client_dry_run_and_diff_send_nothing() {
         args.push(flag);
         let (code, stdout, stderr) = cluster.run(&args);
         assert_eq!(code, 1, "{stdout}{stderr}");
-        assert!(
-            stdout.contains("+        - name: MODEL_TYPE"),
-            "{stdout}"
-        );
+        assert!(stdout.contains("+        - name: MODEL_TYPE"), "{stdout}");
     }
     assert!(cluster.writes().is_empty());
 }
@@ -430,4 +427,85 @@ fn undo_names_missing_runs_and_other_clusters() {
         other.requests().iter().all(|r| r.starts_with('/')),
         "nothing written elsewhere"
     );
+}
+
+/// The kube client's writes against the server's answers: a failed `test` and
+/// a stale resourceVersion are conflicts (re-plan), a 403 is forbidden, and a
+/// dry run stores nothing.
+#[test]
+fn the_client_classifies_the_api_servers_answers() {
+    use mlopsctl::changes::client::{Cluster as _, KubeCluster, WriteError};
+    use mlopsctl::cli::ClusterArgs;
+    use mlopsctl::cluster::ObjectRef;
+
+    mlopsctl::collect::install_crypto_provider();
+    let cluster = Cluster::start(Faults {
+        writes: vec![("nonml-prophet".into(), WriteFault::Forbidden)],
+        ..Faults::default()
+    });
+    let client = KubeCluster::connect(&ClusterArgs {
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+        context: None,
+        request_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(30),
+        chunk_size: 500,
+        kafka_bootstrap: None,
+        kafka_config: Vec::new(),
+    })
+    .unwrap();
+    let lstm = ObjectRef::new("apps/v1", "Deployment", Some("flts"), "train-lstm");
+    let now = client.get(&lstm).unwrap().unwrap();
+    let rv = now["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ops = |v: Value| serde_json::from_value::<Vec<json_patch::PatchOperation>>(v).unwrap();
+
+    let failed_test = ops(serde_json::json!([
+        {"op": "test", "path": "/spec/replicas", "value": 99},
+        {"op": "replace", "path": "/spec/replicas", "value": 2}
+    ]));
+    let err = client.patch(&lstm, &failed_test, false).unwrap_err();
+    assert!(
+        matches!(&err, WriteError::Conflict(m) if m.contains("test failed")),
+        "{err}"
+    );
+
+    let stale = ops(serde_json::json!([
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": "1"},
+        {"op": "replace", "path": "/spec/replicas", "value": 2}
+    ]));
+    let err = client.patch(&lstm, &stale, false).unwrap_err();
+    assert!(
+        matches!(&err, WriteError::Conflict(m) if m.contains("has been modified")),
+        "{err}"
+    );
+
+    let good = ops(serde_json::json!([
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": rv},
+        {"op": "replace", "path": "/spec/replicas", "value": 2}
+    ]));
+    let dry = client.patch(&lstm, &good, true).unwrap();
+    assert_eq!(dry["spec"]["replicas"], 2);
+    assert_eq!(
+        cluster.deployment("train-lstm"),
+        now,
+        "a dry run stores nothing"
+    );
+    let after = client.patch(&lstm, &good, false).unwrap();
+    assert_ne!(
+        after["metadata"]["resourceVersion"],
+        now["metadata"]["resourceVersion"]
+    );
+    assert_eq!(cluster.deployment("train-lstm")["spec"]["replicas"], 2);
+
+    let prophet = ObjectRef::new("apps/v1", "Deployment", Some("flts"), "nonml-prophet");
+    let err = client.delete(&prophet, None, false).unwrap_err();
+    assert!(
+        matches!(&err, WriteError::Forbidden(m) if m.contains("cannot delete")),
+        "{err}"
+    );
+    let missing = ObjectRef::new("apps/v1", "Deployment", Some("flts"), "nothing");
+    assert_eq!(client.get(&missing).unwrap(), None);
 }

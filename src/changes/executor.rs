@@ -365,3 +365,232 @@ fn unclear(op: &Operation, m: &str) -> String {
         op.target
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::changes::journal::{Run, State};
+    use crate::changes::memory::Memory;
+    use crate::changes::undo::{Undone, undo};
+    use crate::cluster::ObjectRef;
+    use crate::findings::Applicability;
+    use crate::kafka::{FakeTopics, NewTopicSpec};
+    use crate::plan::Status;
+
+    fn hpa(rv: &str) -> Value {
+        json!({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "predictor", "namespace": "ml", "resourceVersion": rv,
+                         "uid": "u-1", "creationTimestamp": "2026-11-01T00:00:00Z",
+                         "labels": {"app": "predictor"}},
+            "spec": {"minReplicas": 1, "maxReplicas": 4,
+                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "predictor"}},
+            "status": {"currentReplicas": 1}
+        })
+    }
+
+    fn planned(operations: Vec<Operation>) -> Planned {
+        Planned {
+            code: "SCL004".into(),
+            subject: operations[0].target.clone(),
+            message: "m".into(),
+            description: "d".into(),
+            applicability: Applicability::Unsafe,
+            status: Status::Ready,
+            operations,
+        }
+    }
+
+    fn delete_of(memory: &Memory) -> Operation {
+        let target = ObjectRef::new(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            Some("ml"),
+            "predictor",
+        );
+        let now = memory.get(&target).unwrap().unwrap();
+        let meta = ObjectMeta {
+            resource_version: now["metadata"]["resourceVersion"]
+                .as_str()
+                .map(String::from),
+            ..Default::default()
+        };
+        Operation::delete(&target, &meta, Applicability::Unsafe)
+    }
+
+    fn never(_: Option<&Value>) -> Replan {
+        Replan::Gone("not expected".into())
+    }
+
+    #[test]
+    fn a_deleted_object_is_journaled_and_undo_creates_it_without_server_fields() {
+        let memory = Memory::with(&[hpa("1")]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), "s", "c").unwrap();
+        let fix = planned(vec![delete_of(&memory)]);
+        let outcome = Executor {
+            cluster: &memory,
+            topics: None,
+            journal: Some(&mut journal),
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![1] });
+        assert_eq!(memory.get(&fix.subject).unwrap(), None);
+
+        let run = Run::read(journal.path()).unwrap();
+        assert_eq!(run.changes[0].state, State::Applied { after: None });
+        let undone = undo(&run.changes[0], &memory, &mut journal, false).unwrap();
+        assert_eq!(undone, Undone::Restored);
+        let back = memory.get(&fix.subject).unwrap().unwrap();
+        assert_eq!(back["spec"], hpa("1")["spec"]);
+        assert_eq!(back["metadata"]["labels"], json!({"app": "predictor"}));
+        assert_ne!(
+            back["metadata"]["uid"], "u-1",
+            "server-set fields are the server's"
+        );
+        assert!(back.get("status").is_none());
+    }
+
+    #[test]
+    fn a_dry_run_journals_nothing_and_changes_nothing() {
+        let memory = Memory::with(&[hpa("1")]);
+        let fix = planned(vec![delete_of(&memory)]);
+        let outcome = Executor {
+            cluster: &memory,
+            topics: None,
+            journal: None,
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![] });
+        assert!(memory.get(&fix.subject).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_moved_object_is_replanned_and_a_gone_finding_supersedes_the_fix() {
+        let memory = Memory::with(&[hpa("1")]);
+        let stale = delete_of(&memory);
+        // Another client writes the HPA after planning.
+        memory
+            .patch(
+                &stale.target,
+                &serde_json::from_value::<Vec<PatchOperation>>(json!([
+                    {"op": "replace", "path": "/spec/maxReplicas", "value": 6}
+                ]))
+                .unwrap(),
+                false,
+            )
+            .unwrap();
+        let mut seen = None;
+        let outcome = Executor {
+            cluster: &memory,
+            topics: None,
+            journal: None,
+        }
+        .apply(&planned(vec![stale]), &mut |fresh| {
+            seen = fresh.cloned();
+            Replan::Gone("fixed meanwhile".into())
+        });
+        assert_eq!(outcome, Outcome::Superseded("fixed meanwhile".into()));
+        assert_eq!(
+            seen.unwrap()["spec"]["maxReplicas"],
+            6,
+            "re-planned on the object as it is now"
+        );
+    }
+
+    #[test]
+    fn topics_are_created_through_the_admin_and_never_deleted_by_undo() {
+        let spec = NewTopicSpec {
+            name: "flts.training.requests".into(),
+            partitions: 6,
+            replication: 3,
+            config: vec![("retention.ms".into(), "604800000".into())],
+        };
+        let op = Operation {
+            target: ObjectRef::new(
+                plan::apply::TOPIC_API_VERSION,
+                plan::apply::TOPIC_KIND,
+                None,
+                &spec.name,
+            ),
+            applicability: Applicability::Unsafe,
+            precondition: Default::default(),
+            change: Change::CreateTopic(spec.clone()),
+            inputs: Vec::new(),
+        };
+        let fix = planned(vec![op]);
+        let memory = Memory::default();
+
+        // Without a broker: a clear error, nothing journaled as made.
+        let outcome = Executor {
+            cluster: &memory,
+            topics: None,
+            journal: None,
+        }
+        .apply(&fix, &mut never);
+        assert!(
+            matches!(&outcome, Outcome::Failed { reason, .. } if reason.contains("--kafka-bootstrap")),
+            "{outcome:?}"
+        );
+
+        // A dry run validates only.
+        let fake = FakeTopics::default();
+        let outcome = Executor {
+            cluster: &memory,
+            topics: Some(&fake),
+            journal: None,
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![] });
+        assert!(fake.existing.lock().unwrap().is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), "s", "c").unwrap();
+        let outcome = Executor {
+            cluster: &memory,
+            topics: Some(&fake),
+            journal: Some(&mut journal),
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![1] });
+        assert!(fake.existing.lock().unwrap().contains(&spec.name));
+
+        // Already there: the goal is reached, with nothing for undo to take back.
+        let outcome = Executor {
+            cluster: &memory,
+            topics: Some(&fake),
+            journal: Some(&mut journal),
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![] });
+
+        let run = Run::read(journal.path()).unwrap();
+        let to_undo: Vec<_> = run.to_undo().collect();
+        assert_eq!(to_undo.len(), 1);
+        let undone = undo(to_undo[0], &memory, &mut journal, true).unwrap();
+        assert!(
+            matches!(&undone, Undone::Refused(why) if why.contains("messages written")),
+            "{undone:?}"
+        );
+        assert!(fake.existing.lock().unwrap().contains(&spec.name));
+    }
+
+    #[test]
+    fn the_sent_patch_guards_the_resource_version_first() {
+        let target = ObjectRef::new("apps/v1", "Deployment", Some("ml"), "train");
+        let op = Operation::patch(&target, &ObjectMeta::default(), Applicability::Safe)
+            .test("/spec/replicas", json!(1))
+            .replace("/spec/replicas", json!(2));
+        let sent = serde_json::to_value(guarded(&op, Some("42"))).unwrap();
+        assert_eq!(
+            sent,
+            json!([
+                {"op": "replace", "path": "/metadata/resourceVersion", "value": "42"},
+                {"op": "test", "path": "/spec/replicas", "value": 1},
+                {"op": "replace", "path": "/spec/replicas", "value": 2}
+            ])
+        );
+    }
+}

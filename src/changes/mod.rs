@@ -9,3 +9,6 @@ pub mod client;
 pub mod executor;
 pub mod journal;
 pub mod undo;
+
+#[cfg(test)]
+mod memory;

@@ -632,13 +632,20 @@ fn patch(state: &State, t: Target, body: &Value, manager: &str, dry_run: bool) -
     };
     let mut changed = object.clone();
     if let Err(e) = json_patch::patch(&mut changed, &operations) {
-        // The API server answers a patch that cannot be applied (a failed
-        // `test` among them) with 422 and the library's message.
+        // The API server answers a patch that cannot be applied with 422 and
+        // its patch library's message (evanphx/json-patch's wording for a
+        // failed `test`).
+        let message = match e.kind {
+            json_patch::PatchErrorKind::TestFailed => {
+                format!("testing value {} failed: test failed", e.path)
+            }
+            _ => e.to_string(),
+        };
         return reply(
             StatusCode::UNPROCESSABLE_ENTITY,
             "application/json",
             json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                   "message": e.to_string(), "code": 422})
+                   "message": message, "code": 422})
             .to_string(),
         );
     }
