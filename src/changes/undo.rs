@@ -129,3 +129,89 @@ fn restore(change: &Journaled, cluster: &dyn Cluster, force: bool) -> Undone {
 fn rv(object: &Value) -> Option<&str> {
     object["metadata"]["resourceVersion"].as_str()
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use serde_json::json;
+
+    use super::*;
+    use crate::changes::client::Cluster as _;
+    use crate::changes::journal::Run;
+    use crate::changes::memory::Memory;
+    use crate::cluster::ObjectRef;
+
+    fn server(replicas: i64) -> Value {
+        json!({"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server",
+               "metadata": {"name": "mlserver", "namespace": "s"},
+               "spec": {"replicas": replicas}})
+    }
+
+    fn target() -> ObjectRef {
+        ObjectRef::new("mlops.seldon.io/v1alpha1", "Server", Some("s"), "mlserver")
+    }
+
+    /// A run that died after journaling the change as pending.
+    fn interrupted(memory: &Memory, dir: &std::path::Path) -> (Run, Journal) {
+        let before = memory.get(&target()).unwrap().unwrap();
+        let meta = ObjectMeta {
+            resource_version: before["metadata"]["resourceVersion"]
+                .as_str()
+                .map(String::from),
+            ..Default::default()
+        };
+        let op = Operation::patch(&target(), &meta, Applicability::Safe)
+            .replace("/spec/replicas", json!(3));
+        let mut journal = Journal::create(dir, "s", "c").unwrap();
+        journal.pending("SEL003", &op, Some(&before)).unwrap();
+        (Run::read(journal.path()).unwrap(), journal)
+    }
+
+    fn scale(memory: &Memory, to: i64) {
+        let ops = serde_json::from_value::<Vec<json_patch::PatchOperation>>(
+            json!([{"op": "replace", "path": "/spec/replicas", "value": to}]),
+        )
+        .unwrap();
+        memory.patch(&target(), &ops, false).unwrap();
+    }
+
+    #[test]
+    fn an_interrupted_change_that_never_happened_needs_nothing() {
+        let memory = Memory::with(&[server(1)]);
+        let dir = tempfile::tempdir().unwrap();
+        let (run, mut journal) = interrupted(&memory, dir.path());
+        let change = run.to_undo().next().unwrap();
+        assert_eq!(
+            undo(change, &memory, &mut journal, false).unwrap(),
+            Undone::AlreadyAsBefore
+        );
+    }
+
+    #[test]
+    fn an_interrupted_change_that_happened_is_restored_only_when_forced() {
+        let memory = Memory::with(&[server(1)]);
+        let dir = tempfile::tempdir().unwrap();
+        let (run, mut journal) = interrupted(&memory, dir.path());
+        scale(&memory, 3);
+        let change = run.to_undo().next().unwrap();
+        let refused = undo(change, &memory, &mut journal, false).unwrap();
+        assert!(
+            matches!(&refused, Undone::Refused(why) if why.contains("--force")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            memory.get(&target()).unwrap().unwrap()["spec"]["replicas"],
+            3
+        );
+        assert_eq!(
+            undo(change, &memory, &mut journal, true).unwrap(),
+            Undone::Restored
+        );
+        assert_eq!(
+            memory.get(&target()).unwrap().unwrap()["spec"]["replicas"],
+            1
+        );
+        let run = Run::read(journal.path()).unwrap();
+        assert_eq!(run.to_undo().count(), 0, "journaled as undone");
+    }
+}
