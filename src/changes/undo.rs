@@ -136,7 +136,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::changes::client::Cluster as _;
     use crate::changes::journal::Run;
     use crate::changes::memory::Memory;
     use crate::cluster::ObjectRef;
