@@ -509,7 +509,11 @@ mod fixture_tests {
         let found = drafts("autoscaler-conflicts", "keda-autoscaling");
         let fix = found[0].fix.as_ref().unwrap();
         assert_eq!(fix.applicability, Applicability::Unsafe);
-        let targets: Vec<String> = fix.operations.iter().map(|o| o.target.to_string()).collect();
+        let targets: Vec<String> = fix
+            .operations
+            .iter()
+            .map(|o| o.target.to_string())
+            .collect();
         assert_eq!(
             targets,
             [
@@ -536,7 +540,12 @@ mod fixture_tests {
                     }
                 }))
                 .unwrap();
-                h.spec.as_mut().unwrap().metrics.get_or_insert_default().push(pods);
+                h.spec
+                    .as_mut()
+                    .unwrap()
+                    .metrics
+                    .get_or_insert_default()
+                    .push(pods);
             }
             view.hpas.insert(h);
         }
@@ -544,8 +553,16 @@ mod fixture_tests {
         let found = run("autoscaler-conflicts", "{}", &view);
         let fix = found[0].fix.as_ref().unwrap();
         assert_eq!(fix.applicability, Applicability::Manual);
-        assert!(fix.description.contains("no automatic KEDA equivalent"), "{}", fix.description);
-        assert!(fix.operations.iter().all(|o| o.applicability == Applicability::Manual));
+        assert!(
+            fix.description.contains("no automatic KEDA equivalent"),
+            "{}",
+            fix.description
+        );
+        assert!(
+            fix.operations
+                .iter()
+                .all(|o| o.applicability == Applicability::Manual)
+        );
     }
 
     #[test]

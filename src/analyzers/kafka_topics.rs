@@ -16,8 +16,7 @@ use super::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
 use crate::findings::{Applicability, Fix};
 use crate::kafka::NewTopicSpec;
-use crate::plan::apply::{TOPIC_API_VERSION, TOPIC_KIND};
-use crate::plan::{Change, Operation, Precondition};
+use crate::plan::Operation;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-topics",
@@ -320,13 +319,7 @@ impl KafkaTopics {
                 replication,
                 config: Vec::new(),
             };
-            fix = fix.with_operation(Operation {
-                target: ObjectRef::new(TOPIC_API_VERSION, TOPIC_KIND, None, name),
-                applicability: Applicability::Unsafe,
-                precondition: Precondition::default(),
-                change: Change::CreateTopic(spec),
-                inputs: Vec::new(),
-            });
+            fix = fix.with_operation(Operation::create_topic(spec, Applicability::Unsafe));
         }
         d.fix(fix)
     }

@@ -470,7 +470,10 @@ pub(crate) mod testing {
             container: "dataflow-engine".into(),
             previous: false,
         };
-        let log = view.logs.get_mut(&key).expect("the engine's log is in the fixture");
+        let log = view
+            .logs
+            .get_mut(&key)
+            .expect("the engine's log is in the fixture");
         *log = "\
 2025-11-12 08:16:44.902 INFO  [main] io.seldon.dataflow.Main : Starting Seldon dataflow engine with namespace=seldon-mesh
 2025-11-12 08:16:45.337 INFO  [DefaultDispatcher-worker-1] io.seldon.dataflow.PipelineSubscriber : will connect to seldon-scheduler:9008

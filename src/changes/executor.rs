@@ -399,6 +399,7 @@ mod tests {
             description: "d".into(),
             applicability: Applicability::Unsafe,
             status: Status::Ready,
+            managed: Vec::new(),
             operations,
         }
     }
@@ -519,6 +520,7 @@ mod tests {
             precondition: Default::default(),
             change: Change::CreateTopic(spec.clone()),
             inputs: Vec::new(),
+            managed_by: None,
         };
         let fix = planned(vec![op]);
         let memory = Memory::default();

@@ -23,5 +23,5 @@ mod tests;
 pub use apply::{ApplyError, apply};
 pub use inputs::Inputs;
 pub use operation::{Change, Input, Operation, Precondition, placeholder};
-pub use planner::{Plan, Planned, Status};
+pub use planner::{Managed, ManagedChange, Plan, Planned, Status};
 pub use verify::{Verification, apply_to_view, verify};

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::apply::{TOPIC_API_VERSION, TOPIC_KIND, topic_object};
-use crate::cluster::{ClusterView, HasMeta, Kind, KafkaTopic, ObjectRef, Store};
+use crate::cluster::{ClusterView, HasMeta, KafkaTopic, Kind, ObjectRef, Store};
 use crate::kafka::NewTopicSpec;
 use crate::snapshot::{Doc, ObjectSink};
 
@@ -64,7 +64,12 @@ fn is_topic(target: &ObjectRef) -> bool {
 
 /// A topic of the observed Kafka in the shape [`topic_object`] gives a new one.
 fn topic(view: &ClusterView, name: &str) -> Option<Value> {
-    let t = view.kafka.as_ref()?.topics.iter().find(|t| t.name == name)?;
+    let t = view
+        .kafka
+        .as_ref()?
+        .topics
+        .iter()
+        .find(|t| t.name == name)?;
     Some(topic_object(&NewTopicSpec {
         name: t.name.clone(),
         partitions: i32::try_from(t.partitions).unwrap_or(i32::MAX),

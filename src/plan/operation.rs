@@ -6,7 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cluster::{Kind, ObjectRef};
+use super::apply::{TOPIC_API_VERSION, TOPIC_KIND};
+use crate::cluster::{Kind, ObjectRef, manager_of};
 use crate::findings::Applicability;
 use crate::kafka::NewTopicSpec;
 
@@ -59,6 +60,11 @@ pub struct Operation {
     /// Inputs whose placeholders ([`placeholder`]) stand in the change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<Input>,
+    /// The tool that renders the target and would undo the change on its next
+    /// sync ("Helm release flts", "Argo CD application x"), read from the
+    /// target's labels and annotations when the operation was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 /// The JSON string standing for an input until it is given: `${NAME}`.
@@ -89,6 +95,7 @@ impl Operation {
             },
             change: Change::JsonPatch(Vec::new()),
             inputs: Vec::new(),
+            managed_by: manager_of(meta),
         }
     }
 
@@ -116,12 +123,29 @@ impl Operation {
                 .and_then(Value::as_str),
             text("/metadata/name"),
         );
+        let managed_by = object
+            .get("metadata")
+            .and_then(|m| serde_json::from_value::<ObjectMeta>(m.clone()).ok())
+            .and_then(|m| manager_of(&m));
         Operation {
             target,
             applicability,
             precondition: Precondition::default(),
             change: Change::Create(object),
             inputs: Vec::new(),
+            managed_by,
+        }
+    }
+
+    /// Create a Kafka topic on the observed cluster (target `kafka/KafkaTopic NAME`).
+    pub fn create_topic(topic: NewTopicSpec, applicability: Applicability) -> Self {
+        Operation {
+            target: ObjectRef::new(TOPIC_API_VERSION, TOPIC_KIND, None, &topic.name),
+            applicability,
+            precondition: Precondition::default(),
+            change: Change::CreateTopic(topic),
+            inputs: Vec::new(),
+            managed_by: None,
         }
     }
 
