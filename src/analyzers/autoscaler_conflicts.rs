@@ -390,6 +390,23 @@ fn leftover_fix(h: &HorizontalPodAutoscaler, keda_hpa: &str, so: Option<&Dynamic
             );
         }
     }
+    if let Some(so) = so {
+        let range: Vec<String> = match missing_range(h, so) {
+            (Some(min), Some(max)) => vec![
+                format!("minReplicaCount {min}"),
+                format!("maxReplicaCount {max}"),
+            ],
+            (Some(min), None) => vec![format!("minReplicaCount {min}")],
+            (None, Some(max)) => vec![format!("maxReplicaCount {max}")],
+            (None, None) => Vec::new(),
+        };
+        if !range.is_empty() {
+            description.push_str(&format!(
+                " The ScaledObject sets no replica range of its own, so the fix also gives it the HPA's ({}); KEDA's defaults (0 and 100) would otherwise apply.",
+                range.join(", ")
+            ));
+        }
+    }
     if !untranslated.is_empty() {
         description.push_str(&format!(
             " HPA {name} also scales on {}, which has no automatic KEDA equivalent: add a matching trigger by hand if it is still wanted.",
@@ -424,15 +441,9 @@ fn leftover_fix(h: &HorizontalPodAutoscaler, keda_hpa: &str, so: Option<&Dynamic
     ))
 }
 
-/// Give the ScaledObject what the leftover HPA did: its equivalent triggers,
-/// and its replica range when the ScaledObject sets none (KEDA's defaults,
-/// 0 and 100, would otherwise replace the HPA's). `None`: nothing to add.
-fn adopt_into(
-    h: &HorizontalPodAutoscaler,
-    so: &DynamicObject,
-    adds: &[serde_json::Value],
-    applicability: Applicability,
-) -> Option<Operation> {
+/// The HPA's minReplicas and maxReplicas where the ScaledObject sets no
+/// minReplicaCount or maxReplicaCount.
+fn missing_range(h: &HorizontalPodAutoscaler, so: &DynamicObject) -> (Option<i32>, Option<i32>) {
     let spec = h.spec.as_ref();
     let min = so
         .pointer("/spec/minReplicaCount")
@@ -443,6 +454,19 @@ fn adopt_into(
         .is_none()
         .then(|| spec.map(|s| s.max_replicas))
         .flatten();
+    (min, max)
+}
+
+/// Give the ScaledObject what the leftover HPA did: its equivalent triggers,
+/// and its replica range when the ScaledObject sets none (KEDA's defaults,
+/// 0 and 100, would otherwise replace the HPA's). `None`: nothing to add.
+fn adopt_into(
+    h: &HorizontalPodAutoscaler,
+    so: &DynamicObject,
+    adds: &[serde_json::Value],
+    applicability: Applicability,
+) -> Option<Operation> {
+    let (min, max) = missing_range(h, so);
     if adds.is_empty() && min.is_none() && max.is_none() {
         return None;
     }
@@ -523,6 +547,44 @@ mod fixture_tests {
         );
         assert!(matches!(fix.operations[1].change, Change::Delete));
         insta::assert_yaml_snapshot!(fix.operations);
+    }
+
+    #[test]
+    fn a_scaled_object_without_a_range_takes_the_hpas() {
+        // Without minReplicaCount/maxReplicaCount KEDA would scale 0..100 once
+        // the HPA (2..8) is gone: the plan carries the HPA's range over.
+        let mut view = fixture("keda-autoscaling");
+        let store = view.custom.get_mut(&Kind::ScaledObject).unwrap();
+        let mut objects: Vec<_> = store.iter().cloned().collect();
+        for so in &mut objects {
+            let spec = so.data["spec"].as_object_mut().unwrap();
+            spec.remove("minReplicaCount");
+            spec.remove("maxReplicaCount");
+        }
+        *store = Store::default();
+        for so in objects {
+            store.insert(so);
+        }
+        view.finish();
+        let found = run("autoscaler-conflicts", "{}", &view);
+        let patch = &found[0].fix.as_ref().unwrap().operations[0];
+        let Change::JsonPatch(ops) = &patch.change else {
+            panic!("a patch first: {patch:?}");
+        };
+        let text = serde_json::to_string(ops).unwrap();
+        assert!(
+            text.contains(r#"{"op":"add","path":"/spec/minReplicaCount","value":2}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"{"op":"add","path":"/spec/maxReplicaCount","value":8}"#),
+            "{text}"
+        );
+        let description = &found[0].fix.as_ref().unwrap().description;
+        assert!(
+            description.contains("(minReplicaCount 2, maxReplicaCount 8)"),
+            "{description}"
+        );
     }
 
     #[test]
