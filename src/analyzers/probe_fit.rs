@@ -286,6 +286,11 @@ impl ProbeFit {
         let changes: Vec<&str> = problems.iter().map(|p| p.change.as_str()).collect();
         let subject = w.object_ref();
         let mut description = format!("{}.", capitalise(&changes.join("; ")));
+        if !manual {
+            description.push_str(&format!(
+                " The change is to the pod template, so every pod of {subject} is replaced."
+            ));
+        }
         if let Some(manager) = w.manager() {
             description.push_str(&format!(
                 " {subject} is managed by {manager}: make the same change in its chart values, or the next upgrade reverts it."
