@@ -163,6 +163,9 @@ fn a_client_dry_run_and_diff_send_nothing() {
         let (code, stdout, stderr) = cluster.run(&args);
         assert_eq!(code, 1, "{stdout}{stderr}");
         assert!(stdout.contains("+        - name: MODEL_TYPE"), "{stdout}");
+        if flag == "--diff" {
+            insta::assert_snapshot!("live_plan_diff", stdout);
+        }
     }
     assert!(cluster.writes().is_empty());
 }

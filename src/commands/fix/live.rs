@@ -72,7 +72,14 @@ pub fn run(
     }
 
     let cluster = KubeCluster::connect(&args.cluster)?;
-    let admin = match &args.cluster.kafka_bootstrap {
+    // The broker doctor read: --kafka-bootstrap, or in the cluster the one
+    // Seldon is configured with (as the collector decides).
+    let bootstrap = args.cluster.kafka_bootstrap.clone().or_else(|| {
+        (cluster.source == "in-cluster")
+            .then(|| crate::analyzers::seldon::configured_kafka(&first.view))
+            .flatten()
+    });
+    let admin = match &bootstrap {
         Some(bootstrap) => Some(RdkafkaTopicAdmin::new(
             bootstrap,
             &args.cluster.kafka_config,
