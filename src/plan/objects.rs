@@ -73,6 +73,7 @@ fn topic(view: &ClusterView, name: &str) -> Option<Value> {
     Some(topic_object(&NewTopicSpec {
         name: t.name.clone(),
         partitions: i32::try_from(t.partitions).unwrap_or(i32::MAX),
+        // Unknown replication reads as -1, Kafka's "the broker's default".
         replication: t
             .replication
             .map_or(-1, |r| i32::try_from(r).unwrap_or(i32::MAX)),
@@ -85,23 +86,27 @@ fn put_topic(view: &mut ClusterView, target: &ObjectRef, object: Option<Value>) 
     let Some(kafka) = view.kafka.as_mut() else {
         bail!("cannot change {target}: no Kafka was observed");
     };
+    let Some(object) = object else {
+        kafka.topics.retain(|t| t.name != target.name);
+        return Ok(());
+    };
+    let count = |p: &str| {
+        object
+            .pointer(p)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+    };
+    let Some(partitions) = count("/spec/partitions") else {
+        bail!("{target}: spec.partitions must be a positive number");
+    };
     kafka.topics.retain(|t| t.name != target.name);
-    if let Some(object) = object {
-        let count = |p: &str| {
-            object
-                .pointer(p)
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-        };
-        let Some(partitions) = count("/spec/partitions") else {
-            bail!("{target}: spec.partitions must be a positive number");
-        };
-        kafka.topics.push(KafkaTopic {
-            name: target.name.clone(),
-            partitions,
-            replication: count("/spec/replicationFactor"),
-        });
-    }
+    kafka.topics.push(KafkaTopic {
+        name: target.name.clone(),
+        partitions,
+        // -1 (the broker's default) or absent: unknown.
+        replication: count("/spec/replicationFactor"),
+    });
     Ok(())
 }
 
@@ -181,6 +186,11 @@ mod tests {
         assert_eq!(t.map(|t| (t.partitions, t.replication)), Some((3, Some(1))));
         put(&mut view, &target, None).unwrap();
         assert_eq!(get(&view, &target), None);
+        // A topic without partitions is refused and changes nothing.
+        let bad = serde_json::json!({"spec": {"partitions": 0}});
+        let training = ObjectRef::new(TOPIC_API_VERSION, TOPIC_KIND, None, "training-data");
+        assert!(put(&mut view, &training, Some(bad)).is_err());
+        assert!(get(&view, &training).is_some());
     }
 
     #[test]
