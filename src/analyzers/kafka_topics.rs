@@ -16,7 +16,7 @@ use super::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
 use crate::findings::{Applicability, Fix};
 use crate::kafka::NewTopicSpec;
-use crate::plan::Operation;
+use crate::plan::{Operation, TOPIC_PARTITIONS, TOPIC_REPLICATION};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-topics",
@@ -287,53 +287,66 @@ impl KafkaTopics {
             });
         }
         let plural = if names.len() == 1 { "" } else { "s" };
-        let Some((partitions, replication)) = self.contract_layout() else {
-            let create: Vec<String> = names
-                .iter()
-                .map(|t| format!("kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions 1 --replication-factor 1", kafka.bootstrap))
-                .collect();
-            return d.fix(
-                Fix::manual(format!(
-                    "Create the topic{plural} (or let the producer create it, if the brokers allow auto-creation); the command uses 1 partition and replication 1: give the partitions and replication your consumers expect. With `partitions:` and `replicationFactor:` in the check's params, `mlopsctl fix --unsafe` creates them."
-                ))
-                .with_kubectl(create.join(" && ")),
-            );
-        };
+        let partitions = self.partitions.filter(|n| *n > 0);
+        let replication = self.replication_factor.filter(|n| *n > 0);
+        let word = |n: Option<i32>, unknown: &str| n.map_or(unknown.to_string(), |n| n.to_string());
         let create: Vec<String> = names
             .iter()
-            .map(|t| format!("kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions {partitions} --replication-factor {replication}", kafka.bootstrap))
+            .map(|t| {
+                format!(
+                    "kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions {} --replication-factor {}",
+                    kafka.bootstrap,
+                    word(partitions, "PARTITIONS"),
+                    word(replication, "REPLICATION")
+                )
+            })
             .collect();
+        let layout = match (partitions, replication) {
+            (Some(p), Some(r)) => format!(
+                "with {p} partition{} and replication factor {r}, as the check's params say",
+                if p == 1 { "" } else { "s" }
+            ),
+            _ => format!(
+                "with the partitions and replication your consumers expect: give them with `--set {TOPIC_PARTITIONS}=N --set {TOPIC_REPLICATION}=N` (or per topic, `--set TOPIC/{TOPIC_PARTITIONS}=N`), or as `partitions:` and `replicationFactor:` in the check's params"
+            ),
+        };
         let mut fix = Fix::new(
             Applicability::Unsafe,
             format!(
-                "Create the topic{plural} on Kafka at {} with {partitions} partition{} and replication factor {replication}, as the check's params say. Unsafe: a topic's partition count can be raised later but never lowered, and it fixes how keys spread over consumers.",
+                "Create the topic{plural} on Kafka at {} {layout} (or let the producer create {}, if the brokers allow auto-creation). Unsafe: a topic's partition count can be raised later but never lowered, and it fixes how keys spread over consumers.",
                 kafka.bootstrap,
-                if partitions == 1 { "" } else { "s" }
+                if names.len() == 1 { "it" } else { "them" }
             ),
         )
         .with_kubectl(create.join(" && "));
         for name in names {
             let spec = NewTopicSpec {
                 name: name.to_string(),
-                partitions,
-                replication,
+                // 0 until the input gives it (see TOPIC_PARTITIONS).
+                partitions: partitions.unwrap_or(0),
+                replication: replication.unwrap_or(0),
                 config: Vec::new(),
             };
-            fix = fix.with_operation(Operation::create_topic(spec, Applicability::Unsafe));
+            let mut op = Operation::create_topic(spec, Applicability::Unsafe);
+            if partitions.is_none() {
+                op = op.input(
+                    TOPIC_PARTITIONS,
+                    format!("the partition count of topic {name} (it can be raised later, never lowered)"),
+                );
+            }
+            if replication.is_none() {
+                op = op.input(
+                    TOPIC_REPLICATION,
+                    format!(
+                        "the replication factor of topic {name} (at most the number of brokers)"
+                    ),
+                );
+            }
+            fix = fix.with_operation(op);
         }
         d.fix(fix)
     }
-
-    /// (partitions, replication) for contract topics, when the params give
-    /// both as positive numbers.
-    fn contract_layout(&self) -> Option<(i32, i32)> {
-        match (self.partitions, self.replication_factor) {
-            (Some(p), Some(r)) if p > 0 && r > 0 => Some((p, r)),
-            _ => None,
-        }
-    }
 }
-
 #[cfg(test)]
 mod tests {
     use super::super::seldon::testing::summary;
@@ -358,12 +371,37 @@ mod tests {
     }
 
     #[test]
-    fn contract_topics_without_a_layout_stay_manual() {
+    fn contract_topics_without_a_layout_wait_for_it() {
         let params = TRAINING.replace("\npartitions: 1\nreplicationFactor: 1", "");
         let drafts = run("kafka-topics", &params, &fixture("kafka-training"));
         let fix = drafts[0].fix.as_ref().unwrap();
-        assert_eq!(fix.applicability, crate::findings::Applicability::Manual);
-        assert!(fix.operations.is_empty());
+        let names: Vec<&str> = fix.operations[0]
+            .inputs
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(names, ["partitions", "replication"]);
+        assert!(
+            fix.kubectl
+                .as_deref()
+                .unwrap()
+                .contains("--partitions PARTITIONS")
+        );
+        let plan = crate::plan::planner::build(
+            &[crate::findings::Finding {
+                code: "KFK002".into(),
+                check: "kafka-topics-missing".into(),
+                severity: crate::findings::Severity::Error,
+                subject: drafts[0].subject.clone(),
+                message: drafts[0].message.clone(),
+                evidence: Vec::new(),
+                cause: None,
+                fix: Some(fix.clone()),
+            }],
+            &crate::plan::Inputs::parse(&["partitions=3", "replication=1"]).unwrap(),
+            true,
+        );
+        assert_eq!(plan.ready().count(), 1, "{plan:#?}");
     }
 
     #[test]

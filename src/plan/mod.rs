@@ -21,7 +21,7 @@ pub mod verify;
 mod tests;
 
 pub use apply::{ApplyError, apply};
-pub use inputs::Inputs;
+pub use inputs::{Inputs, TOPIC_PARTITIONS, TOPIC_REPLICATION};
 pub use operation::{Change, Input, Operation, Precondition, placeholder};
 pub use planner::{Managed, ManagedChange, Plan, Planned, Status};
 pub use verify::{Verification, apply_to_view, verify};

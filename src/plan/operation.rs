@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::apply::{TOPIC_API_VERSION, TOPIC_KIND};
+use super::inputs::{TOPIC_PARTITIONS, TOPIC_REPLICATION};
 use crate::cluster::{Kind, ObjectRef, manager_of};
 use crate::findings::Applicability;
 use crate::kafka::NewTopicSpec;
@@ -232,10 +233,20 @@ impl Operation {
                     .iter()
                     .map(|(k, v)| format!(" --config {k}={v}"))
                     .collect();
+                // A number still to be given shows as its placeholder.
+                let count = |input: &str, n: i32| {
+                    if self.inputs.iter().any(|i| i.name == input) {
+                        format!("${{{input}}}")
+                    } else {
+                        n.to_string()
+                    }
+                };
                 format!(
                     "kafka-topics.sh --bootstrap-server $BOOTSTRAP --create --topic {} \
                      --partitions {} --replication-factor {}{config}",
-                    t.name, t.partitions, t.replication
+                    t.name,
+                    count(TOPIC_PARTITIONS, t.partitions),
+                    count(TOPIC_REPLICATION, t.replication)
                 )
             }
         }
