@@ -512,3 +512,63 @@ fn the_client_classifies_the_api_servers_answers() {
     let missing = ObjectRef::new("apps/v1", "Deployment", Some("flts"), "nothing");
     assert_eq!(client.get(&missing).unwrap(), None);
 }
+
+/// SCL004 live: the HPA's metric moves into the ScaledObject, then the HPA is
+/// deleted; undo creates the HPA again and takes the trigger back out.
+#[test]
+fn a_leftover_hpa_is_deleted_live_and_undo_creates_it_again() {
+    let server = ApiServer::start(&fixture("keda-autoscaling"), Vec::new(), Faults::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = Cluster {
+        kubeconfig: server.kubeconfig(tmp.path(), "default"),
+        server,
+        tmp,
+    };
+    let hpa = || {
+        cluster.server.object(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            "default",
+            "orchestrator-hpa",
+        )
+    };
+    let scaler = || {
+        cluster
+            .server
+            .object(
+                "keda.sh/v1alpha1",
+                "ScaledObject",
+                "default",
+                "ml-autoscaling-orchestrator-scaler",
+            )
+            .unwrap()
+    };
+    let (hpa_before, scaler_before) = (hpa().unwrap(), scaler());
+    let (code, stdout, stderr) = cluster.run(&[
+        "fix", "SCL004", "--unsafe", "--yes", "-n", "default", "--color", "never",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 cleared, 0 remaining, 0 new"), "{stdout}");
+    assert_eq!(hpa(), None);
+    assert!(
+        scaler()["spec"]["triggers"].as_array().unwrap().len()
+            > scaler_before["spec"]["triggers"].as_array().unwrap().len()
+    );
+    let writes = cluster.writes();
+    let kinds: Vec<&str> = writes
+        .iter()
+        .map(|w| w.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["PATCH", "DELETE"], "{writes:?}");
+
+    let (code, stdout, stderr) = cluster.run(&["undo", "--color", "never"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(spec(&scaler()), spec(&scaler_before));
+    let again = hpa().expect("created again");
+    assert_eq!(spec(&again), spec(&hpa_before));
+    assert_eq!(
+        again["metadata"]["labels"],
+        hpa_before["metadata"]["labels"]
+    );
+    assert_ne!(again["metadata"]["uid"], hpa_before["metadata"]["uid"]);
+}

@@ -290,7 +290,18 @@ fn print_operation(
     };
     let before = objects::get(view, &op.target);
     match plan::apply(&shown, before.as_ref()) {
-        Ok(after) => {
+        Ok(mut after) => {
+            // A topic's number still to be given shows as its placeholder.
+            if let (Change::CreateTopic(_), Some(topic)) = (&op.change, after.as_mut()) {
+                for input in &op.inputs {
+                    let field = match input.name.as_str() {
+                        plan::inputs::TOPIC_PARTITIONS => "partitions",
+                        plan::inputs::TOPIC_REPLICATION => "replicationFactor",
+                        _ => continue,
+                    };
+                    topic["spec"][field] = plan::placeholder(&input.name);
+                }
+            }
             let yaml = |v: Option<&Value>| v.map(diff::yaml).unwrap_or_default();
             let text = diff::unified(
                 &yaml(before.as_ref()),
