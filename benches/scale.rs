@@ -66,7 +66,7 @@ fn spec(pods: usize) -> synth::Spec {
         fault_every: 25,
         seldon_every: 10,
         scaled_every: 8,
-        keda_fault_every: 6,
+        keda_fault_every: 12,
         seed: 42,
     }
 }
