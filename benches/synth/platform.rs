@@ -73,9 +73,9 @@ pub enum SeldonFault {
 fn renamespace(value: &mut Value, ns: &str, key: &str) {
     match value {
         Value::String(s) => {
-            if s == SELDON_HOME && key.to_ascii_lowercase().ends_with("namespace")
-                || s == SELDON_HOME && key == "kubernetes.io/metadata.name"
-            {
+            let names_namespace = key.to_ascii_lowercase().ends_with("namespace")
+                || key == "kubernetes.io/metadata.name";
+            if s == SELDON_HOME && names_namespace {
                 *s = ns.to_string();
             } else {
                 *s = rename_text(s, ns);
@@ -105,17 +105,20 @@ fn rename_text(text: &str, ns: &str) -> String {
         .replace(KEEP, KAFKA_ADDRESS)
 }
 
-/// The Seldon part: `count` namespaces cloned from the healthy fixture, every
-/// third one (from the second on) with a fault, their engine logs, the
-/// cluster's SeldonConfig, and the Kafka observation. Returns the objects, the
-/// log files (relative path, text) and the faults by code.
+/// The Seldon part of the cluster.
 pub struct Seldon {
     pub objects: Vec<Value>,
+    /// Log files: path below `logs/`, text.
     pub logs: Vec<(PathBuf, String)>,
+    /// The shared Kafka as `kafka.yaml` describes it.
     pub kafka: Value,
+    /// Injected faults by check code.
     pub expected: BTreeMap<&'static str, usize>,
 }
 
+/// `count` Seldon namespaces cloned from the healthy fixture, every third one
+/// (from the second on) with a fault, their engine logs, the cluster's
+/// SeldonConfig, and the Kafka observation.
 pub fn seldon(count: usize, uid: &mut dyn FnMut() -> String) -> std::io::Result<Seldon> {
     let fixture = fixture_objects("healthy-seldon")?;
     let kafka_text = fs::read_to_string(fixture_dir("healthy-seldon").join("kafka.yaml"))?;

@@ -16,7 +16,7 @@ use crate::snapshot::{Doc, ObjectSink};
 pub enum Listed {
     /// The objects, typed into a view of their own (merged by the caller).
     Items {
-        view: ClusterView,
+        view: Box<ClusterView>,
         count: usize,
         /// Every object as JSON, with `apiVersion` and `kind` set (List items
         /// lack them) and `managedFields` removed, when asked for.
@@ -70,7 +70,7 @@ pub async fn list(
 ) -> Listed {
     let base = path(kind, namespace);
     let kind_name = kind.info().kind;
-    let mut view = ClusterView::default();
+    let mut view = Box::<ClusterView>::default();
     let mut count = 0;
     let mut raw = Vec::new();
     let mut token: Option<String> = None;
@@ -89,7 +89,7 @@ pub async fn list(
             Err(Failure::Status { code: 410, .. }) if token.is_some() && !restarted => {
                 restarted = true;
                 token = None;
-                view = ClusterView::default();
+                view = Box::default();
                 count = 0;
                 raw.clear();
                 continue;

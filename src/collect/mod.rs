@@ -248,7 +248,7 @@ async fn gather(
                 ..
             } => {
                 view.collected.insert(kind);
-                view.absorb(part);
+                view.absorb(*part);
                 if options.keep_raw {
                     raw.insert(kind, items);
                 }
