@@ -43,8 +43,10 @@ pub enum ColorChoice {
 pub enum Command {
     /// Run the checks and report findings with their causes and fixes.
     Doctor(DoctorArgs),
-    /// Plan the fixes of the findings, show their diffs, and write them as patches.
+    /// Plan the fixes of the findings, show their diffs, apply them (journaled), and verify.
     Fix(FixArgs),
+    /// Restore what a `fix` run changed, from its journal.
+    Undo(UndoArgs),
     /// List the check catalogue.
     Checks(ChecksArgs),
     /// Print a check's documentation.
@@ -204,11 +206,63 @@ pub struct FixArgs {
     /// Write the planned patches to this file (YAML with one kubectl command each).
     #[arg(long, value_name = "FILE")]
     pub patch_file: Option<PathBuf>,
+    /// Change nothing: `server` (the default) sends every change with dryRun=All and
+    /// reports what the API server says; `client` only prints the plan.
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "server")]
+    pub dry_run: Option<DryRun>,
+    /// Print the plan with the diff of each object, then exit.
+    #[arg(long)]
+    pub diff: bool,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Where run journals are written (default: $XDG_STATE_HOME/mlopsctl/journal).
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// Only look at this namespace.
+    #[arg(
+        short,
+        long,
+        value_name = "NAMESPACE",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+    /// Look at all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
     #[command(flatten)]
     pub checks: CatalogueArgs,
     /// Config file (default: .mlopsctl.yaml in this directory or above).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    /// Send each change with dryRun=All: the API server validates it, stores nothing.
+    Server,
+    /// Print the plan only.
+    Client,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The run to undo (default: the last one).
+    #[arg(value_name = "RUN-ID", conflicts_with = "list")]
+    pub run: Option<String>,
+    /// List the journaled runs and what each changed.
+    #[arg(long)]
+    pub list: bool,
+    /// Restore objects that changed since the fix too (their later changes are lost).
+    #[arg(long)]
+    pub force: bool,
+    /// Where run journals are (default: $XDG_STATE_HOME/mlopsctl/journal).
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Which namespaces and which checks: the same for doctor and snapshot save,

@@ -6,6 +6,7 @@
 pub mod analyzers;
 pub mod baseline;
 pub mod catalogue;
+pub mod changes;
 pub mod cli;
 pub mod cluster;
 pub mod collect;
@@ -33,6 +34,7 @@ pub fn run(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Exit
     match &cli.command {
         Command::Doctor(args) => commands::doctor::run(args, ctx, out),
         Command::Fix(args) => commands::fix::run(args, ctx, out),
+        Command::Undo(args) => commands::undo::run(args, ctx, out),
         Command::Checks(args) => match &args.action {
             Some(cli::ChecksAction::Test { dir }) => commands::pack::test(dir, ctx.style, out),
             None => commands::catalogue::list(args, ctx.style, out),

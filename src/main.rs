@@ -1,4 +1,4 @@
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -31,6 +31,11 @@ fn main() -> ExitCode {
         style: commands::resolve_style(cli.color, no_color),
         cwd: std::env::current_dir().unwrap_or_default(),
         today: today(),
+        interactive: io::stdin().is_terminal() && io::stderr().is_terminal(),
+        journal_dir: mlopsctl::changes::journal::default_dir(
+            std::env::var_os("XDG_STATE_HOME").map(Into::into),
+            std::env::var_os("HOME").map(Into::into),
+        ),
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

@@ -126,3 +126,60 @@ fn bad_set_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected KEY=VALUE"));
 }
+
+#[test]
+fn keda_trigger_address_names_the_argo_managed_field() {
+    let (code, stdout, patches) = fix(&["SCL005", "--snapshot", "fixtures/keda-problems"]);
+    assert_eq!(code, 0, "{stdout}");
+    // batch-scorer is tracked by Argo CD: the plan names the field to change there.
+    assert!(
+        stdout.contains(
+            "The fields of ScaledObject inference/batch-scorer this fix changes: spec.triggers[0].metadata.serverAddress."
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 cleared, 0 remaining, 0 new"), "{stdout}");
+    assert!(
+        patches.contains("prometheus-server.inference.svc.cluster.local:9090"),
+        "{patches}"
+    );
+}
+
+#[test]
+fn leftover_hpa_is_deleted_after_its_trigger_moves_to_keda() {
+    let (code, stdout, patches) = fix(&[
+        "SCL004",
+        "--snapshot",
+        "fixtures/keda-autoscaling",
+        "--unsafe",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("1 cleared, 0 remaining, 0 new"), "{stdout}");
+    let add = patches
+        .find("path: /spec/triggers/-")
+        .expect("trigger added");
+    let delete = patches.find("delete: true").expect("HPA deleted");
+    assert!(
+        add < delete,
+        "the trigger is added before the HPA goes:\n{patches}"
+    );
+    assert!(!patches.contains("name: keda-hpa-"), "{patches}");
+}
+
+#[test]
+fn probe_repair_waits_for_unsafe() {
+    let (code, stdout, _) = fix(&["WKL005", "--snapshot", "fixtures/mlflow-serving"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("skipped: unsafe, pass --unsafe"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = fix(&[
+        "WKL005",
+        "--snapshot",
+        "fixtures/mlflow-serving",
+        "--unsafe",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("2 cleared, 0 remaining, 0 new"), "{stdout}");
+}

@@ -392,6 +392,30 @@ fn an_https_server_builds_a_tls_client() {
     );
 }
 
+/// A half-open TLS handshake: the server accepts the connection and never
+/// answers the ClientHello. The request timeout bounds it; exit 2, no hang.
+#[test]
+fn a_tls_handshake_that_never_completes_is_bounded_by_the_request_timeout() {
+    let https = support::silent_server().replace("http://", "https://");
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = support::kubeconfig(tmp.path(), &https, "flts");
+    let started = Instant::now();
+    let (code, _, stderr) = run(&[
+        "doctor",
+        "--kubeconfig",
+        s(&kubeconfig),
+        "--request-timeout",
+        "500ms",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        stderr.contains(&format!("cannot reach the API server at {https}"))
+            && stderr.contains("--request-timeout"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn bad_kubeconfig_and_context_are_exit_2_with_the_path() {
     let tmp = tempfile::tempdir().unwrap();

@@ -14,7 +14,9 @@ use super::kafka_reachable;
 use super::seldon;
 use super::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::findings::Fix;
+use crate::findings::{Applicability, Fix};
+use crate::kafka::NewTopicSpec;
+use crate::plan::{Operation, TOPIC_PARTITIONS, TOPIC_REPLICATION};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-topics",
@@ -48,6 +50,13 @@ pub struct KafkaTopics {
     /// Topics a site contract requires, by exact name.
     #[serde(default)]
     topics: Vec<String>,
+    /// Partitions of a contract topic mlopsctl creates; without both this and
+    /// `replicationFactor` the contract's topics are left to a person.
+    #[serde(default)]
+    partitions: Option<i32>,
+    /// Replication factor of a contract topic mlopsctl creates.
+    #[serde(default)]
+    replication_factor: Option<i32>,
     /// How many missing topic names to list as evidence.
     #[serde(default = "default_list")]
     list: usize,
@@ -277,27 +286,73 @@ impl KafkaTopics {
                 format!("topic {t}: missing; named by {}", users.join(", "))
             });
         }
+        let plural = if names.len() == 1 { "" } else { "s" };
+        let partitions = self.partitions.filter(|n| *n > 0);
+        let replication = self.replication_factor.filter(|n| *n > 0);
+        let word = |n: Option<i32>, unknown: &str| n.map_or(unknown.to_string(), |n| n.to_string());
         let create: Vec<String> = names
             .iter()
-            .map(|t| format!("kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions 1 --replication-factor 1", kafka.bootstrap))
+            .map(|t| {
+                format!(
+                    "kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions {} --replication-factor {}",
+                    kafka.bootstrap,
+                    word(partitions, "PARTITIONS"),
+                    word(replication, "REPLICATION")
+                )
+            })
             .collect();
-        d.fix(
-            Fix::manual(format!(
-                "Create the topic{} (or let the producer create it, if the brokers allow auto-creation); the command uses 1 partition and replication 1: give the partitions and replication your consumers expect.",
-                if names.len() == 1 { "" } else { "s" }
-            ))
-            .with_kubectl(create.join(" && ")),
+        let layout = match (partitions, replication) {
+            (Some(p), Some(r)) => format!(
+                "with {p} partition{} and replication factor {r}, as the check's params say",
+                if p == 1 { "" } else { "s" }
+            ),
+            _ => format!(
+                "with the partitions and replication your consumers expect: give them with `--set {TOPIC_PARTITIONS}=N --set {TOPIC_REPLICATION}=N` (or per topic, `--set TOPIC/{TOPIC_PARTITIONS}=N`), or as `partitions:` and `replicationFactor:` in the check's params"
+            ),
+        };
+        let mut fix = Fix::new(
+            Applicability::Unsafe,
+            format!(
+                "Create the topic{plural} on Kafka at {} {layout} (or let the producer create {}, if the brokers allow auto-creation). Unsafe: a topic's partition count can be raised later but never lowered, and it fixes how keys spread over consumers.",
+                kafka.bootstrap,
+                if names.len() == 1 { "it" } else { "them" }
+            ),
         )
+        .with_kubectl(create.join(" && "));
+        for name in names {
+            let spec = NewTopicSpec {
+                name: name.to_string(),
+                // 0 until the input gives it (see TOPIC_PARTITIONS).
+                partitions: partitions.unwrap_or(0),
+                replication: replication.unwrap_or(0),
+                config: Vec::new(),
+            };
+            let mut op = Operation::create_topic(spec, Applicability::Unsafe);
+            if partitions.is_none() {
+                op = op.input(
+                    TOPIC_PARTITIONS,
+                    format!("the partition count of topic {name} (it can be raised later, never lowered)"),
+                );
+            }
+            if replication.is_none() {
+                op = op.input(
+                    TOPIC_REPLICATION,
+                    format!(
+                        "the replication factor of topic {name} (at most the number of brokers)"
+                    ),
+                );
+            }
+            fix = fix.with_operation(op);
+        }
+        d.fix(fix)
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::super::seldon::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
-    const TRAINING: &str =
-        "seldon: false\ntopics: [training-data, model-training, model-selected, inference-data]";
+    const TRAINING: &str = "seldon: false\ntopics: [training-data, model-training, model-selected, inference-data]\npartitions: 1\nreplicationFactor: 1";
 
     #[test]
     fn only_pipeline_topics_missing() {
@@ -311,6 +366,48 @@ mod tests {
         let drafts = run("kafka-topics", TRAINING, &fixture("kafka-training"));
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
+        let ops = &drafts[0].fix.as_ref().unwrap().operations;
+        insta::assert_yaml_snapshot!("training_contract_operations", ops);
+    }
+
+    #[test]
+    fn contract_topics_without_a_layout_wait_for_it() {
+        let params = TRAINING.replace("\npartitions: 1\nreplicationFactor: 1", "");
+        let drafts = run("kafka-topics", &params, &fixture("kafka-training"));
+        let fix = drafts[0].fix.as_ref().unwrap();
+        let names: Vec<&str> = fix.operations[0]
+            .inputs
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(names, ["partitions", "replication"]);
+        assert!(
+            fix.kubectl
+                .as_deref()
+                .unwrap()
+                .contains("--partitions PARTITIONS")
+        );
+        let plan = crate::plan::planner::build(
+            &[crate::findings::Finding {
+                code: "KFK002".into(),
+                check: "kafka-topics-missing".into(),
+                severity: crate::findings::Severity::Error,
+                subject: drafts[0].subject.clone(),
+                message: drafts[0].message.clone(),
+                evidence: Vec::new(),
+                cause: None,
+                fix: Some(fix.clone()),
+            }],
+            &crate::plan::Inputs::parse(&["partitions=3", "replication=1"]).unwrap(),
+            true,
+        );
+        assert_eq!(plan.ready().count(), 1, "{plan:#?}");
+    }
+
+    #[test]
+    fn seldon_topics_are_left_to_seldon() {
+        let drafts = run("kafka-topics", "{}", &fixture("seldon-mesh-broken"));
+        assert!(drafts[0].fix.as_ref().unwrap().operations.is_empty());
     }
 
     #[test]

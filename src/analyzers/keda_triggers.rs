@@ -14,6 +14,8 @@ use super::service_refs::{Address, addresses};
 use super::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef, manager_of};
 use crate::findings::{Applicability, Fix};
+use crate::plan::Operation;
+use crate::plan::operation::escape;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "keda-triggers",
@@ -353,13 +355,21 @@ impl KedaTriggers {
                         "Use the Service's full name {fqdn} in metadata.{key}. The value carries a password, so do not patch it in place: put the corrected URL (with host {fqdn}) in a Secret referenced by a TriggerAuthentication, as the inline-credentials finding describes.{helm}"
                     ));
                 }
-                let patch = json!([{ "op": "replace", "path": format!("/spec/triggers/{}/metadata/{key}", t.index), "value": new_value }]);
+                let path = format!("/spec/triggers/{}/metadata/{}", t.index, escape(key));
+                let patch = json!([{ "op": "replace", "path": path, "value": new_value }]);
                 let kubectl = format!(
                     "kubectl patch {resource} {}{} --type json -p {}",
                     r.name,
                     r.kubectl_ns(),
                     shell_quote(&patch.to_string())
                 );
+                // Guarded by the value read: the host is rewritten only while
+                // the trigger still names the short one.
+                let rewrite = |applicability| {
+                    Operation::patch(&r, &obj.metadata, applicability)
+                        .test(&path, json!(original))
+                        .replace(&path, json!(new_value))
+                };
                 if serving {
                     Fix::new(
                         Applicability::Safe,
@@ -368,6 +378,7 @@ impl KedaTriggers {
                         ),
                     )
                     .with_kubectl(kubectl)
+                    .with_operation(rewrite(Applicability::Safe))
                 } else {
                     let also = match (wrong_port, ready) {
                         (Some(ports), _) => format!(
@@ -389,6 +400,7 @@ impl KedaTriggers {
                         "Use the Service's full name in metadata.{key} ({new_value}), {also}.{helm}"
                     ))
                     .with_kubectl(kubectl)
+                    .with_operation(rewrite(Applicability::Manual))
                 }
             }
             Cause::Missing { elsewhere, others } => {

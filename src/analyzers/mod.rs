@@ -30,7 +30,7 @@ mod rollout_status;
 mod scaling;
 mod scaling_limits;
 pub(crate) mod seldon;
-mod seldon_dataflow_scheduler;
+pub(crate) mod seldon_dataflow_scheduler;
 mod seldon_kafka_bootstrap;
 mod seldon_model_failures;
 mod seldon_model_requirements;

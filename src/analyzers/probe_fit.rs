@@ -14,6 +14,7 @@ use super::target::Target;
 use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Kind, Workload, event_time};
 use crate::findings::{Applicability, Fix};
+use crate::plan::Operation;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "probe-fit",
@@ -285,6 +286,11 @@ impl ProbeFit {
         let changes: Vec<&str> = problems.iter().map(|p| p.change.as_str()).collect();
         let subject = w.object_ref();
         let mut description = format!("{}.", capitalise(&changes.join("; ")));
+        if !manual {
+            description.push_str(&format!(
+                " The change is to the pod template, so every pod of {subject} is replaced."
+            ));
+        }
         if let Some(manager) = w.manager() {
             description.push_str(&format!(
                 " {subject} is managed by {manager}: make the same change in its chart values, or the next upgrade reverts it."
@@ -300,7 +306,7 @@ impl ProbeFit {
             if manual {
                 Applicability::Manual
             } else {
-                Applicability::Safe
+                Applicability::Unsafe
             },
             description,
         );
@@ -311,9 +317,46 @@ impl ProbeFit {
                 subject.kubectl_ns(),
                 serde_json::to_string(&ops).expect("JSON values serialise")
             ));
+            // Only a complete repair the workload's own spec keeps is applied:
+            // a partial one leaves the probes failing, and an operator undoes it.
+            if !manual {
+                fix = fix.with_operation(patch_probes(w, c, &ops));
+            }
         }
         draft.fix(fix)
     }
+}
+
+/// The probe repair as an operation, guarded by the container's name and by
+/// the current value of every field it changes (for an append, the list).
+/// Unsafe: changing the pod template rolls every pod of the workload.
+fn patch_probes(w: &Workload<'_>, c: &Container, ops: &[&Value]) -> Operation {
+    let base = container_pointer(w, c);
+    let current = serde_json::to_value(c).expect("containers serialise");
+    let mut op = Operation::patch(&w.object_ref(), w.meta, Applicability::Unsafe)
+        .test(&format!("{base}/name"), json!(c.name));
+    let mut tested: Vec<String> = Vec::new();
+    for o in ops {
+        let path = o["path"].as_str().unwrap_or_default();
+        let guarded = path.strip_suffix("/-").unwrap_or(path);
+        let Some(inner) = guarded.strip_prefix(&base) else {
+            continue;
+        };
+        if let Some(value) = current.pointer(inner)
+            && !tested.iter().any(|t| t == guarded)
+        {
+            op = op.test(guarded, value.clone());
+            tested.push(guarded.to_string());
+        }
+    }
+    for o in ops {
+        let path = o["path"].as_str().unwrap_or_default();
+        op = match o["op"].as_str() {
+            Some("replace") => op.replace(path, o["value"].clone()),
+            _ => op.add(path, o["value"].clone()),
+        };
+    }
+    op
 }
 
 fn plural(n: i32) -> &'static str {

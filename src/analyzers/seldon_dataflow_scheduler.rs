@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
+use k8s_openapi::jiff;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,6 +20,7 @@ use super::text::clip;
 use super::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
 use crate::findings::{Applicability, Fix};
+use crate::plan::{Operation, restart};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-dataflow-scheduler",
@@ -156,7 +158,17 @@ impl DataflowScheduler {
         let mut seen = BTreeSet::new();
         let mut resolve_failed = false;
         let mut connects_to: Option<String> = None;
-        for pod in &df.pods {
+        // Pods created before the last rollout restart are being replaced: what
+        // they logged says nothing about the engine that runs next.
+        let restarted = df.deployment.and_then(restarted_at);
+        for pod in df.pods.iter().filter(|p| {
+            !restarted.is_some_and(|r| {
+                p.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .is_some_and(|c| c.0 < r)
+            })
+        }) {
             let name = pod.metadata.name.as_deref().unwrap_or_default();
             for log in view.logs_of(ns, name, DATAFLOW_CONTAINER) {
                 for line in log.lines() {
@@ -256,7 +268,9 @@ impl DataflowScheduler {
             .evidence
             .extend(log_lines.into_iter().take(self.log_lines));
         let scheduler = scheduler_service(view, ns);
-        Some(draft.fix(fix(df, &runtime, host, port, scheduler)))
+        let engine = view.workload("Deployment", ns, DATAFLOW_COMPONENT);
+        let restart = engine.as_ref().and_then(restart::restart);
+        Some(draft.fix(fix(df, &runtime, host, port, scheduler, restart)))
     }
 
     fn switched_off(&self, df: &Dataflow<'_>, subject: ObjectRef) -> Draft {
@@ -303,6 +317,20 @@ impl DataflowScheduler {
     }
 }
 
+/// When the Deployment was last restarted (`kubectl rollout restart`'s annotation).
+fn restarted_at(d: &k8s_openapi::api::apps::v1::Deployment) -> Option<jiff::Timestamp> {
+    d.spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(restart::RESTARTED_AT)?
+        .parse()
+        .ok()
+}
+
 /// The scheduler Service of a namespace and its dataflow port, when it is healthy.
 struct Scheduler {
     name: String,
@@ -341,6 +369,7 @@ fn fix(
     host: &str,
     port: &str,
     scheduler: Option<Scheduler>,
+    restart: Option<Operation>,
 ) -> Fix {
     let owner_note = format!(
         " The operator owns Deployment {DATAFLOW_COMPONENT} and reverts edits made there; it rolls the dataflow pods once the SeldonRuntime changes.{}",
@@ -381,6 +410,26 @@ fn fix(
         changes.push(format!("{UPSTREAM_PORT} from {port} to {new_port}"));
     }
     if ops.is_empty() {
+        if let Some(op) = restart.filter(|_| s.ready) {
+            // The address is right and the scheduler serves, yet the engine
+            // failed to resolve it (it started before the scheduler Service
+            // existed, or DNS failed once): the JVM caches the failed lookup
+            // and the engine keeps its broken subscription until it restarts.
+            let ns = runtime.namespace.as_deref().unwrap_or_default();
+            return Fix::new(
+                Applicability::Unsafe,
+                format!(
+                    "The address already names Service {}:{}, which has ready endpoints, but the engine failed to resolve it and has not recovered: restart Deployment {DATAFLOW_COMPONENT} (what `kubectl rollout restart` does: annotate its pod template with {}). Pipelines stop streaming while the new pod starts; the SeldonRuntime is not changed.",
+                    s.name,
+                    s.port,
+                    restart::RESTARTED_AT
+                ),
+            )
+            .with_kubectl(format!(
+                "kubectl rollout restart deployment {DATAFLOW_COMPONENT} -n {ns}"
+            ))
+            .with_operation(op);
+        }
         return Fix::manual(format!(
             "The address already names Service {}:{}; make its scheduler pods ready (see the scheduler's own findings).",
             s.name, s.port
@@ -404,10 +453,87 @@ fn fix(
     .with_kubectl(seldon::patch_command(runtime, "json", &Value::Array(ops)))
 }
 
+/// A view where the engine lost a scheduler that serves again.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::analyzers::testing::fixture;
+    use crate::cluster::{ClusterView, LogKey};
+
+    /// healthy-seldon, but the dataflow engine's log shows it failed to resolve
+    /// `seldon-scheduler` (it started before the scheduler's Service served)
+    /// and never subscribed: the address is right, the engine is stuck.
+    pub fn lost_scheduler() -> ClusterView {
+        let mut view = fixture("healthy-seldon");
+        let key = LogKey {
+            namespace: "seldon-mesh".into(),
+            pod: "seldon-dataflow-engine-74b8bc7d47-wbvtc".into(),
+            container: "dataflow-engine".into(),
+            previous: false,
+        };
+        let log = view
+            .logs
+            .get_mut(&key)
+            .expect("the engine's log is in the fixture");
+        *log = "\
+2025-11-12 08:16:44.902 INFO  [main] io.seldon.dataflow.Main : Starting Seldon dataflow engine with namespace=seldon-mesh
+2025-11-12 08:16:45.337 INFO  [DefaultDispatcher-worker-1] io.seldon.dataflow.PipelineSubscriber : will connect to seldon-scheduler:9008
+2025-11-12 08:16:45.338 INFO  [DefaultDispatcher-worker-1] io.seldon.dataflow.PipelineSubscriber : Subscribing to pipeline updates
+2025-11-12 08:16:45.702 ERROR [DefaultDispatcher-worker-1] io.seldon.dataflow.PipelineSubscriber : pipeline subscription terminated with error io.grpc.StatusException: UNAVAILABLE: Unable to resolve host seldon-scheduler
+Caused by: java.net.UnknownHostException: seldon-scheduler: Name or service not known
+"
+        .to_string();
+        view
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::seldon::testing::summary;
     use crate::analyzers::testing::{fixture, run};
+    use crate::findings::Applicability;
+    use crate::plan::restart::RESTARTED_AT;
+
+    #[test]
+    fn an_engine_that_lost_a_serving_scheduler_is_restarted() {
+        let drafts = run(
+            "seldon-dataflow-scheduler",
+            "{}",
+            &super::testing::lost_scheduler(),
+        );
+        assert_eq!(drafts.len(), 1);
+        let fix = drafts[0].fix.as_ref().unwrap();
+        assert_eq!(fix.applicability, Applicability::Unsafe);
+        assert_eq!(
+            fix.operations[0].target.to_string(),
+            "Deployment seldon-mesh/seldon-dataflow-engine"
+        );
+        insta::assert_yaml_snapshot!(summary(&drafts));
+        insta::assert_yaml_snapshot!("restart_operations", fix.operations);
+    }
+
+    #[test]
+    fn logs_of_pods_older_than_the_restart_no_longer_count() {
+        let mut view = super::testing::lost_scheduler();
+        let d = view
+            .deployments
+            .iter()
+            .find(|d| d.metadata.name.as_deref() == Some("seldon-dataflow-engine"))
+            .cloned()
+            .unwrap();
+        let mut d = d;
+        d.spec
+            .as_mut()
+            .unwrap()
+            .template
+            .metadata
+            .get_or_insert_default()
+            .annotations
+            .get_or_insert_default()
+            .insert(RESTARTED_AT.into(), "2025-11-12T09:00:00Z".into());
+        view.deployments.insert(d);
+        view.finish();
+        assert!(run("seldon-dataflow-scheduler", "{}", &view).is_empty());
+    }
 
     #[test]
     fn fires_on_the_field_report_namespace() {

@@ -27,9 +27,11 @@ use crate::catalogue::Check;
 use crate::cli::ClusterArgs;
 use crate::cluster::{ClusterView, Kind};
 
-pub use connect::install_crypto_provider;
+pub use connect::{Connection, chain as error_chain, connect, install_crypto_provider};
+pub use http::status_message;
 use http::{Api, Failure};
 use list::Listed;
+pub use list::path as list_path;
 use progress::Progress;
 
 /// Requests in flight at once: quick on a big cluster, gentle on the API server.

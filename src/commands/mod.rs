@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod fix;
 pub mod pack;
 pub mod snapshot;
+pub mod undo;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,6 +32,10 @@ pub struct Context {
     pub cwd: PathBuf,
     /// `YYYY-MM-DD` in UTC, for suppression expiry.
     pub today: String,
+    /// stdin and stderr are terminals: a person can be asked to confirm.
+    pub interactive: bool,
+    /// Where `fix` journals runs unless `--journal-dir` says otherwise.
+    pub journal_dir: Option<PathBuf>,
 }
 
 /// Table width when stdout is not a terminal.

@@ -8,6 +8,12 @@ use serde_json::Value;
 
 use super::operation::{Change, Operation, placeholder};
 
+/// The input giving a topic's partition count (`Change::CreateTopic`, whose
+/// numbers cannot hold a placeholder: 0 stands for it until it is given).
+pub const TOPIC_PARTITIONS: &str = "partitions";
+/// The input giving a topic's replication factor, like [`TOPIC_PARTITIONS`].
+pub const TOPIC_REPLICATION: &str = "replication";
+
 /// The values given with `--set`. A key is an input name (`MODEL_TYPE`), or
 /// `OBJECT/NAME` (`train-gru/MODEL_TYPE`) to give one object its own value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,7 +76,20 @@ impl Inputs {
                 }
             }
             Change::Create(object) => replace(object),
-            Change::Delete | Change::CreateTopic(_) => {}
+            Change::CreateTopic(topic) => {
+                for input in &operation.inputs {
+                    let value = self.get(object, &input.name).expect("checked above");
+                    let count = value.parse::<i32>().ok().filter(|n| *n > 0);
+                    let field = match input.name.as_str() {
+                        TOPIC_PARTITIONS => &mut topic.partitions,
+                        TOPIC_REPLICATION => &mut topic.replication,
+                        _ => continue,
+                    };
+                    // Not a positive whole number: still to be given.
+                    *field = count.ok_or_else(|| vec![input.name.clone()])?;
+                }
+            }
+            Change::Delete => {}
         }
         Ok(filled)
     }
@@ -123,6 +142,38 @@ mod tests {
         assert!(filled.kubectl().contains(r#""value":"LSTM""#));
         let gru = inputs.fill(&env_op("train-gru")).unwrap();
         assert!(gru.kubectl().contains(r#""value":"GRU""#));
+    }
+
+    #[test]
+    fn topic_numbers_come_from_their_inputs() {
+        let spec = crate::kafka::NewTopicSpec {
+            name: "model-selected".into(),
+            partitions: 0,
+            replication: 0,
+            config: Vec::new(),
+        };
+        let op = Operation::create_topic(spec, Applicability::Unsafe)
+            .input(TOPIC_PARTITIONS, "partitions")
+            .input(TOPIC_REPLICATION, "replication");
+        let inputs = Inputs::parse(&["replication=1", "model-selected/partitions=6"]).unwrap();
+        let filled = inputs.fill(&op).unwrap();
+        let Change::CreateTopic(t) = &filled.change else {
+            panic!("{filled:?}")
+        };
+        assert_eq!((t.partitions, t.replication), (6, 1));
+        assert!(
+            op.kubectl()
+                .contains("--partitions ${partitions} --replication-factor ${replication}"),
+            "{}",
+            op.kubectl()
+        );
+        assert!(
+            filled
+                .kubectl()
+                .contains("--partitions 6 --replication-factor 1")
+        );
+        let bad = Inputs::parse(&["replication=1", "partitions=-2"]).unwrap();
+        assert_eq!(bad.fill(&op), Err(vec![TOPIC_PARTITIONS.to_string()]));
     }
 
     #[test]

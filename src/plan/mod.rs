@@ -17,8 +17,11 @@ pub mod planner;
 pub mod restart;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use apply::{ApplyError, apply};
-pub use inputs::Inputs;
+pub use inputs::{Inputs, TOPIC_PARTITIONS, TOPIC_REPLICATION};
 pub use operation::{Change, Input, Operation, Precondition, placeholder};
-pub use planner::{Plan, Planned, Status};
+pub use planner::{Managed, ManagedChange, Plan, Planned, Status};
 pub use verify::{Verification, apply_to_view, verify};

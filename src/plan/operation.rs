@@ -6,7 +6,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cluster::{Kind, ObjectRef};
+use super::apply::{TOPIC_API_VERSION, TOPIC_KIND};
+use super::inputs::{TOPIC_PARTITIONS, TOPIC_REPLICATION};
+use crate::cluster::{Kind, ObjectRef, manager_of};
 use crate::findings::Applicability;
 use crate::kafka::NewTopicSpec;
 
@@ -59,6 +61,11 @@ pub struct Operation {
     /// Inputs whose placeholders ([`placeholder`]) stand in the change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<Input>,
+    /// The tool that renders the target and would undo the change on its next
+    /// sync ("Helm release flts", "Argo CD application x"), read from the
+    /// target's labels and annotations when the operation was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 /// The JSON string standing for an input until it is given: `${NAME}`.
@@ -89,6 +96,7 @@ impl Operation {
             },
             change: Change::JsonPatch(Vec::new()),
             inputs: Vec::new(),
+            managed_by: manager_of(meta),
         }
     }
 
@@ -116,12 +124,29 @@ impl Operation {
                 .and_then(Value::as_str),
             text("/metadata/name"),
         );
+        let managed_by = object
+            .get("metadata")
+            .and_then(|m| serde_json::from_value::<ObjectMeta>(m.clone()).ok())
+            .and_then(|m| manager_of(&m));
         Operation {
             target,
             applicability,
             precondition: Precondition::default(),
             change: Change::Create(object),
             inputs: Vec::new(),
+            managed_by,
+        }
+    }
+
+    /// Create a Kafka topic on the observed cluster (target `kafka/KafkaTopic NAME`).
+    pub fn create_topic(topic: NewTopicSpec, applicability: Applicability) -> Self {
+        Operation {
+            target: ObjectRef::new(TOPIC_API_VERSION, TOPIC_KIND, None, &topic.name),
+            applicability,
+            precondition: Precondition::default(),
+            change: Change::CreateTopic(topic),
+            inputs: Vec::new(),
+            managed_by: None,
         }
     }
 
@@ -208,10 +233,20 @@ impl Operation {
                     .iter()
                     .map(|(k, v)| format!(" --config {k}={v}"))
                     .collect();
+                // A number still to be given shows as its placeholder.
+                let count = |input: &str, n: i32| {
+                    if self.inputs.iter().any(|i| i.name == input) {
+                        format!("${{{input}}}")
+                    } else {
+                        n.to_string()
+                    }
+                };
                 format!(
                     "kafka-topics.sh --bootstrap-server $BOOTSTRAP --create --topic {} \
                      --partitions {} --replication-factor {}{config}",
-                    t.name, t.partitions, t.replication
+                    t.name,
+                    count(TOPIC_PARTITIONS, t.partitions),
+                    count(TOPIC_REPLICATION, t.replication)
                 )
             }
         }

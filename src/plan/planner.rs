@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::inputs::Inputs;
-use super::operation::Operation;
+use super::operation::{Change, Operation};
 use crate::cluster::ObjectRef;
 use crate::findings::{Applicability, Finding};
 
@@ -39,8 +39,133 @@ pub struct Planned {
     pub applicability: Applicability,
     #[serde(flatten)]
     pub status: Status,
+    /// The targets Helm or Argo CD render, with the fields the fix changes
+    /// there: the values to change too, or the next sync undoes the fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed: Vec<Managed>,
     /// With the inputs filled in when all were given, else with placeholders.
     pub operations: Vec<Operation>,
+}
+
+/// A target of a fix that a tool renders, and what the fix changes there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Managed {
+    pub target: ObjectRef,
+    /// "Helm release flts", "Argo CD application x".
+    pub by: String,
+    /// What the fix does to the object.
+    pub change: ManagedChange,
+    /// The fields a patch writes, as paths (`spec.template.spec.containers[0].env`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ManagedChange {
+    Patch,
+    Delete,
+    Create,
+}
+
+impl Managed {
+    /// The fields a patch changes, for a description that already names the tool.
+    pub fn fields_sentence(&self) -> Option<String> {
+        (self.change == ManagedChange::Patch && !self.fields.is_empty()).then(|| {
+            format!(
+                "The fields of {} this fix changes: {}.",
+                self.target,
+                self.fields.join(", ")
+            )
+        })
+    }
+
+    /// One sentence for the plan: what to change in the tool's source too.
+    pub fn sentence(&self) -> String {
+        let sync = if self.by.starts_with("Argo CD") {
+            "the next Argo CD sync"
+        } else {
+            "the next `helm upgrade`"
+        };
+        let (by, target) = (&self.by, &self.target);
+        match self.change {
+            ManagedChange::Patch => format!(
+                "{by} renders {target}: this fix changes {}; set the same in the values that render them, or {sync} undoes it.",
+                self.fields.join(", ")
+            ),
+            ManagedChange::Delete => format!(
+                "{by} renders {target}: remove it from the chart too, or {sync} recreates it."
+            ),
+            ManagedChange::Create => format!(
+                "{by} is named in the labels of {target}: add it to the chart too, or {sync} may remove it."
+            ),
+        }
+    }
+}
+
+/// The managed targets of these operations, in order, one entry per target.
+pub fn managed(operations: &[Operation]) -> Vec<Managed> {
+    let mut out: Vec<Managed> = Vec::new();
+    for op in operations {
+        let Some(by) = &op.managed_by else { continue };
+        let change = match op.change {
+            Change::JsonPatch(_) => ManagedChange::Patch,
+            Change::Delete => ManagedChange::Delete,
+            Change::Create(_) | Change::CreateTopic(_) => ManagedChange::Create,
+        };
+        let target = op.target.object();
+        let i = match out.iter().position(|m| m.target == target) {
+            Some(i) => i,
+            None => {
+                out.push(Managed {
+                    target,
+                    by: by.clone(),
+                    change,
+                    fields: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let entry = &mut out[i];
+        if change == ManagedChange::Delete {
+            entry.change = ManagedChange::Delete;
+            entry.fields.clear();
+        }
+        if entry.change == ManagedChange::Patch {
+            for pointer in op.touched() {
+                let field = field_path(&pointer);
+                if !entry.fields.contains(&field) {
+                    entry.fields.push(field);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A JSON pointer as a field path: `/spec/containers/0/env/-` →
+/// `spec.containers[0].env`; keys with dots or slashes in brackets
+/// (`metadata.annotations["kubectl.kubernetes.io/restartedAt"]`).
+pub fn field_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for raw in pointer.split('/').skip(1) {
+        let segment = raw.replace("~1", "/").replace("~0", "~");
+        if segment == "-" {
+            continue;
+        }
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else if segment.contains(['.', '/']) || segment.is_empty() {
+            out.push_str(&format!("[{segment:?}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    out
 }
 
 impl Planned {
@@ -103,13 +228,29 @@ pub fn build(findings: &[Finding], inputs: &Inputs, allow_unsafe: bool) -> Plan 
             Applicability::Unsafe => Status::SkippedUnsafe,
             Applicability::Manual => Status::Manual,
         };
+        let managed = managed(&operations);
+        let mut description = fix.description.clone();
+        for m in &managed {
+            // The check's own words may already say who manages the target:
+            // then only the fields are news.
+            let sentence = if fix.description.contains(&m.by) {
+                m.fields_sentence()
+            } else {
+                Some(m.sentence())
+            };
+            if let Some(s) = sentence {
+                description.push(' ');
+                description.push_str(&s);
+            }
+        }
         plan.planned.push(Planned {
             code: finding.code.clone(),
             subject: finding.subject.clone(),
             message: finding.message.clone(),
-            description: fix.description.clone(),
+            description,
             applicability,
             status,
+            managed,
             operations,
         });
     }
@@ -204,6 +345,60 @@ mod tests {
 
     fn set(name: &str, path: &str, applicability: Applicability) -> Operation {
         Operation::patch(&object(name), &ObjectMeta::default(), applicability).add(path, json!(1))
+    }
+
+    #[test]
+    fn pointers_read_as_field_paths() {
+        assert_eq!(
+            field_path("/spec/template/spec/containers/0/env/-"),
+            "spec.template.spec.containers[0].env"
+        );
+        assert_eq!(
+            field_path("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt"),
+            r#"spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]"#
+        );
+        assert_eq!(field_path("/spec/replicas"), "spec.replicas");
+    }
+
+    #[test]
+    fn helm_managed_targets_name_the_fields_to_carry_into_the_values() {
+        let helm = ObjectMeta {
+            labels: Some([("app.kubernetes.io/managed-by".into(), "Helm".into())].into()),
+            annotations: Some([("meta.helm.sh/release-name".into(), "flts".into())].into()),
+            ..Default::default()
+        };
+        let argo = ObjectMeta {
+            labels: Some([("argocd.argoproj.io/instance".into(), "serving".into())].into()),
+            ..Default::default()
+        };
+        let fix = Fix::new(Applicability::Unsafe, "Do it.")
+            .with_operation(
+                Operation::patch(&object("a"), &helm, Applicability::Safe)
+                    .add("/spec/replicas", json!(2))
+                    .add("/spec/template/spec/containers/0/env/-", json!({})),
+            )
+            .with_operation(Operation::delete(
+                &object("b"),
+                &argo,
+                Applicability::Unsafe,
+            ))
+            .with_operation(set("c", "/spec/c", Applicability::Safe));
+        let plan = build(&[finding("A1", "a", fix)], &Inputs::default(), true);
+        let p = &plan.planned[0];
+        assert_eq!(p.managed.len(), 2, "{:#?}", p.managed);
+        assert_eq!(p.managed[0].by, "Helm release flts");
+        assert_eq!(
+            p.managed[0].fields,
+            ["spec.replicas", "spec.template.spec.containers[0].env"]
+        );
+        assert_eq!(p.managed[1].change, ManagedChange::Delete);
+        assert_eq!(
+            p.description,
+            "Do it. Helm release flts renders Deployment ml/a: this fix changes spec.replicas, \
+             spec.template.spec.containers[0].env; set the same in the values that render them, \
+             or the next `helm upgrade` undoes it. Argo CD application serving renders \
+             Deployment ml/b: remove it from the chart too, or the next Argo CD sync recreates it."
+        );
     }
 
     #[test]

@@ -3,8 +3,14 @@
 //! namespaced and cluster-wide Lists with `limit`/`continue` and a list
 //! `resourceVersion` (items without apiVersion/kind, as the API sends them),
 //! Status error bodies, a plain-text 404 for groups it does not serve, the pod
-//! `log` subresource — and counts every request. Faults are injected per
-//! resource (403, 500, 503 with Retry-After) or globally (a delay).
+//! `log` subresource — and the writes `mlopsctl fix` and `undo` make: GET of
+//! one object, PATCH with `application/json-patch+json` applied by a real
+//! JSON-patch implementation (a failed `test` is a 422, a stale
+//! `metadata.resourceVersion` a 409, as the API server answers), DELETE with
+//! resourceVersion preconditions, POST, `dryRun=All` (validated, not stored),
+//! and a resourceVersion bumped on every write. It counts every request.
+//! Faults are injected per resource (403, 500, 503 with Retry-After), per
+//! written object ([`WriteFault`]) or globally (a delay).
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -53,11 +59,30 @@ pub struct Faults {
     /// status 0 is no answer, with the dial error as body. Other probes are
     /// answered 200 by Ready pods and refused by the rest.
     pub proxied: Vec<(String, u16, String, u16, String)>,
+    /// What happens to the first write of an object (by name).
+    pub writes: Vec<(String, WriteFault)>,
+}
+
+/// A fault on the first write (PATCH, DELETE, POST) of one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// 500, nothing written.
+    Fail,
+    /// 403 on this object only.
+    Forbidden,
+    /// Someone else changes the object just before the write arrives.
+    EditedConcurrently,
+    /// The write is done, then the connection drops unanswered.
+    DropAfterWrite,
+    /// The write is done, the answer comes after this many seconds.
+    SlowAnswer(u64),
 }
 
 struct State {
     /// (group, plural) → objects with apiVersion and kind.
-    objects: BTreeMap<(String, String), Vec<Value>>,
+    objects: Mutex<BTreeMap<(String, String), Vec<Value>>>,
+    /// The last resourceVersion handed out by a write.
+    resource_version: Mutex<u64>,
     logs: HashMap<(String, String, String, bool), String>,
     faults: Faults,
     requests: Mutex<Vec<String>>,
@@ -136,7 +161,8 @@ impl ApiServer {
             });
         }
         let state = Arc::new(State {
-            objects,
+            objects: Mutex::new(objects),
+            resource_version: Mutex::new(LIST_RESOURCE_VERSION.parse().unwrap()),
             logs,
             faults,
             requests: Mutex::new(Vec::new()),
@@ -173,9 +199,43 @@ impl ApiServer {
         ApiServer { url, state }
     }
 
-    /// Every request so far, as `path?query`.
+    /// Every request so far, as `path?query` (writes as `METHOD path?query`).
     pub fn requests(&self) -> Vec<String> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The stored object, as a GET would return it.
+    pub fn object(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let info = Kind::from_object(api_version, kind).unwrap().info();
+        let objects = self.state.objects.lock().unwrap();
+        objects
+            .get(&(info.group.to_string(), info.plural.to_string()))
+            .into_iter()
+            .flatten()
+            .find(|o| is(o, ns, name))
+            .cloned()
+    }
+
+    /// Change a stored object as another client would, bumping its resourceVersion.
+    pub fn edit(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&mut Value),
+    ) {
+        let info = Kind::from_object(api_version, kind).unwrap().info();
+        let rv = next_resource_version(&self.state);
+        let mut objects = self.state.objects.lock().unwrap();
+        let object = objects
+            .get_mut(&(info.group.to_string(), info.plural.to_string()))
+            .into_iter()
+            .flatten()
+            .find(|o| is(o, ns, name))
+            .expect("object to edit");
+        f(object);
+        object["metadata"]["resourceVersion"] = json!(rv);
     }
 
     /// A kubeconfig for this server in `dir`, context `test` with namespace `ns`.
@@ -324,7 +384,364 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Reply, std::io:
         state.requests.lock().unwrap().push(path);
         return Err(std::io::Error::other("dropped"));
     }
+    if req.method() != hyper::Method::GET {
+        return write(state, req).await;
+    }
     Ok(answer(state, req).await)
+}
+
+/// The object path of a write: (group, version, plural, namespace, name).
+type Address<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+fn address<'a>(segments: &[&'a str]) -> Option<Address<'a>> {
+    Some(match segments {
+        ["api", v, "namespaces", ns, plural] => ("", v, plural, Some(ns), None),
+        ["api", v, "namespaces", ns, plural, name] => ("", v, plural, Some(ns), Some(name)),
+        ["api", v, plural] => ("", v, plural, None, None),
+        ["api", v, plural, name] => ("", v, plural, None, Some(name)),
+        ["apis", g, v, "namespaces", ns, plural] => (g, v, plural, Some(ns), None),
+        ["apis", g, v, "namespaces", ns, plural, name] => (g, v, plural, Some(ns), Some(name)),
+        ["apis", g, v, plural] => (g, v, plural, None, None),
+        ["apis", g, v, plural, name] => (g, v, plural, None, Some(name)),
+        _ => return None,
+    })
+}
+
+/// PATCH, DELETE and POST, with the object's [`WriteFault`] if it has one.
+async fn write(state: &State, req: Request<Incoming>) -> Result<Reply, std::io::Error> {
+    use http_body_util::BodyExt;
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let raw_query = req.uri().query().unwrap_or("").to_string();
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    state
+        .requests
+        .lock()
+        .unwrap()
+        .push(format!("{method} {path}?{raw_query}"));
+    let query: HashMap<String, String> = raw_query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), decode(v)))
+        .collect();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let Some((group, version, plural, ns, name)) = address(&segments) else {
+        return Ok(not_found_text());
+    };
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) if body.is_empty() => Value::Null,
+        Err(e) => {
+            return Ok(status(
+                400,
+                "BadRequest",
+                format!("error decoding body: {e}"),
+                json!({}),
+            ));
+        }
+    };
+    let name = match (name, &body) {
+        (Some(n), _) => n.to_string(),
+        (None, b) => b["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let dry_run = query.get("dryRun").is_some_and(|d| d == "All");
+    let fault = state
+        .faults
+        .writes
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+        .filter(|f| {
+            *f == WriteFault::Forbidden
+                || state.flaked.lock().unwrap().insert(format!("write {name}"))
+        });
+    match fault {
+        Some(WriteFault::Fail) => {
+            return Ok(status(
+                500,
+                "InternalError",
+                "Internal error occurred: etcdserver: request timed out".into(),
+                json!({}),
+            ));
+        }
+        Some(WriteFault::Forbidden) => {
+            let verb = match method.as_str() {
+                "PATCH" => "patch",
+                "DELETE" => "delete",
+                _ => "create",
+            };
+            return Ok(status(
+                403,
+                "Forbidden",
+                format!(
+                    "{plural}{} \"{name}\" is forbidden: User \"system:serviceaccount:flts:fixer\" \
+                     cannot {verb} resource \"{plural}\" in API group \"{group}\" in the namespace \"{}\"",
+                    if group.is_empty() {
+                        String::new()
+                    } else {
+                        format!(".{group}")
+                    },
+                    ns.unwrap_or_default()
+                ),
+                json!({"name": name, "group": group, "kind": plural}),
+            ));
+        }
+        Some(WriteFault::EditedConcurrently) => {
+            let rv = next_resource_version(state);
+            let mut objects = state.objects.lock().unwrap();
+            if let Some(o) = objects
+                .get_mut(&(group.to_string(), plural.to_string()))
+                .into_iter()
+                .flatten()
+                .find(|o| is(o, ns.unwrap_or_default(), &name))
+            {
+                o["metadata"]["annotations"]["edited-by"] = json!("someone else");
+                o["metadata"]["resourceVersion"] = json!(rv);
+            }
+        }
+        _ => {}
+    }
+    let manager = query.get("fieldManager").cloned().unwrap_or_default();
+    let target = (
+        group,
+        version,
+        plural,
+        ns.unwrap_or_default(),
+        name.as_str(),
+    );
+    let reply = match method.as_str() {
+        "PATCH" if content_type == "application/json-patch+json" => {
+            patch(state, target, &body, &manager, dry_run)
+        }
+        "PATCH" => status(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json; got {content_type}"
+            ),
+            json!({}),
+        ),
+        "DELETE" => delete(state, target, &body, dry_run),
+        "POST" => create(state, target, body, &manager, dry_run),
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported"),
+            json!({}),
+        ),
+    };
+    match fault {
+        Some(WriteFault::DropAfterWrite) => Err(std::io::Error::other("dropped after the write")),
+        Some(WriteFault::SlowAnswer(secs)) => {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            Ok(reply)
+        }
+        _ => Ok(reply),
+    }
+}
+
+type Target<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+fn is(object: &Value, ns: &str, name: &str) -> bool {
+    object["metadata"]["namespace"].as_str().unwrap_or_default() == ns
+        && object["metadata"]["name"] == name
+}
+
+fn next_resource_version(state: &State) -> String {
+    let mut rv = state.resource_version.lock().unwrap();
+    *rv += 1;
+    rv.to_string()
+}
+
+fn resource(group: &str, plural: &str) -> String {
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
+}
+
+fn not_found(group: &str, plural: &str, name: &str) -> Reply {
+    status(
+        404,
+        "NotFound",
+        format!("{} \"{name}\" not found", resource(group, plural)),
+        json!({"name": name, "group": group, "kind": plural}),
+    )
+}
+
+fn conflict(group: &str, plural: &str, name: &str, why: &str) -> Reply {
+    status(
+        409,
+        "Conflict",
+        format!(
+            "Operation cannot be fulfilled on {} \"{name}\": {why}",
+            resource(group, plural)
+        ),
+        json!({"name": name, "group": group, "kind": plural}),
+    )
+}
+
+/// The managedFields entry a write by `manager` leaves.
+fn managed(object: &mut Value, manager: &str, operation: &str) {
+    if manager.is_empty() {
+        return;
+    }
+    let entry = json!({"manager": manager, "operation": operation,
+                       "apiVersion": object["apiVersion"], "time": "2026-11-29T21:00:00Z",
+                       "fieldsType": "FieldsV1", "fieldsV1": {}});
+    let fields = &mut object["metadata"]["managedFields"];
+    match fields.as_array_mut() {
+        Some(list) => {
+            list.retain(|e| e["manager"] != manager);
+            list.push(entry);
+        }
+        None => *fields = json!([entry]),
+    }
+}
+
+fn patch(state: &State, t: Target, body: &Value, manager: &str, dry_run: bool) -> Reply {
+    let (group, _, plural, ns, name) = t;
+    let operations: json_patch::Patch = match serde_json::from_value(body.clone()) {
+        Ok(p) => p,
+        Err(e) => return status(400, "BadRequest", e.to_string(), json!({})),
+    };
+    let rv = next_resource_version(state);
+    let mut objects = state.objects.lock().unwrap();
+    let Some(object) = objects
+        .get_mut(&(group.to_string(), plural.to_string()))
+        .into_iter()
+        .flatten()
+        .find(|o| is(o, ns, name))
+    else {
+        return not_found(group, plural, name);
+    };
+    let mut changed = object.clone();
+    if let Err(e) = json_patch::patch(&mut changed, &operations) {
+        // The API server answers a patch that cannot be applied with 422 and
+        // its patch library's message (evanphx/json-patch's wording for a
+        // failed `test`).
+        let message = match e.kind {
+            json_patch::PatchErrorKind::TestFailed => {
+                format!("testing value {} failed: test failed", e.path)
+            }
+            _ => e.to_string(),
+        };
+        return reply(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "application/json",
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": message, "code": 422})
+            .to_string(),
+        );
+    }
+    if changed["metadata"]["resourceVersion"] != object["metadata"]["resourceVersion"] {
+        return conflict(
+            group,
+            plural,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        );
+    }
+    if changed == *object {
+        return ok(changed);
+    }
+    managed(&mut changed, manager, "Update");
+    if !dry_run {
+        changed["metadata"]["resourceVersion"] = json!(rv);
+        *object = changed.clone();
+    }
+    ok(changed)
+}
+
+fn delete(state: &State, t: Target, body: &Value, dry_run: bool) -> Reply {
+    let (group, _, plural, ns, name) = t;
+    let mut objects = state.objects.lock().unwrap();
+    let list = objects
+        .entry((group.to_string(), plural.to_string()))
+        .or_default();
+    let Some(at) = list.iter().position(|o| is(o, ns, name)) else {
+        return not_found(group, plural, name);
+    };
+    if let Some(expected) = body["preconditions"]["resourceVersion"].as_str() {
+        let found = list[at]["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default();
+        if expected != found {
+            return conflict(
+                group,
+                plural,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {expected}, \
+                     ResourceVersion in object meta: {found}"
+                ),
+            );
+        }
+    }
+    let object = if dry_run {
+        list[at].clone()
+    } else {
+        list.remove(at)
+    };
+    ok(object)
+}
+
+fn create(state: &State, t: Target, mut object: Value, manager: &str, dry_run: bool) -> Reply {
+    let (group, version, plural, ns, name) = t;
+    if object["metadata"]["resourceVersion"].is_string() {
+        return status(
+            500,
+            "InternalError",
+            "resourceVersion should not be set on objects to be created".into(),
+            json!({}),
+        );
+    }
+    let rv = next_resource_version(state);
+    let mut objects = state.objects.lock().unwrap();
+    let list = objects
+        .entry((group.to_string(), plural.to_string()))
+        .or_default();
+    if list.iter().any(|o| is(o, ns, name)) {
+        return status(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", resource(group, plural)),
+            json!({"name": name, "group": group, "kind": plural}),
+        );
+    }
+    if !ns.is_empty() {
+        object["metadata"]["namespace"] = json!(ns);
+    }
+    object["metadata"]["uid"] = json!(format!("00000000-0000-4000-8000-{rv:0>12}"));
+    object["metadata"]["creationTimestamp"] = json!("2026-11-29T21:00:00Z");
+    object["metadata"]["resourceVersion"] = json!(rv);
+    if object["apiVersion"].is_null() {
+        object["apiVersion"] = json!(if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        });
+    }
+    managed(&mut object, manager, "Update");
+    if !dry_run {
+        list.push(object.clone());
+    }
+    reply(StatusCode::CREATED, "application/json", object.to_string())
 }
 
 async fn answer(state: &State, req: Request<Incoming>) -> Reply {
@@ -370,6 +787,13 @@ async fn answer(state: &State, req: Request<Incoming>) -> Reply {
             rest @ ..,
         ] => proxy(state, target, &format!("/{}", rest.join("/"))),
         ["api", "v1", "namespaces", ns, plural, name] => get(state, "", plural, ns, name),
+        ["api", "v1", plural, name] => get(state, "", plural, "", name),
+        ["apis", group, _, "namespaces", ns, plural, name] if served(state, group) => {
+            get(state, group, plural, ns, name)
+        }
+        ["apis", group, _, plural, name] if served(state, group) => {
+            get(state, group, plural, "", name)
+        }
         ["api", "v1", plural] => list(state, "", "v1", plural, None, &query),
         ["api", "v1", "namespaces", ns, plural] => list(state, "", "v1", plural, Some(ns), &query),
         ["apis", group, version, plural] if served(state, group) => {
@@ -400,14 +824,21 @@ fn decode(v: &str) -> String {
 }
 
 fn served(state: &State, group: &str) -> bool {
-    BUILTIN_GROUPS.contains(&group) || state.objects.keys().any(|(g, _)| g == group)
+    BUILTIN_GROUPS.contains(&group)
+        || state
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .any(|(g, _)| g == group)
 }
 
 fn group_list(state: &State) -> Value {
+    let objects = state.objects.lock().unwrap();
     let groups: BTreeSet<&str> = BUILTIN_GROUPS
         .iter()
         .copied()
-        .chain(state.objects.keys().map(|(g, _)| g.as_str()))
+        .chain(objects.keys().map(|(g, _)| g.as_str()))
         .filter(|g| !g.is_empty())
         .collect();
     let groups: Vec<Value> = groups
@@ -527,8 +958,8 @@ fn list(
         r.headers_mut().insert("retry-after", "1".parse().unwrap());
         return r;
     }
-    let all: Vec<&Value> = state
-        .objects
+    let objects = state.objects.lock().unwrap();
+    let all: Vec<&Value> = objects
         .get(&(group.to_string(), plural.to_string()))
         .into_iter()
         .flatten()
@@ -582,20 +1013,15 @@ fn list(
 }
 
 fn get(state: &State, group: &str, plural: &str, ns: &str, name: &str) -> Reply {
-    let found = state
-        .objects
+    let objects = state.objects.lock().unwrap();
+    let found = objects
         .get(&(group.to_string(), plural.to_string()))
         .into_iter()
         .flatten()
-        .find(|o| o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name);
+        .find(|o| is(o, ns, name));
     match found {
         Some(o) => ok(o.clone()),
-        None => status(
-            404,
-            "NotFound",
-            format!("{plural} \"{name}\" not found"),
-            json!({"name": name, "kind": plural}),
-        ),
+        None => not_found(group, plural, name),
     }
 }
 
@@ -661,6 +1087,8 @@ fn proxy(state: &State, target: &str, path: &str) -> Reply {
 fn pod_ready(state: &State, pod: &str) -> bool {
     state
         .objects
+        .lock()
+        .unwrap()
         .get(&(String::new(), "pods".to_string()))
         .into_iter()
         .flatten()

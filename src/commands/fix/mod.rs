@@ -1,24 +1,28 @@
 //! `mlopsctl fix`: collect, check, plan the findings' operations, show each as
-//! a diff of the object before → after, and (from a snapshot, where nothing
-//! can be applied) write the patches to `--patch-file` after verifying them
-//! on a copy of the snapshot.
+//! a diff of the object before → after; live ([`live`]), apply them journaled
+//! and verify by collecting again; from a snapshot, where nothing can be
+//! applied, verify on a copy of the snapshot and write the patches to
+//! `--patch-file`.
 
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use colored::Colorize;
 use serde::Serialize;
 use serde_json::Value;
+
+mod live;
 
 use super::{Context, Exit, Setup};
 use crate::catalogue::Check;
 use crate::cli::FixArgs;
 use crate::cluster::{ClusterView, ObjectRef};
+use crate::collect::Scope;
 use crate::findings::Finding;
 use crate::plan::restart::NOW;
 use crate::plan::{
-    self, ApplyError, Change, Inputs, Operation, Plan, Planned, Status, Verification, diff, objects,
+    self, Change, Inputs, Operation, Plan, Planned, Status, Verification, diff, objects,
 };
 use crate::{engine, snapshot};
 
@@ -26,21 +30,39 @@ pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
     let setup = Setup::load(args.config.as_deref(), &args.checks.dirs, ctx)?;
     let config = &setup.config;
     let checks = setup.catalogue.select(&args.codes, &config.ignore)?;
-    let Some(path) = &args.snapshot else {
-        bail!(
-            "no cluster source: live fixes are not supported by this build yet; \
-             plan them from a snapshot with --snapshot PATH and apply the --patch-file"
-        );
-    };
     let mut pairs = args.set.clone();
     if !pairs.iter().any(|p| p.starts_with(&format!("{NOW}="))) {
         pairs.insert(0, format!("{NOW}={}", now()));
     }
     let inputs = Inputs::parse(&pairs)?;
+    colored::control::set_override(ctx.style.color);
+    match &args.snapshot {
+        Some(path) => from_snapshot(path, args, ctx, &checks, &inputs, out),
+        None => {
+            let namespace = if args.all_namespaces {
+                None
+            } else {
+                args.namespace.as_deref().or(config.namespace.as_deref())
+            };
+            let scope = Scope::from_flags(namespace, args.all_namespaces);
+            live::run(args, ctx, &checks, &inputs, &scope, out)
+        }
+    }
+}
 
+/// From a snapshot nothing can be applied: plan, verify on a copy of the
+/// snapshot, and write the patches for a person to apply.
+fn from_snapshot(
+    path: &Path,
+    args: &FixArgs,
+    ctx: &Context,
+    checks: &[&Check],
+    inputs: &Inputs,
+    out: &mut dyn Write,
+) -> Result<Exit> {
     let view = snapshot::load(path)?;
-    let report = engine::run(&checks, &view, format!("snapshot {}", path.display()));
-    let plan = plan::planner::build(&report.findings, &inputs, args.unsafe_fixes);
+    let report = engine::run(checks, &view, format!("snapshot {}", path.display()));
+    let plan = plan::planner::build(&report.findings, inputs, args.unsafe_fixes);
 
     // Offline apply: the ready fixes, in order, on a copy of the snapshot.
     let mut changed = snapshot::load(path)?;
@@ -56,25 +78,37 @@ pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
         .filter(|(_, err)| err.is_none())
         .map(|(p, _)| p)
         .collect();
-    let fixed: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| {
-            applied
-                .iter()
-                .any(|p| p.code == f.code && p.subject == f.subject)
-        })
-        .collect();
-    let originating: Vec<&Check> = checks
-        .iter()
-        .copied()
-        .filter(|c| applied.iter().any(|p| p.code == c.spec.code))
-        .collect();
+    let fixed = fixed_findings(&report.findings, applied.iter().copied());
+    let originating = originating(checks, applied.iter().copied());
     let verification = plan::verify(&originating, &report.findings, &fixed, &changed);
 
-    colored::control::set_override(ctx.style.color);
-    print_plan(&plan, &view, &outcomes, args, ctx.style.color, out)?;
-    print_verification(&verification, &plan, out)?;
+    let ready_text = if args.patch_file.is_some() {
+        "ready, in the patch file"
+    } else {
+        "ready (pass --patch-file FILE to write it)"
+    };
+    let failed: Vec<Option<String>> = outcomes
+        .iter()
+        .map(|o| {
+            o.as_ref()
+                .map(|e| format!("cannot be applied to the snapshot: {e}"))
+        })
+        .collect();
+    print_plan(
+        &plan,
+        &view,
+        "snapshot",
+        &failed,
+        ready_text,
+        ctx.style.color,
+        out,
+    )?;
+    print_verification(
+        "Verify (the checks again on a copy of the snapshot with the changes)",
+        &verification,
+        plan.ready().next().is_some(),
+        out,
+    )?;
     if let Some(file) = &args.patch_file {
         let text = patch_file(path, &applied);
         std::fs::write(file, text)
@@ -94,6 +128,33 @@ pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
     Ok(if done { Exit::Ok } else { Exit::Findings })
 }
 
+/// The findings these fixes were made for.
+fn fixed_findings<'a, 'p>(
+    findings: &'a [Finding],
+    fixes: impl Iterator<Item = &'p Planned> + Clone,
+) -> Vec<&'a Finding> {
+    findings
+        .iter()
+        .filter(|f| {
+            fixes
+                .clone()
+                .any(|p| p.code == f.code && p.subject == f.subject)
+        })
+        .collect()
+}
+
+/// The checks whose findings these fixes are for.
+fn originating<'c, 'p>(
+    checks: &[&'c Check],
+    fixes: impl Iterator<Item = &'p Planned> + Clone,
+) -> Vec<&'c Check> {
+    checks
+        .iter()
+        .copied()
+        .filter(|c| fixes.clone().any(|p| p.code == c.spec.code))
+        .collect()
+}
+
 /// The current time, RFC 3339 in UTC to the second, for a restart annotation.
 fn now() -> String {
     let secs = std::time::SystemTime::now()
@@ -105,11 +166,14 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
+/// The plan: each fix with its status, operations and diffs. `failed` holds,
+/// for each ready fix in order, why it could not be applied (if known yet).
 fn print_plan(
     plan: &Plan,
     view: &ClusterView,
-    outcomes: &[Option<ApplyError>],
-    args: &FixArgs,
+    source: &str,
+    failed: &[Option<String>],
+    ready_text: &str,
     color: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -126,7 +190,7 @@ fn print_plan(
         )
         .bold()
     )?;
-    let mut outcome = outcomes.iter();
+    let mut outcome = failed.iter();
     for p in &plan.planned {
         writeln!(out)?;
         let field = p
@@ -143,7 +207,7 @@ fn print_plan(
         writeln!(out, "  {}", p.message)?;
         writeln!(out, "  fix: {}", p.description)?;
         let failed = if p.status == Status::Ready {
-            outcome.next().and_then(Option::as_ref)
+            outcome.next().and_then(Option::as_deref)
         } else {
             None
         };
@@ -151,10 +215,10 @@ fn print_plan(
             out,
             "  {}: {}",
             p.applicability.as_str(),
-            status_text(&p.status, failed, args)
+            status_text(&p.status, failed.unwrap_or(ready_text))
         )?;
         for op in &p.operations {
-            print_operation(op, view, color, out)?;
+            print_operation(op, view, source, color, out)?;
         }
     }
     if !plan.unfixable.is_empty() {
@@ -177,13 +241,12 @@ fn print_plan(
     Ok(())
 }
 
-fn status_text(status: &Status, failed: Option<&ApplyError>, args: &FixArgs) -> String {
-    match (status, failed) {
-        (Status::Ready, Some(e)) => format!("cannot be applied to the snapshot: {e}"),
-        (Status::Ready, None) if args.patch_file.is_some() => "ready, in the patch file".into(),
-        (Status::Ready, None) => "ready (pass --patch-file FILE to write it)".into(),
-        (Status::SkippedUnsafe, _) => "skipped: unsafe, pass --unsafe to include it".into(),
-        (Status::NeedsInput { missing }, _) => format!(
+/// What happens to a fix; `ready` says it for a ready one.
+fn status_text(status: &Status, ready: &str) -> String {
+    match status {
+        Status::Ready => ready.to_string(),
+        Status::SkippedUnsafe => "skipped: unsafe, pass --unsafe to include it".into(),
+        Status::NeedsInput { missing } => format!(
             "needs {}",
             missing
                 .iter()
@@ -191,8 +254,8 @@ fn status_text(status: &Status, failed: Option<&ApplyError>, args: &FixArgs) -> 
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
-        (Status::Manual, _) => "shown only: a person must make this change".into(),
-        (Status::Isolated { by }, _) => format!(
+        Status::Manual => "shown only: a person must make this change".into(),
+        Status::Isolated { by } => format!(
             "isolated: it changes the same field as {by}; run fix again once that is applied"
         ),
     }
@@ -201,6 +264,7 @@ fn status_text(status: &Status, failed: Option<&ApplyError>, args: &FixArgs) -> 
 fn print_operation(
     op: &Operation,
     view: &ClusterView,
+    source: &str,
     color: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -226,12 +290,23 @@ fn print_operation(
     };
     let before = objects::get(view, &op.target);
     match plan::apply(&shown, before.as_ref()) {
-        Ok(after) => {
+        Ok(mut after) => {
+            // A topic's number still to be given shows as its placeholder.
+            if let (Change::CreateTopic(_), Some(topic)) = (&op.change, after.as_mut()) {
+                for input in &op.inputs {
+                    let field = match input.name.as_str() {
+                        plan::inputs::TOPIC_PARTITIONS => "partitions",
+                        plan::inputs::TOPIC_REPLICATION => "replicationFactor",
+                        _ => continue,
+                    };
+                    topic["spec"][field] = plan::placeholder(&input.name);
+                }
+            }
             let yaml = |v: Option<&Value>| v.map(diff::yaml).unwrap_or_default();
             let text = diff::unified(
                 &yaml(before.as_ref()),
                 &yaml(after.as_ref()),
-                &format!("{} (snapshot)", op.target),
+                &format!("{} ({source})", op.target),
                 &format!("{} (planned)", op.target),
                 color,
             );
@@ -245,8 +320,13 @@ fn print_operation(
     Ok(())
 }
 
-fn print_verification(v: &Verification, plan: &Plan, out: &mut dyn Write) -> Result<()> {
-    if plan.ready().next().is_none() {
+fn print_verification(
+    title: &str,
+    v: &Verification,
+    applied: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if !applied {
         return Ok(());
     }
     writeln!(out)?;
@@ -254,7 +334,7 @@ fn print_verification(v: &Verification, plan: &Plan, out: &mut dyn Write) -> Res
         out,
         "{}",
         format!(
-            "Verify (the checks again on a copy of the snapshot with the changes): {} cleared, {} remaining, {} new",
+            "{title}: {} cleared, {} remaining, {} new",
             v.cleared.len(),
             v.remaining.len(),
             v.new.len()

@@ -1,0 +1,598 @@
+//! A planned fix applied to a live cluster, one operation at a time:
+//! read the object, check it is still what was planned against, journal it,
+//! send the change guarded by its resourceVersion and `test`s, journal the
+//! result. A conflict means the object moved: the caller re-plans it (never
+//! forces). An answer lost to a timeout or a dropped connection is settled by
+//! reading the object again: the journal never claims a change that was not
+//! made, nor misses one that was.
+
+use json_patch::PatchOperation;
+use serde_json::{Value, json};
+
+use super::client::{Cluster, WriteError};
+use super::journal::Journal;
+use crate::kafka::{TopicAdmin, TopicStatus};
+use crate::plan::{self, Change, Operation, Planned};
+
+/// How often one fix is re-planned after its object moved under it.
+pub const MAX_REPLANS: usize = 2;
+
+/// What re-planning a fix on the object as it is now gave.
+pub enum Replan {
+    /// The fix, planned again on the fresh object.
+    Again(Box<Planned>),
+    /// Nothing to do any more (the finding is gone, or the fix is no longer
+    /// ready), with the reason.
+    Gone(String),
+}
+
+/// What became of one fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every operation made (journal sequence numbers; empty in a dry run,
+    /// where the server accepted every one).
+    Done { changes: Vec<u32> },
+    /// The object moved and the fix is no longer needed.
+    Superseded(String),
+    /// Stopped at an operation; `changes` were made before it.
+    Failed { reason: String, changes: Vec<u32> },
+}
+
+/// Why one operation was not made.
+enum Stop {
+    /// The object is not what the plan expected; here is how it is now.
+    Moved(Option<Value>),
+    Failed(String),
+}
+
+/// Applies fixes; a dry run when there is no journal.
+pub struct Executor<'a> {
+    pub cluster: &'a dyn Cluster,
+    /// Kafka topic creation; `None` when no broker was given.
+    pub topics: Option<&'a dyn TopicAdmin>,
+    pub journal: Option<&'a mut Journal>,
+}
+
+impl Executor<'_> {
+    fn dry_run(&self) -> bool {
+        self.journal.is_none()
+    }
+
+    /// Apply one fix's operations in order, re-planning it (through `replan`,
+    /// with the object as it is now) when its first operation finds the object
+    /// moved. A later operation finding its object moved stops the fix: the
+    /// earlier ones are journaled, and `undo` can take them back.
+    pub fn apply(
+        &mut self,
+        planned: &Planned,
+        replan: &mut dyn FnMut(Option<&Value>) -> Replan,
+    ) -> Outcome {
+        let mut current = planned.clone();
+        let mut replans = 0;
+        'plan: loop {
+            let mut changes = Vec::new();
+            for (i, op) in current.operations.iter().enumerate() {
+                match self.operation(&current.label(), op) {
+                    Ok(seq) => changes.extend(seq),
+                    Err(Stop::Moved(fresh)) if i == 0 && replans < MAX_REPLANS => {
+                        replans += 1;
+                        match replan(fresh.as_ref()) {
+                            Replan::Again(p) => {
+                                current = *p;
+                                continue 'plan;
+                            }
+                            Replan::Gone(why) => return Outcome::Superseded(why),
+                        }
+                    }
+                    Err(Stop::Moved(_)) => {
+                        return Outcome::Failed {
+                            reason: format!(
+                                "{} keeps changing under the fix; run mlopsctl fix again later",
+                                op.target
+                            ),
+                            changes,
+                        };
+                    }
+                    Err(Stop::Failed(reason)) => return Outcome::Failed { reason, changes },
+                }
+            }
+            return Outcome::Done { changes };
+        }
+    }
+
+    /// Make one operation; the journal sequence number when one was made.
+    fn operation(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
+        match &op.change {
+            Change::JsonPatch(_) => self.patch(finding, op),
+            Change::Delete => self.delete(finding, op),
+            Change::Create(object) => self.create(finding, op, object),
+            Change::CreateTopic(_) => self.topic(finding, op),
+        }
+    }
+
+    fn get(&self, op: &Operation) -> Result<Option<Value>, Stop> {
+        self.cluster
+            .get(&op.target)
+            .map_err(|e| Stop::Failed(format!("cannot read {}: {e}", op.target)))
+    }
+
+    /// The object as it is now, after a refusal or an unclear answer.
+    fn reread(&self, op: &Operation) -> Option<Value> {
+        self.cluster.get(&op.target).ok().flatten()
+    }
+
+    fn pending(
+        &mut self,
+        finding: &str,
+        op: &Operation,
+        before: Option<&Value>,
+    ) -> Result<Option<u32>, Stop> {
+        match self.journal.as_deref_mut() {
+            Some(j) => j
+                .pending(finding, op, before)
+                .map(Some)
+                .map_err(|e| Stop::Failed(format!("{e:#}: nothing was changed"))),
+            None => Ok(None),
+        }
+    }
+
+    fn settle(
+        &mut self,
+        seq: Option<u32>,
+        outcome: Result<Option<&Value>, &str>,
+    ) -> Result<(), Stop> {
+        let (Some(seq), Some(journal)) = (seq, self.journal.as_deref_mut()) else {
+            return Ok(());
+        };
+        match outcome {
+            Ok(after) => journal.applied(seq, after),
+            Err(reason) => journal.refused(seq, reason),
+        }
+        .map_err(|e| Stop::Failed(format!("{e:#}: the change was made; stopping here")))
+    }
+
+    fn patch(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
+        let Some(before) = self.get(op)? else {
+            return Err(Stop::Moved(None));
+        };
+        let planned_rv = op.precondition.resource_version.as_deref();
+        if planned_rv.is_some() && resource_version(&before) != planned_rv {
+            return Err(Stop::Moved(Some(before)));
+        }
+        // The same checks the server makes, locally first: a failed `test`
+        // means the field moved.
+        let expected = match plan::apply(op, Some(&before)) {
+            Ok(after) => after,
+            Err(plan::ApplyError::Patch { .. } | plan::ApplyError::Stale { .. }) => {
+                return Err(Stop::Moved(Some(before)));
+            }
+            Err(e) => return Err(Stop::Failed(e.to_string())),
+        };
+        let body = guarded(op, resource_version(&before));
+        let seq = self.pending(finding, op, Some(&before))?;
+        match self.cluster.patch(&op.target, &body, self.dry_run()) {
+            Ok(after) => {
+                self.settle(seq, Ok(Some(&after)))?;
+                Ok(seq)
+            }
+            Err(WriteError::Conflict(m)) => {
+                self.settle(seq, Err(&m))?;
+                Err(Stop::Moved(self.reread(op)))
+            }
+            Err(WriteError::Unknown(m)) if seq.is_some() => {
+                // Did it happen? The object tells.
+                match self.cluster.get(&op.target) {
+                    Ok(Some(now)) if resource_version(&now) == resource_version(&before) => {
+                        self.settle(seq, Err(&m))?;
+                        Err(Stop::Failed(format!("{}: {m}", op.target)))
+                    }
+                    Ok(Some(now)) if expected.as_ref().is_some_and(|e| same_content(e, &now)) => {
+                        self.settle(seq, Ok(Some(&now)))?;
+                        Ok(seq)
+                    }
+                    _ => Err(Stop::Failed(unclear(op, &m))),
+                }
+            }
+            Err(e) => {
+                self.settle(seq, Err(&e.to_string()))?;
+                Err(Stop::Failed(format!("{}: {e}", op.target)))
+            }
+        }
+    }
+
+    fn delete(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
+        // Already gone: what the delete was for.
+        let Some(before) = self.get(op)? else {
+            return Ok(None);
+        };
+        let planned_rv = op.precondition.resource_version.as_deref();
+        if planned_rv.is_some() && resource_version(&before) != planned_rv {
+            return Err(Stop::Moved(Some(before)));
+        }
+        let seq = self.pending(finding, op, Some(&before))?;
+        match self
+            .cluster
+            .delete(&op.target, resource_version(&before), self.dry_run())
+        {
+            Ok(()) => {
+                self.settle(seq, Ok(None))?;
+                Ok(seq)
+            }
+            Err(WriteError::Conflict(m)) => {
+                self.settle(seq, Err(&m))?;
+                Err(Stop::Moved(self.reread(op)))
+            }
+            Err(WriteError::Unknown(m)) if seq.is_some() => match self.cluster.get(&op.target) {
+                Ok(None) => {
+                    self.settle(seq, Ok(None))?;
+                    Ok(seq)
+                }
+                Ok(Some(now)) if resource_version(&now) == resource_version(&before) => {
+                    self.settle(seq, Err(&m))?;
+                    Err(Stop::Failed(format!("{}: {m}", op.target)))
+                }
+                _ => Err(Stop::Failed(unclear(op, &m))),
+            },
+            Err(e) => {
+                self.settle(seq, Err(&e.to_string()))?;
+                Err(Stop::Failed(format!("{}: {e}", op.target)))
+            }
+        }
+    }
+
+    fn create(
+        &mut self,
+        finding: &str,
+        op: &Operation,
+        object: &Value,
+    ) -> Result<Option<u32>, Stop> {
+        if let Some(existing) = self.get(op)? {
+            return Err(Stop::Moved(Some(existing)));
+        }
+        let seq = self.pending(finding, op, None)?;
+        match self.cluster.create(object, self.dry_run()) {
+            Ok(after) => {
+                self.settle(seq, Ok(Some(&after)))?;
+                Ok(seq)
+            }
+            Err(WriteError::Conflict(m)) => {
+                self.settle(seq, Err(&m))?;
+                Err(Stop::Moved(self.reread(op)))
+            }
+            Err(WriteError::Unknown(m)) if seq.is_some() => match self.cluster.get(&op.target) {
+                Ok(Some(now)) => {
+                    self.settle(seq, Ok(Some(&now)))?;
+                    Ok(seq)
+                }
+                Ok(None) => {
+                    self.settle(seq, Err(&m))?;
+                    Err(Stop::Failed(format!("{}: {m}", op.target)))
+                }
+                Err(_) => Err(Stop::Failed(unclear(op, &m))),
+            },
+            Err(e) => {
+                self.settle(seq, Err(&e.to_string()))?;
+                Err(Stop::Failed(format!("{}: {e}", op.target)))
+            }
+        }
+    }
+
+    fn topic(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
+        let Change::CreateTopic(spec) = &op.change else {
+            unreachable!("only topic creations come here");
+        };
+        let Some(admin) = self.topics else {
+            return Err(Stop::Failed(format!(
+                "creating topic {} needs the broker: pass --kafka-bootstrap HOST:PORT",
+                spec.name
+            )));
+        };
+        let seq = self.pending(finding, op, None)?;
+        let outcome = admin
+            .create_topics(std::slice::from_ref(spec), self.dry_run())
+            .map(|mut o| o.pop().map(|o| o.status));
+        match outcome {
+            Ok(Some(TopicStatus::Created)) => {
+                self.settle(seq, Ok(Some(&plan::apply::topic_object(spec))))?;
+                Ok(seq)
+            }
+            // There already: the goal is reached, and there is nothing to undo.
+            Ok(Some(TopicStatus::AlreadyExists)) => {
+                self.settle(seq, Err("the topic already exists"))?;
+                Ok(None)
+            }
+            Ok(Some(TopicStatus::Failed(reason))) => {
+                self.settle(seq, Err(&reason))?;
+                Err(Stop::Failed(format!("topic {}: {reason}", spec.name)))
+            }
+            Ok(None) => Err(Stop::Failed(format!(
+                "topic {}: the broker gave no result",
+                spec.name
+            ))),
+            Err(e) => Err(Stop::Failed(format!("topic {}: {e:#}", spec.name))),
+        }
+    }
+}
+
+fn resource_version(object: &Value) -> Option<&str> {
+    object["metadata"]["resourceVersion"].as_str()
+}
+
+/// The patch sent: the precondition's `test`s, the object's resourceVersion
+/// (the API server refuses the patch with a 409 when it moved), the change.
+pub fn guarded(op: &Operation, resource_version: Option<&str>) -> Vec<PatchOperation> {
+    let guard = resource_version.map(|rv| {
+        serde_json::from_value(
+            json!({"op": "replace", "path": "/metadata/resourceVersion", "value": rv}),
+        )
+        .expect("a well-formed operation")
+    });
+    guard.into_iter().chain(op.json_patch()).collect()
+}
+
+/// The parts of an object a change is about: no status, no server bookkeeping.
+pub fn content(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(o) = object.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        for key in [
+            "resourceVersion",
+            "managedFields",
+            "generation",
+            "uid",
+            "creationTimestamp",
+            "selfLink",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
+            meta.remove(key);
+        }
+    }
+    object
+}
+
+pub fn same_content(a: &Value, b: &Value) -> bool {
+    content(a) == content(b)
+}
+
+fn unclear(op: &Operation, m: &str) -> String {
+    format!(
+        "{}: {m}; it is not known whether the change was made (the object cannot be read, or \
+         another client changed it meanwhile). The journal keeps the object as it was: \
+         check it, then run mlopsctl undo if it must be restored",
+        op.target
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::changes::journal::{Run, State};
+    use crate::changes::memory::Memory;
+    use crate::changes::undo::{Undone, undo};
+    use crate::cluster::ObjectRef;
+    use crate::findings::Applicability;
+    use crate::kafka::{FakeTopics, NewTopicSpec};
+    use crate::plan::Status;
+
+    fn hpa(rv: &str) -> Value {
+        json!({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "predictor", "namespace": "ml", "resourceVersion": rv,
+                         "uid": "u-1", "creationTimestamp": "2026-11-01T00:00:00Z",
+                         "labels": {"app": "predictor"}},
+            "spec": {"minReplicas": 1, "maxReplicas": 4,
+                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "predictor"}},
+            "status": {"currentReplicas": 1}
+        })
+    }
+
+    fn planned(operations: Vec<Operation>) -> Planned {
+        Planned {
+            code: "SCL004".into(),
+            subject: operations[0].target.clone(),
+            message: "m".into(),
+            description: "d".into(),
+            applicability: Applicability::Unsafe,
+            status: Status::Ready,
+            managed: Vec::new(),
+            operations,
+        }
+    }
+
+    fn delete_of(memory: &Memory) -> Operation {
+        let target = ObjectRef::new(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            Some("ml"),
+            "predictor",
+        );
+        let now = memory.get(&target).unwrap().unwrap();
+        let meta = ObjectMeta {
+            resource_version: now["metadata"]["resourceVersion"]
+                .as_str()
+                .map(String::from),
+            ..Default::default()
+        };
+        Operation::delete(&target, &meta, Applicability::Unsafe)
+    }
+
+    fn never(_: Option<&Value>) -> Replan {
+        Replan::Gone("not expected".into())
+    }
+
+    #[test]
+    fn a_deleted_object_is_journaled_and_undo_creates_it_without_server_fields() {
+        let memory = Memory::with(&[hpa("1")]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), "s", "c").unwrap();
+        let fix = planned(vec![delete_of(&memory)]);
+        let outcome = Executor {
+            cluster: &memory,
+            topics: None,
+            journal: Some(&mut journal),
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![1] });
+        assert_eq!(memory.get(&fix.subject).unwrap(), None);
+
+        let run = Run::read(journal.path()).unwrap();
+        assert_eq!(run.changes[0].state, State::Applied { after: None });
+        let undone = undo(&run.changes[0], &memory, &mut journal, false).unwrap();
+        assert_eq!(undone, Undone::Restored);
+        let back = memory.get(&fix.subject).unwrap().unwrap();
+        assert_eq!(back["spec"], hpa("1")["spec"]);
+        assert_eq!(back["metadata"]["labels"], json!({"app": "predictor"}));
+        assert_ne!(
+            back["metadata"]["uid"], "u-1",
+            "server-set fields are the server's"
+        );
+        assert!(back.get("status").is_none());
+    }
+
+    #[test]
+    fn a_dry_run_journals_nothing_and_changes_nothing() {
+        let memory = Memory::with(&[hpa("1")]);
+        let fix = planned(vec![delete_of(&memory)]);
+        let outcome = Executor {
+            cluster: &memory,
+            topics: None,
+            journal: None,
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![] });
+        assert!(memory.get(&fix.subject).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_moved_object_is_replanned_and_a_gone_finding_supersedes_the_fix() {
+        let memory = Memory::with(&[hpa("1")]);
+        let stale = delete_of(&memory);
+        // Another client writes the HPA after planning.
+        memory
+            .patch(
+                &stale.target,
+                &serde_json::from_value::<Vec<PatchOperation>>(json!([
+                    {"op": "replace", "path": "/spec/maxReplicas", "value": 6}
+                ]))
+                .unwrap(),
+                false,
+            )
+            .unwrap();
+        let mut seen = None;
+        let outcome = Executor {
+            cluster: &memory,
+            topics: None,
+            journal: None,
+        }
+        .apply(&planned(vec![stale]), &mut |fresh| {
+            seen = fresh.cloned();
+            Replan::Gone("fixed meanwhile".into())
+        });
+        assert_eq!(outcome, Outcome::Superseded("fixed meanwhile".into()));
+        assert_eq!(
+            seen.unwrap()["spec"]["maxReplicas"],
+            6,
+            "re-planned on the object as it is now"
+        );
+    }
+
+    #[test]
+    fn topics_are_created_through_the_admin_and_never_deleted_by_undo() {
+        let spec = NewTopicSpec {
+            name: "flts.training.requests".into(),
+            partitions: 6,
+            replication: 3,
+            config: vec![("retention.ms".into(), "604800000".into())],
+        };
+        let op = Operation {
+            target: ObjectRef::new(
+                plan::apply::TOPIC_API_VERSION,
+                plan::apply::TOPIC_KIND,
+                None,
+                &spec.name,
+            ),
+            applicability: Applicability::Unsafe,
+            precondition: Default::default(),
+            change: Change::CreateTopic(spec.clone()),
+            inputs: Vec::new(),
+            managed_by: None,
+        };
+        let fix = planned(vec![op]);
+        let memory = Memory::default();
+
+        // Without a broker: a clear error, nothing journaled as made.
+        let outcome = Executor {
+            cluster: &memory,
+            topics: None,
+            journal: None,
+        }
+        .apply(&fix, &mut never);
+        assert!(
+            matches!(&outcome, Outcome::Failed { reason, .. } if reason.contains("--kafka-bootstrap")),
+            "{outcome:?}"
+        );
+
+        // A dry run validates only.
+        let fake = FakeTopics::default();
+        let outcome = Executor {
+            cluster: &memory,
+            topics: Some(&fake),
+            journal: None,
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![] });
+        assert!(fake.existing.lock().unwrap().is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), "s", "c").unwrap();
+        let outcome = Executor {
+            cluster: &memory,
+            topics: Some(&fake),
+            journal: Some(&mut journal),
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![1] });
+        assert!(fake.existing.lock().unwrap().contains(&spec.name));
+
+        // Already there: the goal is reached, with nothing for undo to take back.
+        let outcome = Executor {
+            cluster: &memory,
+            topics: Some(&fake),
+            journal: Some(&mut journal),
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(outcome, Outcome::Done { changes: vec![] });
+
+        let run = Run::read(journal.path()).unwrap();
+        let to_undo: Vec<_> = run.to_undo().collect();
+        assert_eq!(to_undo.len(), 1);
+        let undone = undo(to_undo[0], &memory, &mut journal, true).unwrap();
+        assert!(
+            matches!(&undone, Undone::Refused(why) if why.contains("messages written")),
+            "{undone:?}"
+        );
+        assert!(fake.existing.lock().unwrap().contains(&spec.name));
+    }
+
+    #[test]
+    fn the_sent_patch_guards_the_resource_version_first() {
+        let target = ObjectRef::new("apps/v1", "Deployment", Some("ml"), "train");
+        let op = Operation::patch(&target, &ObjectMeta::default(), Applicability::Safe)
+            .test("/spec/replicas", json!(1))
+            .replace("/spec/replicas", json!(2));
+        let sent = serde_json::to_value(guarded(&op, Some("42"))).unwrap();
+        assert_eq!(
+            sent,
+            json!([
+                {"op": "replace", "path": "/metadata/resourceVersion", "value": "42"},
+                {"op": "test", "path": "/spec/replicas", "value": 1},
+                {"op": "replace", "path": "/spec/replicas", "value": 2}
+            ])
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! `mlopsctl fix` against a live cluster: collect, check, plan, confirm, then
+//! apply the ready fixes through [`changes::executor`] with a journal, collect
+//! again and plan again (isolated fixes go in the next pass) until nothing is
+//! left to apply, and verify on the last collection.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, Write};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use colored::Colorize;
+
+use super::{Context, Exit, fixed_findings, print_plan, print_verification};
+use crate::catalogue::Check;
+use crate::changes::client::KubeCluster;
+use crate::changes::executor::{Executor, Outcome, Replan};
+use crate::changes::journal::Journal;
+use crate::cli::{DryRun, FixArgs};
+use crate::cluster::{ClusterView, ObjectRef};
+use crate::collect::{self, Options, Scope};
+use crate::engine;
+use crate::findings::Finding;
+use crate::kafka::{RdkafkaTopicAdmin, TopicAdmin};
+use crate::plan::{self, Inputs, Plan, Planned, Status, objects};
+
+/// Collections at most: the first, then one after each pass of changes. A
+/// plan that still has ready fixes after the last did not converge.
+pub const MAX_PASSES: usize = 3;
+
+/// How long topic creation may take.
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub fn run(
+    args: &FixArgs,
+    ctx: &Context,
+    checks: &[&Check],
+    inputs: &Inputs,
+    scope: &Scope,
+    out: &mut dyn Write,
+) -> Result<Exit> {
+    let wanted = collect::Plan::for_checks(checks);
+    let collect = || collect::live(&args.cluster, scope, &wanted, Options::default());
+    let first = collect()?;
+    let report = engine::run(checks, &first.view, first.source.clone());
+    let plan = plan::planner::build(&report.findings, inputs, args.unsafe_fixes);
+    let ready = plan.ready().count();
+    let ready_text = match args.dry_run {
+        Some(DryRun::Client) => "ready (dry run: not applied)",
+        _ if args.diff => "ready (--diff: not applied)",
+        Some(DryRun::Server) => "ready: sent with dryRun=All",
+        None => "ready",
+    };
+    print_plan(
+        &plan,
+        &first.view,
+        "cluster",
+        &[],
+        ready_text,
+        ctx.style.color,
+        out,
+    )?;
+    if args.diff || args.dry_run == Some(DryRun::Client) || ready == 0 {
+        if ready == 0 {
+            writeln!(out)?;
+            writeln!(out, "Nothing to apply.")?;
+        }
+        return Ok(if report.findings.is_empty() {
+            Exit::Ok
+        } else {
+            Exit::Findings
+        });
+    }
+
+    let cluster = KubeCluster::connect(&args.cluster)?;
+    // The broker doctor read: --kafka-bootstrap, or in the cluster the one
+    // Seldon is configured with (as the collector decides).
+    let bootstrap = args.cluster.kafka_bootstrap.clone().or_else(|| {
+        (cluster.source == "in-cluster")
+            .then(|| crate::analyzers::seldon::configured_kafka(&first.view))
+            .flatten()
+    });
+    let admin = match &bootstrap {
+        Some(bootstrap) => Some(RdkafkaTopicAdmin::new(
+            bootstrap,
+            &args.cluster.kafka_config,
+            KAFKA_TIMEOUT,
+        )?),
+        None => None,
+    };
+    let topics = admin.as_ref().map(|a| a as &dyn TopicAdmin);
+
+    if args.dry_run == Some(DryRun::Server) {
+        let mut executor = Executor {
+            cluster: &cluster,
+            topics,
+            journal: None,
+        };
+        let mut view = first.view;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            "Server-side dry run (nothing is changed):".bold()
+        )?;
+        let mut refused = 0;
+        for p in plan.ready() {
+            let outcome = executor.apply(p, &mut replanner(&mut view, checks, inputs, args, p));
+            let text = match &outcome {
+                Outcome::Done { .. } => "the API server accepts every change".green().to_string(),
+                Outcome::Superseded(why) => format!("not needed any more: {why}"),
+                Outcome::Failed { reason, .. } => {
+                    refused += 1;
+                    format!("would fail: {reason}").red().to_string()
+                }
+            };
+            writeln!(out, "  {}: {text}", p.label())?;
+        }
+        return Ok(if refused > 0 {
+            Exit::Error
+        } else {
+            Exit::Findings
+        });
+    }
+
+    confirm(args, ctx, &plan, &first.source)?;
+    let dir = match args.journal_dir.clone().or_else(|| ctx.journal_dir.clone()) {
+        Some(dir) => dir,
+        None => bail!(
+            "no place for the journal: set XDG_STATE_HOME or HOME, or pass --journal-dir DIR; \
+             nothing was changed"
+        ),
+    };
+    let mut journal = Journal::create(&dir, &cluster.server, &first.source)?;
+
+    let initial = report.findings;
+    let mut view = first.view;
+    let mut plan = plan;
+    let mut attempted: BTreeSet<(String, ObjectRef)> = BTreeSet::new();
+    let mut done: Vec<Planned> = Vec::new();
+    let mut failures = 0;
+    let mut converged = false;
+    writeln!(out)?;
+    for pass in 1..=MAX_PASSES {
+        let ready: Vec<Planned> = plan
+            .ready()
+            .filter(|p| !attempted.contains(&(p.code.clone(), p.subject.clone())))
+            .cloned()
+            .collect();
+        if ready.is_empty() {
+            converged = true;
+            break;
+        }
+        if pass == MAX_PASSES {
+            break;
+        }
+        writeln!(
+            out,
+            "{}",
+            format!("Pass {pass}: applying {} fix(es)", ready.len()).bold()
+        )?;
+        for p in &ready {
+            attempted.insert((p.code.clone(), p.subject.clone()));
+            let mut executor = Executor {
+                cluster: &cluster,
+                topics,
+                journal: Some(&mut journal),
+            };
+            let outcome = executor.apply(p, &mut replanner(&mut view, checks, inputs, args, p));
+            let text = match &outcome {
+                Outcome::Done { changes } => {
+                    done.push(p.clone());
+                    format!(
+                        "applied ({} change{})",
+                        changes.len(),
+                        plural(changes.len())
+                    )
+                    .green()
+                    .to_string()
+                }
+                Outcome::Superseded(why) => format!("not needed any more: {why}"),
+                Outcome::Failed { reason, changes } => {
+                    failures += 1;
+                    let made = if changes.is_empty() {
+                        "nothing was changed".to_string()
+                    } else {
+                        format!(
+                            "{} change{} made before it stay journaled",
+                            changes.len(),
+                            plural(changes.len())
+                        )
+                    };
+                    format!("failed: {reason}; {made}").red().to_string()
+                }
+            };
+            writeln!(out, "  {}: {text}", p.label())?;
+        }
+        let again = collect()?;
+        view = again.view;
+        let report = engine::run(checks, &view, again.source);
+        plan = plan::planner::build(&report.findings, inputs, args.unsafe_fixes);
+    }
+
+    // Every selected check runs again, so checks that depended on the fixed
+    // ones are verified too.
+    let fixed = fixed_findings(&initial, done.iter());
+    let verification = plan::verify(checks, &initial, &fixed, &view);
+    print_verification(
+        "Verify (the checks again on the cluster as it is now)",
+        &verification,
+        !attempted.is_empty(),
+        out,
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Journal: {} (run {}); `mlopsctl undo {}` restores what this run changed.",
+        journal.path().display(),
+        journal.run(),
+        journal.run()
+    )?;
+    if !converged {
+        bail!(
+            "did not converge: fixes were still ready after {} passes; the journal {} holds \
+             every change made",
+            MAX_PASSES - 1,
+            journal.path().display()
+        );
+    }
+    Ok(if failures > 0 {
+        Exit::Error
+    } else if verification.is_clean() && plan.planned.is_empty() && plan.unfixable.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Re-plan one fix on the object as it is now: put it into the view, run the
+/// fix's check again, and plan its finding for the same subject.
+fn replanner<'a>(
+    view: &'a mut ClusterView,
+    checks: &'a [&'a Check],
+    inputs: &'a Inputs,
+    args: &'a FixArgs,
+    planned: &'a Planned,
+) -> impl FnMut(Option<&serde_json::Value>) -> Replan + 'a {
+    move |fresh| {
+        let target = &planned.operations[0].target;
+        if let Err(e) = objects::put(view, target, fresh.cloned()) {
+            return Replan::Gone(format!("cannot read {target} again: {e:#}"));
+        }
+        let check: Vec<&Check> = checks
+            .iter()
+            .copied()
+            .filter(|c| c.spec.code == planned.code)
+            .collect();
+        let report = engine::run(&check, view, String::new());
+        let Some(finding) = report
+            .findings
+            .iter()
+            .find(|f: &&Finding| f.subject == planned.subject)
+        else {
+            return Replan::Gone(format!(
+                "{} changed meanwhile and {} no longer finds a problem there",
+                target, planned.code
+            ));
+        };
+        let plan = plan::planner::build(std::slice::from_ref(finding), inputs, args.unsafe_fixes);
+        match plan.planned.into_iter().next() {
+            Some(p) if p.status == Status::Ready => Replan::Again(Box::new(p)),
+            Some(p) => Replan::Gone(format!(
+                "{} changed meanwhile and its fix is no longer ready ({:?})",
+                target, p.status
+            )),
+            None => Replan::Gone(format!(
+                "{} changed meanwhile and has no automatic fix any more",
+                target
+            )),
+        }
+    }
+}
+
+/// Ask on a terminal; elsewhere require `--yes`.
+fn confirm(args: &FixArgs, ctx: &Context, plan: &Plan, source: &str) -> Result<()> {
+    if args.yes {
+        return Ok(());
+    }
+    let changes: usize = plan.ready().map(|p| p.operations.len()).sum();
+    if !ctx.interactive {
+        bail!(
+            "not applying {changes} change(s) without confirmation: pass --yes (or --dry-run to \
+             see what the API server would say); nothing was changed"
+        );
+    }
+    eprint!("Apply {changes} change(s) to {source}? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        bail!("not confirmed: nothing was changed")
+    }
+}
