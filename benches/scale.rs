@@ -23,34 +23,67 @@ use std::time::{Duration, Instant};
 /// Set in the generator child: where to write the synthetic cluster.
 const GENERATE_INTO: &str = "MLOPSCTL_BENCH_GENERATE_INTO";
 
-/// Wall time, peak RSS (KiB) and stdout of one child process.
+/// Set in the measuring child: where to write the measured process's wall time
+/// (ns) and peak RSS (KiB).
+const MEASURE_INTO: &str = "MLOPSCTL_BENCH_MEASURE_INTO";
+
+/// Wall time, peak RSS (KiB) and stdout of one command. It is started by a
+/// small child of this benchmark (see [`measured_child`]): a process spawned
+/// from this one would report this one's peak RSS when larger, since Linux
+/// keeps the high-water mark of the address space a process replaces at exec
+/// (and in live mode this process holds the whole cluster, as the API server).
+fn measure(cmd: &mut Command) -> (Duration, i64, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let into = dir.path().join("measured");
+    let mut helper = Command::new(std::env::current_exe().expect("own path"));
+    helper
+        .env(MEASURE_INTO, &into)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => helper.env(key, v),
+            None => helper.env_remove(key),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        helper.current_dir(d);
+    }
+    let out = helper
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the measuring child runs");
+    let text = std::fs::read_to_string(&into).expect("the measuring child wrote its figures");
+    let (nanos, rss) = text.trim().split_once(' ').expect("two figures");
+    (
+        Duration::from_nanos(nanos.parse().expect("nanoseconds")),
+        rss.parse().expect("KiB"),
+        out.stdout,
+    )
+}
+
+/// The measuring child: run the command in its arguments with this process's
+/// stdio, reap it with wait4 (which reports its peak RSS), and write the figures.
 // The child is reaped by wait4, which also reports its peak RSS.
 #[allow(clippy::zombie_processes)]
-fn measure(cmd: &mut Command) -> (Duration, i64, Vec<u8>) {
+fn measured_child(into: &std::ffi::OsStr) {
+    let mut args = std::env::args_os().skip(1);
+    let program = args.next().expect("a program to measure");
     let start = Instant::now();
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+    let child = Command::new(program)
+        .args(args)
+        .env_remove(MEASURE_INTO)
         .spawn()
         .expect("spawns");
     let pid = child.id() as libc::pid_t;
-    let mut stdout = child.stdout.expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut buf).expect("reads stdout");
-        buf
-    });
     let mut status = 0;
     // SAFETY: rusage is plain data, filled in by the kernel for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4 failed");
     let elapsed = start.elapsed();
-    (
-        elapsed,
-        usage.ru_maxrss,
-        reader.join().expect("reader thread"),
-    )
+    std::fs::write(into, format!("{} {}", elapsed.as_nanos(), usage.ru_maxrss))
+        .expect("writes the figures");
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -97,6 +130,10 @@ fn main() {
     // Generate in a child process: Linux carries a process's peak RSS over
     // fork and exec, so a parent that held the generated cluster would
     // inflate every measured child's figure.
+    if let Some(into) = std::env::var_os(MEASURE_INTO) {
+        measured_child(&into);
+        return;
+    }
     if let Some(dir) = std::env::var_os(GENERATE_INTO) {
         let pods: usize = std::env::var("MLOPSCTL_BENCH_PODS")
             .ok()
