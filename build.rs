@@ -8,24 +8,39 @@ use std::{env, fs};
 
 fn main() {
     embed_checks();
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".to_string());
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=MLOPSCTL_COMMIT={commit}");
     println!(
         "cargo:rustc-env=MLOPSCTL_TARGET={}",
         env::var("TARGET").expect("cargo sets TARGET")
     );
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // In a linked worktree `.git` is a file: HEAD lives in the worktree's git
+    // dir and branches in the common one. A path that does not exist would
+    // rerun this script (and rebuild the crate) on every build.
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/HEAD");
+    }
+    if let Some(dir) = git(&["rev-parse", "--git-common-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/refs/heads");
+    }
+}
+
+/// A git command's output, trimmed; `None` outside a repository.
+fn git(args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
 fn embed_checks() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("checks");
+    // Read at run time: a build script compiled for one checkout can be
+    // reused by another that shares the target directory.
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("checks");
     println!("cargo:rerun-if-changed=checks");
     let mut files = Vec::new();
     collect(&root, &mut files);

@@ -1,7 +1,10 @@
 //! A deterministic synthetic cluster: namespaces of Deployments with their
-//! ReplicaSets, Pods, Services, EndpointSlices, HPAs and Events, with a known
-//! number of injected faults per check code so a benchmark also checks that
-//! every finding is there.
+//! ReplicaSets, Pods, Services, EndpointSlices, HPAs or KEDA ScaledObjects and
+//! Events, Seldon Core v2 namespaces on a shared Kafka, and the Kafka
+//! observation, with a known number of injected faults per check code so a
+//! benchmark also checks that every finding is there and nothing else is.
+
+mod platform;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,6 +19,14 @@ pub struct Spec {
     pub deployments_per_namespace: usize,
     /// Every n-th Deployment gets a fault (cycling through the fault kinds).
     pub fault_every: usize,
+    /// One Seldon namespace per this many team namespaces (at least three, so
+    /// each Seldon fault is there at every size).
+    pub seldon_every: usize,
+    /// Every n-th healthy Deployment is scaled by a KEDA ScaledObject instead of
+    /// a plain HPA.
+    pub scaled_every: usize,
+    /// Every n-th ScaledObject gets a fault (alternating SCL004 and SCL005).
+    pub keda_fault_every: usize,
     pub seed: u64,
 }
 
@@ -68,6 +79,17 @@ enum Fault {
     PinnedAtMax,
 }
 
+/// What is wrong with a Deployment a ScaledObject scales.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KedaFault {
+    None,
+    /// Its plain HPA was left in place: two HPAs over the same pods.
+    SecondHpa,
+    /// The trigger names Prometheus by its short name, which KEDA resolves in
+    /// its own namespace, where there is none.
+    ShortAddress,
+}
+
 const FAULTS: [Fault; 5] = [
     Fault::MissingEnv,
     Fault::MissingConfig,
@@ -81,6 +103,7 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
     let mut rng = Rng(spec.seed);
     let mut items: Vec<Value> = Vec::new();
     let mut expected: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut scaled_count = 0;
     let mut rv = 100_000u64;
     let mut next_rv = || {
         rv += 7;
@@ -97,12 +120,38 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
             "metadata": {"name": "app-config", "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-01T00:00:00Z"},
             "data": {"model-uri": "s3://models/latest", "log-level": "INFO"}}));
     }
-    let mut pods = 0;
     for d in 0..spec.deployments {
         let ns = format!("team-{:03}", d / spec.deployments_per_namespace);
         let name = format!("model-{d:05}");
         let fault = (d % spec.fault_every == spec.fault_every - 1)
             .then(|| FAULTS[(d / spec.fault_every) % FAULTS.len()]);
+        let scaled = fault.is_none() && d % spec.scaled_every == spec.scaled_every / 2;
+        let keda_fault = if !scaled {
+            KedaFault::None
+        } else {
+            scaled_count += 1;
+            if scaled_count % spec.keda_fault_every != 0 {
+                KedaFault::None
+            } else if (scaled_count / spec.keda_fault_every) % 2 == 1 {
+                KedaFault::SecondHpa
+            } else {
+                KedaFault::ShortAddress
+            }
+        };
+        match keda_fault {
+            // The plain HPA is the finding; both HPAs show AmbiguousSelector.
+            KedaFault::SecondHpa => {
+                *expected.entry("SCL004").or_default() += 1;
+                *expected.entry("SCL008").or_default() += 2;
+            }
+            // The trigger is the finding; the ScaledObject is not Ready and its
+            // HPA gets no metric.
+            KedaFault::ShortAddress => {
+                *expected.entry("SCL005").or_default() += 1;
+                *expected.entry("SCL008").or_default() += 2;
+            }
+            KedaFault::None => {}
+        }
         let dep_uid = rng.uid();
         let hash = rng.hash(10);
         let rs_name = format!("{name}-{hash}");
@@ -118,15 +167,19 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
         match fault {
             Some(Fault::MissingEnv) => {
                 env.retain(|e| e["name"] != "MODEL_TYPE");
+                // The log names the variable: the cause, and the serving symptom.
                 *expected.entry("WKL001").or_default() += 1;
+                *expected.entry("SRV004").or_default() += 1;
             }
             Some(Fault::MissingConfig) => {
                 env[0] = json!({"name": "MODEL_URI", "valueFrom": {"configMapKeyRef": {"name": "missing-config", "key": "model-uri"}}});
                 *expected.entry("WKL002").or_default() += 1;
+                *expected.entry("WKL009").or_default() += 1;
             }
             Some(Fault::OomKilled) => {
                 *expected.entry("WKL003").or_default() += 1;
                 *expected.entry("WKL004").or_default() += 1;
+                *expected.entry("WKL009").or_default() += 1;
             }
             Some(Fault::DanglingService) => {
                 env[1] = json!({"name": "TRACKING_URI", "value": "http://mlflow-server:5000"});
@@ -239,7 +292,6 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
                 "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod_name, "namespace": ns, "uid": pod_uid, "fieldPath": "spec.containers{server}"},
                 "reason": "Pulled", "message": "Container image already present on machine", "type": "Normal", "count": 1,
                 "firstTimestamp": "2025-10-02T00:00:12Z", "lastTimestamp": "2025-10-02T00:00:12Z", "source": {"component": "kubelet"}}));
-            pods += 1;
         }
         items.push(json!({"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z", "labels": labels},
@@ -250,23 +302,41 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
             "metadata": {"name": format!("{name}-{}", rng.hash(5)), "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z",
                 "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
             "endpoints": endpoints, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}));
-        // A pinned HPA: at its maximum, the controller says TooManyReplicas.
-        let pinned = matches!(fault, Some(Fault::PinnedAtMax));
-        let max_replicas = if pinned { replicas } else { 10 };
-        let limited = if pinned {
-            json!({"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas", "message": "the desired replica count is more than the maximum replica count", "lastTransitionTime": "2025-10-02T00:05:00Z"})
-        } else {
-            json!({"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": "2025-10-02T00:05:00Z"})
-        };
-        items.push(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": name, "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z"},
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}, "minReplicas": 1, "maxReplicas": max_replicas,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
-            "status": {"currentReplicas": replicas, "desiredReplicas": replicas, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": if pinned {95} else {35}, "averageValue": "87m"}}}],
-                "conditions": [
-                    {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": "2025-10-02T00:05:00Z"},
-                    {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", "lastTransitionTime": "2025-10-02T00:05:00Z"},
-                    limited]}}));
+        // Two HPAs over the same pods: the controller acts on neither.
+        let ambiguous = (keda_fault == KedaFault::SecondHpa).then(|| {
+            json!({"type": "ScalingActive", "status": "False", "reason": "AmbiguousSelector", "lastTransitionTime": "2025-10-02T00:05:00Z",
+                "message": format!("pods by selector app.kubernetes.io/name={name} are controlled by multiple HPAs: [{ns}/keda-hpa-{name} {ns}/{name}]")})
+        });
+        if !scaled || keda_fault == KedaFault::SecondHpa {
+            // A pinned HPA: at its maximum, the controller says TooManyReplicas.
+            let pinned = matches!(fault, Some(Fault::PinnedAtMax));
+            let max_replicas = if pinned { replicas } else { 10 };
+            let limited = if pinned {
+                json!({"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas", "message": "the desired replica count is more than the maximum replica count", "lastTransitionTime": "2025-10-02T00:05:00Z"})
+            } else {
+                json!({"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": "2025-10-02T00:05:00Z"})
+            };
+            items.push(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": name, "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z"},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}, "minReplicas": 1, "maxReplicas": max_replicas,
+                    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+                "status": {"currentReplicas": replicas, "desiredReplicas": replicas, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": if pinned {95} else {35}, "averageValue": "87m"}}}],
+                    "conditions": [
+                        {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": "2025-10-02T00:05:00Z"},
+                        ambiguous.clone().unwrap_or_else(|| json!({"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", "lastTransitionTime": "2025-10-02T00:05:00Z"})),
+                        limited]}}));
+        }
+        if scaled {
+            items.extend(scaled_object(
+                &ns,
+                &name,
+                replicas,
+                keda_fault,
+                ambiguous,
+                &mut rng,
+                &mut next_rv,
+            ));
+        }
     }
     // The Services every workload talks to, one per namespace.
     for n in 0..namespaces {
@@ -282,6 +352,29 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
         "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100, "versionPriority": 100,
             "insecureSkipTLSVerify": true, "service": {"name": "metrics-server", "namespace": "kube-system", "port": 443}},
         "status": {"conditions": [{"type": "Available", "status": "True", "reason": "Passed", "message": "all checks passed", "lastTransitionTime": "2025-10-01T00:01:00Z"}]}}));
+    // KEDA and the Prometheus its triggers query, when anything is scaled by it.
+    if scaled_count > 0 {
+        items.extend(platform::keda_platform()?);
+    }
+    // Seldon namespaces on one Kafka, and what that Kafka holds.
+    let seldon = platform::seldon(namespaces.div_ceil(spec.seldon_every).max(3), &mut || {
+        rng.uid()
+    })?;
+    for (code, n) in seldon.expected {
+        *expected.entry(code).or_default() += n;
+    }
+    items.extend(seldon.objects);
+    for (rel, text) in &seldon.logs {
+        let path = dir.join("logs").join(rel);
+        fs::create_dir_all(path.parent().expect("a log has a directory"))?;
+        fs::write(path, text)?;
+    }
+    // JSON is YAML: the loader reads it as the observation file.
+    fs::write(
+        dir.join("kafka.yaml"),
+        serde_json::to_vec_pretty(&seldon.kafka).expect("serialises"),
+    )?;
+    let pods = items.iter().filter(|o| o["kind"] == "Pod").count();
     let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items});
     let json_file = dir.join("cluster.json");
     let text = serde_json::to_vec(&list).expect("serialises");
@@ -291,4 +384,83 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
         pods,
         expected,
     })
+}
+
+/// A KEDA ScaledObject on a Deployment, as KEDA 2.13 shows it, with the HPA
+/// KEDA made for it (owned by it, `keda-hpa-NAME`). `ambiguous` is the
+/// HPA controller's condition when a second HPA covers the same pods.
+fn scaled_object(
+    ns: &str,
+    name: &str,
+    replicas: usize,
+    fault: KedaFault,
+    ambiguous: Option<Value>,
+    rng: &mut Rng,
+    next_rv: &mut dyn FnMut() -> String,
+) -> [Value; 2] {
+    let so_uid = rng.uid();
+    let failing = fault == KedaFault::ShortAddress;
+    let address = if failing {
+        "http://prometheus:9090"
+    } else {
+        "http://prometheus.monitoring.svc.cluster.local:9090"
+    };
+    let hpa_name = format!("keda-hpa-{name}");
+    let ready = if failing {
+        json!({"type": "Ready", "status": "False", "reason": "TriggerError", "message": "Triggers defined in ScaledObject are not working correctly"})
+    } else {
+        json!({"type": "Ready", "status": "True", "reason": "ScaledObjectReady", "message": "ScaledObject is defined correctly and is ready for scaling"})
+    };
+    let active = if failing {
+        json!({"type": "Active", "status": "False", "reason": "ScalerNotActive", "message": "Scaling is not performed because triggers are not active"})
+    } else {
+        json!({"type": "Active", "status": "True", "reason": "ScalerActive", "message": "Scaling is performed because triggers are active"})
+    };
+    let scaled = json!({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+        "metadata": {"name": name, "namespace": ns, "uid": so_uid, "resourceVersion": next_rv(), "generation": 1,
+            "finalizers": ["finalizer.keda.sh"], "creationTimestamp": "2025-10-02T00:00:00Z",
+            "labels": {"scaledobject.keda.sh/name": name}},
+        "spec": {"scaleTargetRef": {"name": name}, "pollingInterval": 30, "cooldownPeriod": 300,
+            "minReplicaCount": 1, "maxReplicaCount": 10,
+            "triggers": [{"type": "prometheus", "metadata": {"serverAddress": address,
+                "query": format!("sum(rate(http_requests_total{{service=\"{name}\"}}[2m]))"), "threshold": "50"}}]},
+        "status": {"scaleTargetKind": "apps/v1.Deployment",
+            "scaleTargetGVKR": {"group": "apps", "kind": "Deployment", "resource": "deployments", "version": "v1"},
+            "originalReplicaCount": replicas, "hpaName": hpa_name, "externalMetricNames": ["s0-prometheus"],
+            "health": {"s0-prometheus": if failing {json!({"numberOfFailures": 57, "status": "Failing"})} else {json!({"numberOfFailures": 0, "status": "Happy"})}},
+            "conditions": [ready, active,
+                {"type": "Fallback", "status": "False", "reason": "NoFallbackFound", "message": "No fallbacks are active on this scaled object"},
+                {"type": "Paused", "status": "Unknown"}]}});
+    let selector = json!({"matchLabels": {"scaledobject.keda.sh/name": name}});
+    let scaling_active = match (ambiguous, failing) {
+        (Some(condition), _) => condition,
+        (None, true) => {
+            json!({"type": "ScalingActive", "status": "False", "reason": "FailedGetExternalMetric", "lastTransitionTime": "2025-10-02T00:05:00Z",
+            "message": format!("the HPA was unable to compute the replica count: unable to get external metric {ns}/s0-prometheus/&LabelSelector{{MatchLabels:map[string]string{{scaledobject.keda.sh/name: {name},}},MatchExpressions:[]LabelSelectorRequirement{{}},}}: unable to fetch metrics from external metrics API: rpc error: code = Unknown desc = error when getting metric values metric:s0-prometheus encountered error")})
+        }
+        (None, false) => {
+            json!({"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "lastTransitionTime": "2025-10-02T00:05:00Z",
+            "message": format!("the HPA was able to successfully calculate a replica count from external metric s0-prometheus(&LabelSelector{{MatchLabels:map[string]string{{scaledobject.keda.sh/name: {name},}},MatchExpressions:[]LabelSelectorRequirement{{}},}})")})
+        }
+    };
+    let current = if failing {
+        json!([])
+    } else {
+        json!([{"type": "External", "external": {"metric": {"name": "s0-prometheus", "selector": selector}, "current": {"averageValue": "31500m"}}}])
+    };
+    let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": hpa_name, "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z",
+            "labels": {"app.kubernetes.io/managed-by": "keda-operator", "app.kubernetes.io/name": hpa_name,
+                "app.kubernetes.io/part-of": name, "app.kubernetes.io/version": "2.13.0", "scaledobject.keda.sh/name": name},
+            "ownerReferences": [{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": name, "uid": so_uid,
+                "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}, "minReplicas": 1, "maxReplicas": 10,
+            "metrics": [{"type": "External", "external": {"metric": {"name": "s0-prometheus", "selector": selector},
+                "target": {"type": "AverageValue", "averageValue": "50"}}}]},
+        "status": {"currentReplicas": replicas, "desiredReplicas": replicas, "currentMetrics": current,
+            "conditions": [
+                {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": "2025-10-02T00:05:00Z"},
+                scaling_active,
+                {"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange", "message": "the desired count is within the acceptable range", "lastTransitionTime": "2025-10-02T00:05:00Z"}]}});
+    [scaled, hpa]
 }

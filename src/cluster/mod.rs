@@ -335,6 +335,69 @@ impl ClusterView {
     }
 
     /// Build the indexes. Called once by whoever filled the view.
+    /// Move everything `part` holds into this view: the live collector types each
+    /// kind into a view of its own while the others are still being listed.
+    /// Indexes are built by [`ClusterView::finish`] afterwards.
+    pub fn absorb(&mut self, part: ClusterView) {
+        let ClusterView {
+            namespaces,
+            nodes,
+            pods,
+            services,
+            endpoints,
+            endpoint_slices,
+            config_maps,
+            secrets,
+            events,
+            deployments,
+            replica_sets,
+            stateful_sets,
+            daemon_sets,
+            jobs,
+            cron_jobs,
+            hpas,
+            custom,
+            other,
+            logs,
+            kafka,
+            probes,
+            coverage,
+            api,
+            collected,
+            scope,
+            index: _,
+        } = part;
+        self.namespaces.append(namespaces);
+        self.nodes.append(nodes);
+        self.pods.append(pods);
+        self.services.append(services);
+        self.endpoints.append(endpoints);
+        self.endpoint_slices.append(endpoint_slices);
+        self.config_maps.append(config_maps);
+        self.secrets.append(secrets);
+        self.events.append(events);
+        self.deployments.append(deployments);
+        self.replica_sets.append(replica_sets);
+        self.stateful_sets.append(stateful_sets);
+        self.daemon_sets.append(daemon_sets);
+        self.jobs.append(jobs);
+        self.cron_jobs.append(cron_jobs);
+        self.hpas.append(hpas);
+        for (kind, store) in custom {
+            self.custom.entry(kind).or_default().append(store);
+        }
+        self.other.extend(other);
+        self.logs.extend(logs);
+        self.kafka = self.kafka.take().or(kafka);
+        self.probes.extend(probes);
+        self.coverage.extend(coverage);
+        self.api = self.api.take().or(api);
+        self.collected.extend(collected);
+        if let Some(scope) = scope {
+            self.scope.get_or_insert_default().extend(scope);
+        }
+    }
+
     pub fn finish(&mut self) {
         let mut index = Index::default();
         for (i, pod) in self.pods.iter().enumerate() {

@@ -89,6 +89,17 @@ impl<K: HasMeta> Store<K> {
         }
     }
 
+    /// Add every object of `other`, as [`Store::insert`] would one by one.
+    pub fn append(&mut self, other: Store<K>) {
+        if self.is_empty() {
+            *self = other;
+        } else {
+            for item in other.items {
+                self.insert(item);
+            }
+        }
+    }
+
     pub fn get(&self, namespace: &str, name: &str) -> Option<&K> {
         self.index
             .get(&(namespace.to_string(), name.to_string()))

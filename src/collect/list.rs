@@ -1,20 +1,33 @@
 //! One paginated List per kind and namespace scope (`limit` + `continue`),
-//! turned into objects or into a coverage record when the API says no.
+//! each page typed into objects as soon as it arrives, or a coverage record
+//! when the API says no.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::http::{Api, Failure};
-use crate::cluster::{CoverageRecord, CoverageResult, Kind};
+use crate::cluster::{ClusterView, CoverageRecord, CoverageResult, Kind};
+use crate::snapshot::{Doc, ObjectSink};
 
 /// What listing one kind in one scope gave.
 pub enum Listed {
-    /// Every object, with `apiVersion` and `kind` set (List items lack them) and
-    /// `managedFields` removed.
-    Items(Vec<Value>),
+    /// The objects, typed into a view of their own (merged by the caller).
+    Items {
+        view: Box<ClusterView>,
+        count: usize,
+        /// Every object as JSON, with `apiVersion` and `kind` set (List items
+        /// lack them) and `managedFields` removed, when asked for.
+        raw: Vec<Value>,
+    },
     /// The API refused or failed; the checks that need the kind are skipped.
     Gap(CoverageRecord),
     /// The credentials were rejected (401): nothing else will work either.
     Unauthorized(String),
+    /// An object the API sent is not a valid object of its kind.
+    Invalid(anyhow::Error),
 }
 
 /// The collection path of a kind, cluster-wide or in one namespace.
@@ -31,9 +44,35 @@ pub fn path(kind: Kind, namespace: Option<&str>) -> String {
     }
 }
 
-pub async fn list(api: &Api, kind: Kind, namespace: Option<&str>, page_size: u32) -> Listed {
+/// One page of a List, its items left as text until each is typed.
+#[derive(Deserialize)]
+struct Page<'a> {
+    #[serde(rename = "apiVersion", borrow, default)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(default)]
+    metadata: Option<PageMeta>,
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct PageMeta {
+    #[serde(rename = "continue", default)]
+    token: Option<String>,
+}
+
+pub async fn list(
+    api: &Api,
+    kind: Kind,
+    namespace: Option<&str>,
+    page_size: u32,
+    keep_raw: bool,
+) -> Listed {
     let base = path(kind, namespace);
-    let mut items = Vec::new();
+    let kind_name = kind.info().kind;
+    let mut view = Box::<ClusterView>::default();
+    let mut count = 0;
+    let mut raw = Vec::new();
     let mut token: Option<String> = None;
     let mut restarted = false;
     loop {
@@ -50,45 +89,62 @@ pub async fn list(api: &Api, kind: Kind, namespace: Option<&str>, page_size: u32
             Err(Failure::Status { code: 410, .. }) if token.is_some() && !restarted => {
                 restarted = true;
                 token = None;
-                items.clear();
+                view = Box::default();
+                count = 0;
+                raw.clear();
                 continue;
             }
             Err(failure) => return Listed::Gap(gap(kind, namespace, &failure)),
         };
-        let mut page: Value = match serde_json::from_slice(&body) {
-            Ok(v) => v,
+        let page: Page<'_> = match serde_json::from_slice(&body) {
+            Ok(page) => page,
             Err(e) => {
                 let failure = Failure::Transport(format!("the answer is not a JSON List: {e}"));
                 return Listed::Gap(gap(kind, namespace, &failure));
             }
         };
         let api_version = page
-            .get("apiVersion")
-            .and_then(Value::as_str)
+            .api_version
+            .as_deref()
             .map_or_else(|| kind.api_version(), str::to_string);
-        if let Some(Value::Array(page_items)) = page.get_mut("items").map(Value::take) {
-            for mut item in page_items {
-                if let Some(obj) = item.as_object_mut() {
-                    obj.entry("apiVersion")
-                        .or_insert_with(|| Value::String(api_version.clone()));
-                    obj.entry("kind")
-                        .or_insert_with(|| Value::String(kind.info().kind.to_string()));
-                    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.remove("managedFields");
-                    }
+        let mut sink = ObjectSink::new(&mut view);
+        for item in page.items.unwrap_or_default() {
+            if keep_raw {
+                match as_value(item, &api_version, kind_name) {
+                    Ok(value) => raw.push(value),
+                    Err(e) => return Listed::Invalid(e),
                 }
-                items.push(item);
             }
+            if let Err(e) = sink.add_item(&api_version, kind_name, Doc::Raw(item)) {
+                return Listed::Invalid(e);
+            }
+            count += 1;
         }
         token = page
-            .pointer("/metadata/continue")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+            .metadata
+            .and_then(|m| m.token)
+            .filter(|t| !t.is_empty());
+        // The page's text is dropped here, before the next one is fetched.
         if token.is_none() {
-            return Listed::Items(items);
+            return Listed::Items { view, count, raw };
         }
     }
+}
+
+/// A listed item as a JSON value for `snapshot save`: with `apiVersion` and
+/// `kind`, without `managedFields`.
+fn as_value(item: &RawValue, api_version: &str, kind: &str) -> anyhow::Result<Value> {
+    let mut value: Value = serde_json::from_str(item.get())?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("apiVersion")
+            .or_insert_with(|| Value::String(api_version.to_string()));
+        obj.entry("kind")
+            .or_insert_with(|| Value::String(kind.to_string()));
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+    }
+    Ok(value)
 }
 
 /// A refusal or failure as coverage data.

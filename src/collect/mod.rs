@@ -1,9 +1,11 @@
 //! The live collector: lists, with the kube client, just the kinds the selected
 //! checks need — one paginated List per kind, concurrently within a budget —
 //! plus bounded log tails for containers that need them and HTTP probes through
-//! the API server's pod proxy, and fills the same
-//! [`ClusterView`] the snapshot loader fills (through [`ObjectSink`]), so every
-//! check runs identically live and offline. A 403 or 404 is coverage data.
+//! the API server's pod proxy, and fills the same [`ClusterView`] the snapshot
+//! loader fills (through [`crate::snapshot::ObjectSink`]), so every check runs
+//! identically live and offline. Each listed page is typed as it arrives, so
+//! peak memory is the typed objects plus one page per List in flight. A 403 or
+//! 404 is coverage data.
 
 mod connect;
 mod http;
@@ -24,7 +26,6 @@ use crate::analyzers::Data;
 use crate::catalogue::Check;
 use crate::cli::ClusterArgs;
 use crate::cluster::{ClusterView, Kind};
-use crate::snapshot::{Doc, ObjectSink};
 
 pub use connect::{Connection, chain as error_chain, connect, install_crypto_provider};
 pub use http::status_message;
@@ -218,15 +219,16 @@ async fn gather(
     let lists = plan.kinds.iter().map(|&kind| {
         let progress = &progress;
         async move {
-            let listed = list::list(api, kind, namespace, page_size).await;
+            let listed = list::list(api, kind, namespace, page_size, options.keep_raw).await;
             let scope = match namespace.filter(|_| kind.info().namespaced) {
                 Some(ns) => format!(" in {ns}"),
                 None => String::new(),
             };
             let outcome = match &listed {
-                Listed::Items(items) => items.len().to_string(),
+                Listed::Items { count, .. } => count.to_string(),
                 Listed::Gap(gap) => gap.result.as_str().to_string(),
                 Listed::Unauthorized(_) => "unauthorized".to_string(),
+                Listed::Invalid(_) => "invalid".to_string(),
             };
             progress.done(format!("{}{scope}: {outcome}", kind.info().plural));
             (kind, listed)
@@ -242,17 +244,22 @@ async fn gather(
     let mut raw: BTreeMap<Kind, Vec<Value>> = BTreeMap::new();
     for (kind, listed) in results {
         match listed {
-            Listed::Items(items) => {
+            Listed::Items {
+                view: part,
+                raw: items,
+                ..
+            } => {
                 view.collected.insert(kind);
-                let mut sink = ObjectSink::new(&mut view);
-                for item in &items {
-                    sink.add(Doc::Value(item.clone())).with_context(|| {
-                        format!("reading the {} listed from {server}", kind.info().plural)
-                    })?;
-                }
+                view.absorb(*part);
                 if options.keep_raw {
                     raw.insert(kind, items);
                 }
+            }
+            Listed::Invalid(error) => {
+                return Err(error.context(format!(
+                    "reading the {} listed from {server}",
+                    kind.info().plural
+                )));
             }
             Listed::Gap(gap) => view.coverage.push(gap),
             Listed::Unauthorized(message) => bail!(

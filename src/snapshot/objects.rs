@@ -208,10 +208,37 @@ impl<'a> ObjectSink<'a> {
         self.add_object(doc).with_context(|| label)
     }
 
+    /// Add one item of a List as the API server sends it: without `apiVersion`
+    /// and `kind`, which are the List's (`api_version`, `kind`). An item that has
+    /// them keeps its own. Errors name the object.
+    pub fn add_item(&mut self, api_version: &str, kind: &str, doc: Doc<'_>) -> Result<()> {
+        let label = {
+            let mut head = doc.head()?;
+            head.kind.get_or_insert(Cow::Borrowed(kind));
+            head.label()
+        };
+        self.add_typed(doc, api_version, kind)
+            .with_context(|| label)
+    }
+
     fn add_object(&mut self, doc: Doc<'_>) -> Result<()> {
+        self.add_typed(doc, "", "")
+    }
+
+    /// Add one object; `apiVersion` and `kind` default to the given ones.
+    fn add_typed(
+        &mut self,
+        doc: Doc<'_>,
+        default_api_version: &str,
+        default_kind: &str,
+    ) -> Result<()> {
         let head = doc.head()?;
-        let api_version = head.api_version.as_deref().unwrap_or_default().to_string();
-        let kind_name = head.kind.as_deref().unwrap_or_default().to_string();
+        let api_version = head
+            .api_version
+            .as_deref()
+            .unwrap_or(default_api_version)
+            .to_string();
+        let kind_name = head.kind.as_deref().unwrap_or(default_kind).to_string();
         if api_version.is_empty() || kind_name.is_empty() {
             bail!("not a Kubernetes object: `apiVersion` and `kind` are required");
         }
@@ -279,8 +306,17 @@ where
 
 fn dynamic(api_version: String, kind: String, doc: Doc<'_>) -> Result<DynamicObject> {
     let mut data = doc.into_value()?;
-    if let Some(meta) = data.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
+    if let Some(object) = data.as_object_mut() {
+        // List items come without them; checks read the object whole.
+        object
+            .entry("apiVersion")
+            .or_insert_with(|| Value::String(api_version.clone()));
+        object
+            .entry("kind")
+            .or_insert_with(|| Value::String(kind.clone()));
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
     }
     let metadata: ObjectMeta = Doc::Value(data.get("metadata").cloned().unwrap_or(Value::Null))
         .parse()
@@ -383,5 +419,69 @@ fn hpa_v2(h: autoscaling_v1::HorizontalPodAutoscaler) -> autoscaling_v2::Horizon
         metadata: h.metadata,
         spec,
         status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_items_take_the_lists_api_version_and_kind() {
+        let mut view = ClusterView::default();
+        let mut sink = ObjectSink::new(&mut view);
+        let pod: Box<RawValue> = serde_json::from_str(
+            r#"{"metadata":{"name":"p","namespace":"ml","managedFields":[{"manager":"k"}]},"spec":{"containers":[]}}"#,
+        )
+        .unwrap();
+        sink.add_item("v1", "Pod", Doc::Raw(&pod)).unwrap();
+        let model: Box<RawValue> = serde_json::from_str(
+            r#"{"metadata":{"name":"iris","namespace":"seldon-mesh"},"spec":{"storageUri":"gs://x"}}"#,
+        )
+        .unwrap();
+        sink.add_item("mlops.seldon.io/v1alpha1", "Model", Doc::Raw(&model))
+            .unwrap();
+        let bad: Box<RawValue> = serde_json::from_str(
+            r#"{"metadata":{"name":"q","namespace":"ml"},"spec":{"containers":3}}"#,
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            sink.add_item("v1", "Pod", Doc::Raw(&bad)).unwrap_err()
+        );
+        assert!(
+            err.starts_with("Pod ml/q: field `spec.containers`"),
+            "{err}"
+        );
+        let pod = view.pods.get("ml", "p").unwrap();
+        assert!(pod.metadata.managed_fields.is_none());
+        let model = view
+            .custom_get(Kind::SeldonModel, "seldon-mesh", "iris")
+            .unwrap();
+        assert_eq!(
+            model.str_at("/apiVersion"),
+            Some("mlops.seldon.io/v1alpha1")
+        );
+        assert_eq!(model.str_at("/kind"), Some("Model"));
+        assert!(view.has(Kind::Pod) && view.has(Kind::SeldonModel));
+    }
+
+    #[test]
+    fn absorbing_a_view_moves_its_objects() {
+        let mut one = ClusterView::default();
+        let mut two = ClusterView::default();
+        for (view, name) in [(&mut one, "a"), (&mut two, "b")] {
+            let raw: Box<RawValue> = serde_json::from_str(&format!(
+                r#"{{"metadata":{{"name":"{name}","namespace":"ml"}}}}"#
+            ))
+            .unwrap();
+            ObjectSink::new(view)
+                .add_item("v1", "ConfigMap", Doc::Raw(&raw))
+                .unwrap();
+        }
+        one.absorb(two);
+        assert_eq!(one.config_maps.len(), 2);
+        assert_eq!(one.config_maps.in_namespace("ml").count(), 2);
+        assert!(one.has(Kind::ConfigMap));
     }
 }
