@@ -73,6 +73,20 @@ impl Cluster {
         )
     }
 
+    /// `mlopsctl fix` of the two training-pipeline fixes ([`FIX`]) plus `extra`.
+    fn fix(&self, extra: &[&str]) -> (i32, String, String) {
+        let args: Vec<&str> = FIX.iter().chain(extra).copied().collect();
+        self.run(&args)
+    }
+
+    /// The two Deployments the fixes change: (train-lstm, nonml-prophet).
+    fn both(&self) -> (Value, Value) {
+        (
+            self.deployment("train-lstm"),
+            self.deployment("nonml-prophet"),
+        )
+    }
+
     fn deployment(&self, name: &str) -> Value {
         self.server
             .object("apps/v1", "Deployment", "flts", name)
@@ -125,13 +139,8 @@ fn spec(d: &Value) -> String {
 #[test]
 fn a_server_dry_run_sends_every_change_with_dry_run_and_changes_nothing() {
     let cluster = Cluster::start(Faults::default());
-    let before = (
-        cluster.deployment("train-lstm"),
-        cluster.deployment("nonml-prophet"),
-    );
-    let mut args = FIX.to_vec();
-    args.push("--dry-run");
-    let (code, stdout, stderr) = cluster.run(&args);
+    let before = cluster.both();
+    let (code, stdout, stderr) = cluster.fix(&["--dry-run"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stdout.contains("Server-side dry run"), "{stdout}");
     assert_eq!(
@@ -158,9 +167,7 @@ fn a_server_dry_run_sends_every_change_with_dry_run_and_changes_nothing() {
 fn a_client_dry_run_and_diff_send_nothing() {
     let cluster = Cluster::start(Faults::default());
     for flag in ["--dry-run=client", "--diff"] {
-        let mut args = FIX.to_vec();
-        args.push(flag);
-        let (code, stdout, stderr) = cluster.run(&args);
+        let (code, stdout, stderr) = cluster.fix(&[flag]);
         assert_eq!(code, 1, "{stdout}{stderr}");
         assert!(stdout.contains("+        - name: MODEL_TYPE"), "{stdout}");
         if flag == "--diff" {
@@ -182,13 +189,8 @@ fn without_a_terminal_fix_needs_yes() {
 #[test]
 fn apply_verify_idempotence_and_undo() {
     let cluster = Cluster::start(Faults::default());
-    let original = (
-        cluster.deployment("train-lstm"),
-        cluster.deployment("nonml-prophet"),
-    );
-    let mut args = FIX.to_vec();
-    args.push("--yes");
-    let (code, stdout, stderr) = cluster.run(&args);
+    let original = cluster.both();
+    let (code, stdout, stderr) = cluster.fix(&["--yes"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("2 cleared, 0 remaining, 0 new"), "{stdout}");
     let lstm = cluster.deployment("train-lstm");
@@ -220,7 +222,7 @@ fn apply_verify_idempotence_and_undo() {
 
     // Idempotent: a second run finds nothing to do and changes nothing.
     let writes = cluster.writes().len();
-    let (code, stdout, stderr) = cluster.run(&args);
+    let (code, stdout, stderr) = cluster.fix(&["--yes"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("Nothing to apply"), "{stdout}");
     assert_eq!(cluster.writes().len(), writes);
@@ -248,9 +250,7 @@ fn an_edit_between_plan_and_apply_is_detected_and_replanned() {
         writes: vec![("train-lstm".into(), WriteFault::EditedConcurrently)],
         ..Faults::default()
     });
-    let mut args = FIX.to_vec();
-    args.push("--yes");
-    let (code, stdout, stderr) = cluster.run(&args);
+    let (code, stdout, stderr) = cluster.fix(&["--yes"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let lstm = cluster.deployment("train-lstm");
     assert!(has_model_type(&lstm));
@@ -292,13 +292,8 @@ fn fault_matrix_leaves_whole_objects_a_complete_journal_and_a_working_undo() {
                 writes: vec![(target.into(), fault)],
                 ..Faults::default()
             });
-            let original = (
-                cluster.deployment("train-lstm"),
-                cluster.deployment("nonml-prophet"),
-            );
-            let mut args = FIX.to_vec();
-            args.extend(["--yes", "--request-timeout", "1s"]);
-            let (code, stdout, stderr) = cluster.run(&args);
+            let original = cluster.both();
+            let (code, stdout, stderr) = cluster.fix(&["--yes", "--request-timeout", "1s"]);
             let case = format!("{fault:?} on {target}:\n{stdout}{stderr}");
             let written_through = matches!(
                 fault,
