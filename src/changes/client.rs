@@ -242,15 +242,9 @@ impl Cluster for KubeCluster {
     }
 
     fn create(&self, object: &Value, dry_run: bool) -> Result<Value, WriteError> {
-        let target = ObjectRef::new(
-            object["apiVersion"].as_str().unwrap_or_default(),
-            object["kind"].as_str().unwrap_or_default(),
-            object["metadata"]["namespace"].as_str(),
-            object["metadata"]["name"].as_str().unwrap_or_default(),
-        );
         self.write(
             http::Method::POST,
-            collection_path(&target)?,
+            collection_path(&ObjectRef::of_json(object))?,
             "application/json",
             object,
             dry_run,

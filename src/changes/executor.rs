@@ -314,7 +314,7 @@ impl Executor<'_> {
     }
 }
 
-fn resource_version(object: &Value) -> Option<&str> {
+pub fn resource_version(object: &Value) -> Option<&str> {
     object["metadata"]["resourceVersion"].as_str()
 }
 

@@ -64,7 +64,8 @@ pub fn default_dir(xdg_state_home: Option<PathBuf>, home: Option<PathBuf>) -> Op
         .map(|state| state.join("mlopsctl").join("journal"))
 }
 
-/// The current time, RFC 3339 in UTC.
+/// The current time, RFC 3339 in UTC to the second: journal records and the
+/// time a restart annotation carries.
 pub fn now() -> String {
     k8s_openapi::jiff::Timestamp::now()
         .round(k8s_openapi::jiff::Unit::Second)

@@ -27,15 +27,6 @@ fn key(target: &ObjectRef) -> Key {
     )
 }
 
-fn target_of(object: &Value) -> ObjectRef {
-    ObjectRef::new(
-        object["apiVersion"].as_str().unwrap_or_default(),
-        object["kind"].as_str().unwrap_or_default(),
-        object["metadata"]["namespace"].as_str(),
-        object["metadata"]["name"].as_str().unwrap_or_default(),
-    )
-}
-
 impl Memory {
     pub fn with(objects: &[Value]) -> Memory {
         let memory = Memory::default();
@@ -104,7 +95,7 @@ impl Cluster for Memory {
 
     fn create(&self, object: &Value, dry_run: bool) -> Result<Value, WriteError> {
         let rv = self.bump();
-        let target = target_of(object);
+        let target = ObjectRef::of_json(object);
         let mut objects = self.objects.borrow_mut();
         if objects.contains_key(&key(&target)) {
             return Err(WriteError::Conflict("already exists".into()));

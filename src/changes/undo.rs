@@ -5,10 +5,8 @@
 //! object changed since the fix is left alone unless `--force`. Kafka topics
 //! are never deleted: messages written since would be lost.
 
-use serde_json::Value;
-
 use super::client::{Cluster, WriteError};
-use super::executor::{content, guarded, same_content};
+use super::executor::{content, guarded, resource_version, same_content};
 use super::journal::{Change as Journaled, Journal, State};
 use crate::findings::Applicability;
 use crate::plan::{Change, Operation};
@@ -71,7 +69,7 @@ fn restore(change: &Journaled, cluster: &dyn Cluster, force: bool) -> Undone {
                 return Undone::AlreadyAsBefore;
             }
             let moved = match after {
-                Some(after) => rv(after) != rv(&now),
+                Some(after) => resource_version(after) != resource_version(&now),
                 None => true,
             };
             if moved && !force {
@@ -84,8 +82,8 @@ fn restore(change: &Journaled, cluster: &dyn Cluster, force: bool) -> Undone {
                     format!(
                         "{target} changed since the fix (resourceVersion {} then, {} now): \
                          --force restores it anyway, losing that change",
-                        after.and_then(rv).unwrap_or("?"),
-                        rv(&now).unwrap_or("?")
+                        after.and_then(resource_version).unwrap_or("?"),
+                        resource_version(&now).unwrap_or("?")
                     )
                 });
             }
@@ -94,7 +92,7 @@ fn restore(change: &Journaled, cluster: &dyn Cluster, force: bool) -> Undone {
                 change: Change::JsonPatch(patch.0),
                 ..Operation::patch(target, &Default::default(), Applicability::Safe)
             };
-            match cluster.patch(target, &guarded(&restoring, rv(&now)), false) {
+            match cluster.patch(target, &guarded(&restoring, resource_version(&now)), false) {
                 Ok(restored) if same_content(&restored, before) => Undone::Restored,
                 Ok(_) => Undone::Failed(format!(
                     "{target} was patched, but the server's answer differs from the journal \
@@ -111,13 +109,13 @@ fn restore(change: &Journaled, cluster: &dyn Cluster, force: bool) -> Undone {
         },
         // It was created: delete it.
         (None, Some(now)) => {
-            let moved = after.is_none_or(|a| rv(a) != rv(&now));
+            let moved = after.is_none_or(|a| resource_version(a) != resource_version(&now));
             if moved && !force {
                 return Undone::Refused(format!(
                     "{target} was created by the fix and changed since: --force deletes it anyway"
                 ));
             }
-            match cluster.delete(target, rv(&now), false) {
+            match cluster.delete(target, resource_version(&now), false) {
                 Ok(()) => Undone::Restored,
                 Err(e) => Undone::Failed(format!("{target}: {e}")),
             }
@@ -126,14 +124,10 @@ fn restore(change: &Journaled, cluster: &dyn Cluster, force: bool) -> Undone {
     }
 }
 
-fn rv(object: &Value) -> Option<&str> {
-    object["metadata"]["resourceVersion"].as_str()
-}
-
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::changes::journal::Run;

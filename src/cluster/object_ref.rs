@@ -51,6 +51,24 @@ impl ObjectRef {
         )
     }
 
+    /// A reference to an object given as JSON (as the API server sends it).
+    pub fn of_json(object: &serde_json::Value) -> Self {
+        let text = |p: &str| {
+            object
+                .pointer(p)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+        };
+        Self::new(
+            text("/apiVersion"),
+            text("/kind"),
+            object
+                .pointer("/metadata/namespace")
+                .and_then(serde_json::Value::as_str),
+            text("/metadata/name"),
+        )
+    }
+
     pub fn with_field(mut self, path: impl Into<String>) -> Self {
         self.field_path = Some(path.into());
         self

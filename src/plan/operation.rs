@@ -110,20 +110,7 @@ impl Operation {
 
     /// Create an object that does not exist.
     pub fn create(object: Value, applicability: Applicability) -> Self {
-        let text = |p: &str| {
-            object
-                .pointer(p)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-        };
-        let target = ObjectRef::new(
-            text("/apiVersion"),
-            text("/kind"),
-            object
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str),
-            text("/metadata/name"),
-        );
+        let target = ObjectRef::of_json(&object);
         let managed_by = object
             .get("metadata")
             .and_then(|m| serde_json::from_value::<ObjectMeta>(m.clone()).ok())

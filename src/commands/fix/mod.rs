@@ -16,6 +16,7 @@ mod live;
 
 use super::{Context, Exit, Setup};
 use crate::catalogue::Check;
+use crate::changes::journal;
 use crate::cli::FixArgs;
 use crate::cluster::{ClusterView, ObjectRef};
 use crate::collect::Scope;
@@ -32,7 +33,7 @@ pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
     let checks = setup.catalogue.select(&args.codes, &config.ignore)?;
     let mut pairs = args.set.clone();
     if !pairs.iter().any(|p| p.starts_with(&format!("{NOW}="))) {
-        pairs.insert(0, format!("{NOW}={}", now()));
+        pairs.insert(0, format!("{NOW}={}", journal::now()));
     }
     let inputs = Inputs::parse(&pairs)?;
     colored::control::set_override(ctx.style.color);
@@ -153,17 +154,6 @@ fn originating<'c, 'p>(
         .copied()
         .filter(|c| fixes.clone().any(|p| p.code == c.spec.code))
         .collect()
-}
-
-/// The current time, RFC 3339 in UTC to the second, for a restart annotation.
-fn now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    k8s_openapi::jiff::Timestamp::from_second(secs)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }
 
 /// The plan: each fix with its status, operations and diffs. `failed` holds,
