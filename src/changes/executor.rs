@@ -38,6 +38,16 @@ pub enum Outcome {
     Failed { reason: String, changes: Vec<u32> },
 }
 
+/// What the object, read again after an unclear answer, says of the write.
+enum Reread {
+    /// The change is in it (the object as it is now; `None`: deleted).
+    Made(Option<Value>),
+    /// It is as it was: the write was not made.
+    NotMade,
+    /// It changed otherwise: another client wrote it too.
+    Unknown,
+}
+
 /// Why one operation was not made.
 enum Stop {
     /// The object is not what the plan expected; here is how it is now.
@@ -170,34 +180,17 @@ impl Executor<'_> {
         };
         let body = guarded(op, resource_version(&before));
         let seq = self.pending(finding, op, Some(&before))?;
-        match self.cluster.patch(&op.target, &body, self.dry_run()) {
-            Ok(after) => {
-                self.settle(seq, Ok(Some(&after)))?;
-                Ok(seq)
+        let sent = self
+            .cluster
+            .patch(&op.target, &body, self.dry_run())
+            .map(Some);
+        self.finish(op, seq, sent, |now| match now {
+            Some(now) if resource_version(now) == resource_version(&before) => Reread::NotMade,
+            Some(now) if expected.as_ref().is_some_and(|e| same_content(e, now)) => {
+                Reread::Made(Some(now.clone()))
             }
-            Err(WriteError::Conflict(m)) => {
-                self.settle(seq, Err(&m))?;
-                Err(Stop::Moved(self.reread(op)))
-            }
-            Err(WriteError::Unknown(m)) if seq.is_some() => {
-                // Did it happen? The object tells.
-                match self.cluster.get(&op.target) {
-                    Ok(Some(now)) if resource_version(&now) == resource_version(&before) => {
-                        self.settle(seq, Err(&m))?;
-                        Err(Stop::Failed(format!("{}: {m}", op.target)))
-                    }
-                    Ok(Some(now)) if expected.as_ref().is_some_and(|e| same_content(e, &now)) => {
-                        self.settle(seq, Ok(Some(&now)))?;
-                        Ok(seq)
-                    }
-                    _ => Err(Stop::Failed(unclear(op, &m))),
-                }
-            }
-            Err(e) => {
-                self.settle(seq, Err(&e.to_string()))?;
-                Err(Stop::Failed(format!("{}: {e}", op.target)))
-            }
-        }
+            _ => Reread::Unknown,
+        })
     }
 
     fn delete(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
@@ -210,34 +203,15 @@ impl Executor<'_> {
             return Err(Stop::Moved(Some(before)));
         }
         let seq = self.pending(finding, op, Some(&before))?;
-        match self
+        let sent = self
             .cluster
             .delete(&op.target, resource_version(&before), self.dry_run())
-        {
-            Ok(()) => {
-                self.settle(seq, Ok(None))?;
-                Ok(seq)
-            }
-            Err(WriteError::Conflict(m)) => {
-                self.settle(seq, Err(&m))?;
-                Err(Stop::Moved(self.reread(op)))
-            }
-            Err(WriteError::Unknown(m)) if seq.is_some() => match self.cluster.get(&op.target) {
-                Ok(None) => {
-                    self.settle(seq, Ok(None))?;
-                    Ok(seq)
-                }
-                Ok(Some(now)) if resource_version(&now) == resource_version(&before) => {
-                    self.settle(seq, Err(&m))?;
-                    Err(Stop::Failed(format!("{}: {m}", op.target)))
-                }
-                _ => Err(Stop::Failed(unclear(op, &m))),
-            },
-            Err(e) => {
-                self.settle(seq, Err(&e.to_string()))?;
-                Err(Stop::Failed(format!("{}: {e}", op.target)))
-            }
-        }
+            .map(|()| None);
+        self.finish(op, seq, sent, |now| match now {
+            None => Reread::Made(None),
+            Some(now) if resource_version(now) == resource_version(&before) => Reread::NotMade,
+            Some(_) => Reread::Unknown,
+        })
     }
 
     fn create(
@@ -250,24 +224,45 @@ impl Executor<'_> {
             return Err(Stop::Moved(Some(existing)));
         }
         let seq = self.pending(finding, op, None)?;
-        match self.cluster.create(object, self.dry_run()) {
+        let sent = self.cluster.create(object, self.dry_run()).map(Some);
+        self.finish(op, seq, sent, |now| match now {
+            Some(now) => Reread::Made(Some(now.clone())),
+            None => Reread::NotMade,
+        })
+    }
+
+    /// Journal what a write did. A conflict means the object moved; an
+    /// unclear answer (5xx, timeout, reset) is settled by reading the object
+    /// again and asking `judge` whether the change is in it.
+    fn finish(
+        &mut self,
+        op: &Operation,
+        seq: Option<u32>,
+        sent: Result<Option<Value>, WriteError>,
+        judge: impl Fn(Option<&Value>) -> Reread,
+    ) -> Result<Option<u32>, Stop> {
+        match sent {
             Ok(after) => {
-                self.settle(seq, Ok(Some(&after)))?;
+                self.settle(seq, Ok(after.as_ref()))?;
                 Ok(seq)
             }
             Err(WriteError::Conflict(m)) => {
                 self.settle(seq, Err(&m))?;
                 Err(Stop::Moved(self.reread(op)))
             }
+            // In a dry run nothing was journaled and nothing can have changed.
             Err(WriteError::Unknown(m)) if seq.is_some() => match self.cluster.get(&op.target) {
-                Ok(Some(now)) => {
-                    self.settle(seq, Ok(Some(&now)))?;
-                    Ok(seq)
-                }
-                Ok(None) => {
-                    self.settle(seq, Err(&m))?;
-                    Err(Stop::Failed(format!("{}: {m}", op.target)))
-                }
+                Ok(now) => match judge(now.as_ref()) {
+                    Reread::Made(after) => {
+                        self.settle(seq, Ok(after.as_ref()))?;
+                        Ok(seq)
+                    }
+                    Reread::NotMade => {
+                        self.settle(seq, Err(&m))?;
+                        Err(Stop::Failed(format!("{}: {m}", op.target)))
+                    }
+                    Reread::Unknown => Err(Stop::Failed(unclear(op, &m))),
+                },
                 Err(_) => Err(Stop::Failed(unclear(op, &m))),
             },
             Err(e) => {
