@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::servers::{self, Server, ServerProfile, Source};
 use super::target::Target;
+use super::text::plural;
 use super::{Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Kind, Workload, event_time};
 use crate::findings::{Applicability, Fix};
@@ -357,10 +358,6 @@ fn patch_probes(w: &Workload<'_>, c: &Container, ops: &[&Value]) -> Operation {
         };
     }
     op
-}
-
-fn plural(n: i32) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn capitalise(s: &str) -> String {

@@ -7,6 +7,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use serde::Deserialize;
 
 use super::scaling::{self, hpa_condition, keda_owner, qualified};
+use super::text::plural;
 use super::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef, manager_of};
 use crate::findings::{Applicability, Fix};
@@ -252,10 +253,6 @@ fn scale_up_disabled(hpa: &HorizontalPodAutoscaler, owner: Owner, current: i32) 
             )
         }
     }
-}
-
-fn plural(n: i32) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 #[cfg(test)]

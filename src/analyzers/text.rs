@@ -29,6 +29,11 @@ pub fn mask(value: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 4))
 }
 
+/// The plural `s` for a count: `1 restart`, `3 restarts`.
+pub fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) { "" } else { "s" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 use colored::Colorize;
 
 use super::{Context, Exit, fixed_findings, print_plan, print_verification};
+use crate::analyzers::text::plural;
 use crate::catalogue::Check;
 use crate::changes::client::KubeCluster;
 use crate::changes::executor::{Executor, Outcome, Replan};
@@ -233,10 +234,6 @@ pub fn run(
     } else {
         Exit::Findings
     })
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// Re-plan one fix on the object as it is now: put it into the view, run the
