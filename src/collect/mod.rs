@@ -180,13 +180,8 @@ async fn kafka(
     view: &ClusterView,
     deadline: Instant,
 ) -> Result<Option<crate::cluster::KafkaObservation>> {
-    let bootstrap = match &args.kafka_bootstrap {
-        Some(b) => b.clone(),
-        None if source == "in-cluster" => match crate::analyzers::seldon::configured_kafka(view) {
-            Some(b) => b,
-            None => return Ok(None),
-        },
-        None => return Ok(None),
+    let Some(bootstrap) = kafka_bootstrap(args, source, view) else {
+        return Ok(None);
     };
     let settings = args.kafka_config.clone();
     let budget = deadline
@@ -197,6 +192,17 @@ async fn kafka(
     })
     .await?;
     Ok(Some(observation))
+}
+
+/// The Kafka to talk to: `--kafka-bootstrap`, or, from inside the cluster
+/// (`source` "in-cluster"), the address Seldon is configured with; `None`
+/// from a laptop without the flag. The same broker for reading and for fixes.
+pub fn kafka_bootstrap(args: &ClusterArgs, source: &str, view: &ClusterView) -> Option<String> {
+    args.kafka_bootstrap.clone().or_else(|| {
+        (source == "in-cluster")
+            .then(|| crate::analyzers::seldon::configured_kafka(view))
+            .flatten()
+    })
 }
 
 /// The longest a Kafka read may take within the run's deadline.

@@ -73,13 +73,7 @@ pub fn run(
     }
 
     let cluster = KubeCluster::connect(&args.cluster)?;
-    // The broker doctor read: --kafka-bootstrap, or in the cluster the one
-    // Seldon is configured with (as the collector decides).
-    let bootstrap = args.cluster.kafka_bootstrap.clone().or_else(|| {
-        (cluster.source == "in-cluster")
-            .then(|| crate::analyzers::seldon::configured_kafka(&first.view))
-            .flatten()
-    });
+    let bootstrap = collect::kafka_bootstrap(&args.cluster, &cluster.source, &first.view);
     let admin = match &bootstrap {
         Some(bootstrap) => Some(RdkafkaTopicAdmin::new(
             bootstrap,
@@ -106,14 +100,10 @@ pub fn run(
         let mut refused = 0;
         for p in plan.ready() {
             let outcome = executor.apply(p, &mut replanner(&mut view, checks, inputs, args, p));
-            let text = match &outcome {
-                Outcome::Done { .. } => "the API server accepts every change".green().to_string(),
-                Outcome::Superseded(why) => format!("not needed any more: {why}"),
-                Outcome::Failed { reason, .. } => {
-                    refused += 1;
-                    format!("would fail: {reason}").red().to_string()
-                }
-            };
+            if matches!(outcome, Outcome::Failed { .. }) {
+                refused += 1;
+            }
+            let text = outcome_text(&outcome, true);
             writeln!(out, "  {}: {text}", p.label())?;
         }
         return Ok(if refused > 0 {
@@ -167,32 +157,12 @@ pub fn run(
                 journal: Some(&mut journal),
             };
             let outcome = executor.apply(p, &mut replanner(&mut view, checks, inputs, args, p));
-            let text = match &outcome {
-                Outcome::Done { changes } => {
-                    done.push(p.clone());
-                    format!(
-                        "applied ({} change{})",
-                        changes.len(),
-                        plural(changes.len())
-                    )
-                    .green()
-                    .to_string()
-                }
-                Outcome::Superseded(why) => format!("not needed any more: {why}"),
-                Outcome::Failed { reason, changes } => {
-                    failures += 1;
-                    let made = if changes.is_empty() {
-                        "nothing was changed".to_string()
-                    } else {
-                        format!(
-                            "{} change{} made before it stay journaled",
-                            changes.len(),
-                            plural(changes.len())
-                        )
-                    };
-                    format!("failed: {reason}; {made}").red().to_string()
-                }
-            };
+            match outcome {
+                Outcome::Done { .. } => done.push(p.clone()),
+                Outcome::Failed { .. } => failures += 1,
+                Outcome::Superseded(_) => {}
+            }
+            let text = outcome_text(&outcome, false);
             writeln!(out, "  {}: {text}", p.label())?;
         }
         let again = collect()?;
@@ -234,6 +204,38 @@ pub fn run(
     } else {
         Exit::Findings
     })
+}
+
+/// One fix's outcome, for the pass's list.
+fn outcome_text(outcome: &Outcome, dry_run: bool) -> String {
+    match outcome {
+        Outcome::Done { .. } if dry_run => {
+            "the API server accepts every change".green().to_string()
+        }
+        Outcome::Done { changes } => format!(
+            "applied ({} change{})",
+            changes.len(),
+            plural(changes.len())
+        )
+        .green()
+        .to_string(),
+        Outcome::Superseded(why) => format!("not needed any more: {why}"),
+        Outcome::Failed { reason, .. } if dry_run => {
+            format!("would fail: {reason}").red().to_string()
+        }
+        Outcome::Failed { reason, changes } => {
+            let made = if changes.is_empty() {
+                "nothing was changed".to_string()
+            } else {
+                format!(
+                    "{} change{} made before it stay journaled",
+                    changes.len(),
+                    plural(changes.len())
+                )
+            };
+            format!("failed: {reason}; {made}").red().to_string()
+        }
+    }
 }
 
 /// Re-plan one fix on the object as it is now: put it into the view, run the
