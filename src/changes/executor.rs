@@ -178,7 +178,7 @@ impl Executor<'_> {
             }
             Err(e) => return Err(Stop::Failed(e.to_string())),
         };
-        let body = guarded(op, resource_version(&before));
+        let body = guarded(resource_version(&before), op.json_patch());
         let seq = self.pending(finding, op, Some(&before))?;
         let sent = self
             .cluster
@@ -313,16 +313,20 @@ pub fn resource_version(object: &Value) -> Option<&str> {
     object["metadata"]["resourceVersion"].as_str()
 }
 
-/// The patch sent: the precondition's `test`s, the object's resourceVersion
-/// (the API server refuses the patch with a 409 when it moved), the change.
-pub fn guarded(op: &Operation, resource_version: Option<&str>) -> Vec<PatchOperation> {
+/// The patch sent: the object's resourceVersion first (the API server
+/// refuses the patch with a 409 when it moved), then `operations` (an
+/// operation's `test`s and change).
+pub fn guarded(
+    resource_version: Option<&str>,
+    operations: Vec<PatchOperation>,
+) -> Vec<PatchOperation> {
     let guard = resource_version.map(|rv| {
         serde_json::from_value(
             json!({"op": "replace", "path": "/metadata/resourceVersion", "value": rv}),
         )
         .expect("a well-formed operation")
     });
-    guard.into_iter().chain(op.json_patch()).collect()
+    guard.into_iter().chain(operations).collect()
 }
 
 /// The parts of an object a change is about: no status, no server bookkeeping.
@@ -580,7 +584,7 @@ mod tests {
         let op = Operation::patch(&target, &ObjectMeta::default(), Applicability::Safe)
             .test("/spec/replicas", json!(1))
             .replace("/spec/replicas", json!(2));
-        let sent = serde_json::to_value(guarded(&op, Some("42"))).unwrap();
+        let sent = serde_json::to_value(guarded(Some("42"), op.json_patch())).unwrap();
         assert_eq!(
             sent,
             json!([

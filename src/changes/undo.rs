@@ -8,8 +8,7 @@
 use super::client::{Cluster, WriteError};
 use super::executor::{content, guarded, resource_version, same_content};
 use super::journal::{Change as Journaled, Journal, State};
-use crate::findings::Applicability;
-use crate::plan::{Change, Operation};
+use crate::plan::Change;
 
 /// What undo did with one change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,11 +87,8 @@ fn restore(change: &Journaled, cluster: &dyn Cluster, force: bool) -> Undone {
                 });
             }
             let patch = json_patch::diff(&content(&now), &content(before));
-            let restoring = Operation {
-                change: Change::JsonPatch(patch.0),
-                ..Operation::patch(target, &Default::default(), Applicability::Safe)
-            };
-            match cluster.patch(target, &guarded(&restoring, resource_version(&now)), false) {
+            let restoring = guarded(resource_version(&now), patch.0);
+            match cluster.patch(target, &restoring, false) {
                 Ok(restored) if same_content(&restored, before) => Undone::Restored,
                 Ok(_) => Undone::Failed(format!(
                     "{target} was patched, but the server's answer differs from the journal \
@@ -133,6 +129,8 @@ mod tests {
     use crate::changes::journal::Run;
     use crate::changes::memory::Memory;
     use crate::cluster::ObjectRef;
+    use crate::findings::Applicability;
+    use crate::plan::Operation;
 
     fn server(replicas: i64) -> Value {
         json!({"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server",
