@@ -11,7 +11,7 @@ use super::servers::{self, ServerProfile};
 use super::target::Target;
 use super::text::clip;
 use super::{Analyzer, AnalyzerDef, Data, Draft, build};
-use crate::cluster::{ClusterView, Kind, ObjectRef, ProbeResult, Workload};
+use crate::cluster::{ClusterView, Kind, ObjectRef, PROXY_RESOURCE, ProbeResult, Workload};
 use crate::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
@@ -41,6 +41,13 @@ pub struct ProbeEndpoints {
 
 impl Analyzer for ProbeEndpoints {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        // The API server refused to proxy every probe: nothing was asked of
+        // the endpoints, so nothing can be said of them.
+        if view.probes.is_empty()
+            && let Some(gap) = view.coverage.iter().find(|c| c.resource == PROXY_RESOURCE)
+        {
+            return Err(format!("not probed: {}", gap.detail()));
+        }
         // No probe results: no inference endpoint was probed, nothing to judge.
         let profiles = servers::profiles(&self.servers, &self.extra_servers);
         let workloads = self.target.workloads(view);

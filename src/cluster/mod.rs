@@ -25,7 +25,7 @@ pub use kinds::{Kind, KindInfo};
 pub use object_ref::ObjectRef;
 pub use observations::{
     CoverageRecord, CoverageResult, GroupState, KafkaBroker, KafkaGroup, KafkaObservation,
-    KafkaOffset, KafkaTopic, ProbeResult,
+    KafkaOffset, KafkaTopic, PROXY_RESOURCE, ProbeResult,
 };
 pub use store::{DynamicObject, HasMeta, Store};
 pub use workload::{Workload, manager_of, pod_label};

@@ -107,6 +107,9 @@ pub struct ProbeResult {
     pub body: Option<String>,
 }
 
+/// The coverage resource of health endpoints the API server did not proxy to.
+pub const PROXY_RESOURCE: &str = "pods/proxy";
+
 /// Something that could not be collected (`coverage.yaml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,13 +143,20 @@ impl CoverageResult {
 }
 
 impl CoverageRecord {
-    /// "forbidden: list horizontalpodautoscalers in namespace ml"
+    /// "forbidden: list horizontalpodautoscalers in namespace ml",
+    /// "failed: get pods/proxy in namespace ml"
     pub fn describe(&self) -> String {
         let scope = self.namespace.as_deref().map_or_else(
             || "cluster-wide".to_string(),
             |ns| format!("in namespace {ns}"),
         );
-        format!("{}: list {} {scope}", self.result.as_str(), self.resource)
+        // A subresource (`pods/proxy`, `pods/log`) is read with get, a kind listed.
+        let verb = if self.resource.contains('/') {
+            "get"
+        } else {
+            "list"
+        };
+        format!("{}: {verb} {} {scope}", self.result.as_str(), self.resource)
     }
 
     /// [`describe`](Self::describe) with the API server's own message.

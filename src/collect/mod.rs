@@ -317,10 +317,26 @@ async fn gather(
                 result
             }
         });
-        let mut results: Vec<_> = futures::stream::iter(calls)
+        let probed: Vec<_> = futures::stream::iter(calls)
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
+        let mut results = Vec::new();
+        let mut refused = Vec::new();
+        for p in probed {
+            match p {
+                probes::Probed::Answer(r) => results.push(r),
+                probes::Probed::NotProbed {
+                    target,
+                    forbidden,
+                    message,
+                } => refused.push((target, forbidden, message)),
+            }
+        }
+        refused.sort_by(|a, b| {
+            (&a.0.namespace, &a.0.pod, a.0.port).cmp(&(&b.0.namespace, &b.0.pod, b.0.port))
+        });
+        view.coverage.extend(probes::not_probed(&refused));
         results.sort_by(|a, b| {
             (&a.namespace, &a.pod, a.port, &a.path).cmp(&(&b.namespace, &b.pod, b.port, &b.path))
         });

@@ -10,7 +10,9 @@ use k8s_openapi::api::core::v1::{Container, HTTPGetAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::http::{Api, Failure, status_message};
-use crate::cluster::{ClusterView, ProbeResult};
+use std::collections::BTreeMap;
+
+use crate::cluster::{ClusterView, CoverageRecord, CoverageResult, PROXY_RESOURCE, ProbeResult};
 
 /// At most this many probes per run.
 pub const MAX_PROBES: usize = 50;
@@ -83,7 +85,23 @@ fn target(ns: &str, pod: &str, c: &Container, action: &HTTPGetAction) -> Option<
     })
 }
 
-pub async fn probe(api: &Api, t: &Target) -> ProbeResult {
+/// What asking one endpoint through the pod proxy gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probed {
+    /// The endpoint's own answer: a status from the application, or nothing
+    /// listening at the pod's address.
+    Answer(ProbeResult),
+    /// The API server did not reach the endpoint and said so itself
+    /// (`address not allowed`, RBAC on `pods/proxy`, no such pod): the
+    /// endpoint was not probed, which says nothing about it.
+    NotProbed {
+        target: Target,
+        forbidden: bool,
+        message: String,
+    },
+}
+
+pub async fn probe(api: &Api, t: &Target) -> Probed {
     let scheme = if t.https { "https:" } else { "" };
     let url = format!(
         "/api/v1/namespaces/{}/pods/{scheme}{}:{}/proxy{}",
@@ -104,10 +122,8 @@ pub async fn probe(api: &Api, t: &Target) -> ProbeResult {
         body: None,
     };
     match answer {
-        Ok((status, body)) => match proxy_error(status, &body) {
-            // The API server could not reach the pod: no answer from the server itself.
-            Some(error) => result.error = Some(error),
-            None => {
+        Ok((status, body)) => match proxy_answer(status, &body) {
+            Proxy::Endpoint => {
                 result.status = Some(status);
                 let text = String::from_utf8_lossy(&body);
                 let text = text.trim();
@@ -115,30 +131,98 @@ pub async fn probe(api: &Api, t: &Target) -> ProbeResult {
                     result.body = Some(crate::analyzers::text::clip(text, BODY_CHARS));
                 }
             }
+            Proxy::Unreachable(error) => result.error = Some(error),
+            Proxy::Refused(message) => {
+                return Probed::NotProbed {
+                    target: t.clone(),
+                    forbidden: status == 403,
+                    message,
+                };
+            }
         },
         Err(Failure::Timeout) => result.error = Some("no answer within the request timeout".into()),
         Err(e) => result.error = Some(e.to_string()),
     }
-    result
+    Probed::Answer(result)
 }
 
-/// The proxy's own failure ("error trying to reach service: dial tcp …:
-/// connect: connection refused"), as opposed to the pod's answer.
-fn proxy_error(status: u16, body: &[u8]) -> Option<String> {
-    if !matches!(status, 502 | 503) {
-        return None;
+/// Who answered a proxied request.
+#[derive(Debug, PartialEq)]
+enum Proxy {
+    /// The endpoint itself.
+    Endpoint,
+    /// The API server dialled the pod and nothing listened ("error trying to
+    /// reach service: dial tcp …: connect: connection refused"): that is the
+    /// endpoint's state.
+    Unreachable(String),
+    /// The API server answered for itself, without reaching the pod.
+    Refused(String),
+}
+
+/// A `metav1.Status` body is the API server's, never an application's: any
+/// refusal of its own (400 `address not allowed`, 403, 404, 503 `no
+/// endpoints available`) means the endpoint was not probed; only a refused
+/// connection at the pod's address is the endpoint's answer.
+fn proxy_answer(status: u16, body: &[u8]) -> Proxy {
+    if (200..300).contains(&status) {
+        return Proxy::Endpoint;
     }
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if v.get("kind").and_then(|k| k.as_str()) != Some("Status") {
-        return None;
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Proxy::Endpoint;
+    };
+    if v.get("kind").and_then(|k| k.as_str()) != Some("Status")
+        || v.get("apiVersion").and_then(|k| k.as_str()) != Some("v1")
+    {
+        return Proxy::Endpoint;
     }
     let message = status_message(body);
-    Some(
+    if message.contains("connect: connection refused") {
+        return Proxy::Unreachable(
+            message
+                .strip_prefix("error trying to reach service: ")
+                .unwrap_or(&message)
+                .to_string(),
+        );
+    }
+    Proxy::Refused(if message.is_empty() {
+        format!("HTTP {status}")
+    } else {
         message
-            .strip_prefix("error trying to reach service: ")
-            .unwrap_or(&message)
-            .to_string(),
-    )
+    })
+}
+
+/// The coverage records of endpoints the API server did not probe: one per
+/// namespace and kind of refusal, naming the endpoints.
+pub fn not_probed(refusals: &[(Target, bool, String)]) -> Vec<CoverageRecord> {
+    let mut grouped: BTreeMap<(String, bool), (String, Vec<String>)> = BTreeMap::new();
+    for (t, forbidden, message) in refusals {
+        let entry = grouped
+            .entry((t.namespace.clone(), *forbidden))
+            .or_insert_with(|| (message.clone(), Vec::new()));
+        entry.1.push(format!("{}:{}{}", t.pod, t.port, t.path));
+    }
+    grouped
+        .into_iter()
+        .map(
+            |((namespace, forbidden), (message, endpoints))| CoverageRecord {
+                group: String::new(),
+                version: "v1".into(),
+                resource: PROXY_RESOURCE.into(),
+                namespace: Some(namespace),
+                result: if forbidden {
+                    CoverageResult::Forbidden
+                } else {
+                    CoverageResult::Failed
+                },
+                message: format!(
+                    "the API server did not reach {} health endpoint{} ({}): {message}",
+                    endpoints.len(),
+                    if endpoints.len() == 1 { "" } else { "s" },
+                    endpoints.join(", ")
+                ),
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]
@@ -158,13 +242,58 @@ mod tests {
     }
 
     #[test]
-    fn proxy_failures_are_errors_not_statuses() {
+    fn a_refused_connection_is_the_endpoints_answer() {
         let refused = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"error trying to reach service: dial tcp 10.244.1.7:8000: connect: connection refused","reason":"ServiceUnavailable","code":503}"#;
         assert_eq!(
-            proxy_error(503, refused).as_deref(),
-            Some("dial tcp 10.244.1.7:8000: connect: connection refused")
+            proxy_answer(503, refused),
+            Proxy::Unreachable("dial tcp 10.244.1.7:8000: connect: connection refused".into())
         );
-        assert_eq!(proxy_error(503, b"upstream busy"), None);
-        assert_eq!(proxy_error(400, refused), None);
+        assert_eq!(proxy_answer(503, b"upstream busy"), Proxy::Endpoint);
+        assert_eq!(
+            proxy_answer(400, br#"{"error":"not ready"}"#),
+            Proxy::Endpoint
+        );
+    }
+
+    #[test]
+    fn the_api_servers_own_refusals_are_not_the_endpoints() {
+        // What kube-apiserver answers for a pod at a loopback address, and
+        // for a user without pods/proxy.
+        let not_allowed = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"address not allowed","reason":"BadRequest","code":400}"#;
+        assert_eq!(
+            proxy_answer(400, not_allowed),
+            Proxy::Refused("address not allowed".into())
+        );
+        let forbidden = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"p\" is forbidden: User \"u\" cannot get resource \"pods/proxy\"","reason":"Forbidden","code":403}"#;
+        assert!(
+            matches!(proxy_answer(403, forbidden), Proxy::Refused(m) if m.contains("pods/proxy"))
+        );
+        let no_endpoints = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"no endpoints available for service \"x\"","reason":"ServiceUnavailable","code":503}"#;
+        assert!(matches!(proxy_answer(503, no_endpoints), Proxy::Refused(_)));
+    }
+
+    #[test]
+    fn refusals_become_one_coverage_record_per_namespace() {
+        let target = |pod: &str| Target {
+            namespace: "ml".into(),
+            pod: pod.into(),
+            port: 8080,
+            path: "/ready".into(),
+            https: false,
+        };
+        let records = not_probed(&[
+            (target("a"), false, "address not allowed".into()),
+            (target("b"), false, "address not allowed".into()),
+        ]);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].resource, "pods/proxy");
+        assert_eq!(
+            records[0].message,
+            "the API server did not reach 2 health endpoints (a:8080/ready, b:8080/ready): address not allowed"
+        );
+        assert_eq!(
+            records[0].describe(),
+            "failed: get pods/proxy in namespace ml"
+        );
     }
 }

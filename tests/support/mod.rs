@@ -14,6 +14,10 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod envtest;
+pub mod loader;
+pub mod rest;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
