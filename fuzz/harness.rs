@@ -17,7 +17,9 @@ fn text(e: anyhow::Error) -> String {
 
 /// `snapshot_file`: the first line is the file's path inside a snapshot
 /// directory (`pods.yaml`, `list.json`, `kafka.yaml`, `logs/ml/p/c.log`), the
-/// rest is its bytes, loaded as `snapshot::load` loads every file.
+/// rest is its bytes, loaded as `snapshot::load` loads every file; then every
+/// shipped check runs on what loaded. The engine reports a panicking
+/// analyzer as a check that failed to run: here that is a crash to find.
 pub fn snapshot_file(data: &[u8]) -> Result<ClusterView, String> {
     let (name, bytes) = match data.iter().position(|&b| b == b'\n') {
         Some(nl) => (&data[..nl], &data[nl + 1..]),
@@ -27,7 +29,24 @@ pub fn snapshot_file(data: &[u8]) -> Result<ClusterView, String> {
     mlopsctl::snapshot::add_file(&mut view, Path::new(OsStr::from_bytes(name)), bytes)
         .map_err(text)?;
     view.finish();
+    let report = mlopsctl::engine::run(&shipped(), &view, String::new());
+    if let Some(c) = report.errored().next() {
+        panic!(
+            "{} on the loaded snapshot: {}",
+            c.code,
+            c.reason.as_deref().unwrap_or_default()
+        );
+    }
     Ok(view)
+}
+
+/// Every shipped check.
+fn shipped() -> Vec<&'static mlopsctl::catalogue::Check> {
+    static CATALOGUE: OnceLock<mlopsctl::catalogue::Catalogue> = OnceLock::new();
+    CATALOGUE
+        .get_or_init(|| mlopsctl::catalogue::Catalogue::load(&[]).expect("the shipped checks load"))
+        .select(&[], &[])
+        .expect("every check")
 }
 
 /// Fixture snapshots a fuzzed check runs on: workloads with logs and probes,

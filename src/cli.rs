@@ -255,9 +255,22 @@ pub struct UndoArgs {
     /// List the journaled runs and what each changed.
     #[arg(long)]
     pub list: bool,
-    /// Restore objects that changed since the fix too (their later changes are lost).
+    /// Restore fields the fix changed that someone changed again since (only those fields).
     #[arg(long)]
     pub force: bool,
+    /// Undo a run that changed another cluster than the context's (known by its
+    /// kube-system namespace's uid).
+    #[arg(long)]
+    pub allow_other_cluster: bool,
+    /// Print what undo would change, as diffs, then exit.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub diff: bool,
+    /// Send every restore with dryRun=All and report what the API server says; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Undo without asking (required when stdin is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
     /// Where run journals are (default: $XDG_STATE_HOME/mlopsctl/journal).
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,

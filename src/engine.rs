@@ -1,7 +1,10 @@
 //! Runs the selected checks on a ClusterView and builds the Report: findings
 //! stamped with their check, linked to their causes, sorted.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
 
 use crate::analyzers::Draft;
 use crate::catalogue::Check;
@@ -21,13 +24,21 @@ pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
             .find_map(|kind| view.coverage_gap(*kind))
             .map(|gap| gap.detail());
         let outcome = match skip {
-            Some(reason) => Err(reason),
-            None => check.analyzer.analyze(view),
+            Some(reason) => Ok(Err(reason)),
+            None => contained(|| check.analyzer.analyze(view)),
         };
         let (status, reason, drafts) = match outcome {
-            Ok(d) if d.is_empty() => (CheckStatus::Pass, None, d),
-            Ok(d) => (CheckStatus::Fail, None, d),
-            Err(reason) => (CheckStatus::Skipped, Some(reason), Vec::new()),
+            Ok(Ok(d)) if d.is_empty() => (CheckStatus::Pass, None, d),
+            Ok(Ok(d)) => (CheckStatus::Fail, None, d),
+            Ok(Err(reason)) => (CheckStatus::Skipped, Some(reason), Vec::new()),
+            Err(panic) => (
+                CheckStatus::Error,
+                Some(format!(
+                    "the check failed to run ({panic}); the other checks are reported. \
+                     This is a bug in mlopsctl: please report it with the object it ran on"
+                )),
+                Vec::new(),
+            ),
         };
         results.push(CheckResult {
             code: check.spec.code.clone(),
@@ -81,4 +92,94 @@ pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
             .cmp(&(b.severity, &b.code, &b.subject, &b.message))
     });
     Report::new(source, results, findings, view.coverage.clone())
+}
+
+thread_local! {
+    /// Set while an analyzer runs: its panic is reported in the report, not
+    /// printed by the default hook.
+    static IN_ANALYZER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run an analyzer; a panic in it becomes its message, so one broken check
+/// never takes the others down.
+fn contained<T>(analyze: impl FnOnce() -> T) -> Result<T, String> {
+    static QUIET: Once = Once::new();
+    QUIET.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_ANALYZER.with(Cell::get) {
+                default(info);
+            }
+        }));
+    });
+    IN_ANALYZER.with(|f| f.set(true));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(analyze));
+    IN_ANALYZER.with(|f| f.set(false));
+    outcome.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::Analyzer;
+    use crate::catalogue::Catalogue;
+    use crate::findings::CheckStatus;
+
+    #[derive(Debug)]
+    struct Panics;
+
+    impl Analyzer for Panics {
+        fn analyze(&self, _: &ClusterView) -> Result<Vec<Draft>, String> {
+            let empty: Vec<usize> = Vec::new();
+            Ok(vec![Draft::new(
+                ObjectRef::new("v1", "Pod", None, "x"),
+                empty[3].to_string(),
+            )])
+        }
+    }
+
+    #[test]
+    fn a_panicking_check_fails_alone_and_the_others_are_reported() {
+        let catalogue = Catalogue::load(&[]).unwrap();
+        let mut broken = crate::catalogue::parse_check(
+            &std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("checks/workloads/wkl004.yaml"),
+            )
+            .unwrap(),
+            "wkl004.yaml",
+        )
+        .unwrap();
+        broken.analyzer = Box::new(Panics);
+        let mut checks = catalogue
+            .select(&["WKL001".into(), "WKL003".into()], &[])
+            .unwrap();
+        checks.insert(1, &broken);
+        let view = crate::analyzers::testing::fixture("training-pipeline");
+        let report = run(&checks, &view, String::new());
+        let statuses: Vec<(&str, CheckStatus)> = report
+            .checks
+            .iter()
+            .map(|c| (c.code.as_str(), c.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("WKL001", CheckStatus::Fail),
+                ("WKL004", CheckStatus::Error),
+                ("WKL003", CheckStatus::Fail)
+            ]
+        );
+        let reason = report.checks[1].reason.as_deref().unwrap();
+        assert!(reason.contains("index out of bounds"), "{reason}");
+        assert_eq!(report.summary.errored, 1);
+        assert!(report.findings.iter().all(|f| f.code != "WKL004"));
+        assert!(report.findings.iter().any(|f| f.code == "WKL003"));
+    }
 }

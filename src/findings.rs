@@ -153,6 +153,9 @@ pub enum CheckStatus {
     Pass,
     Fail,
     Skipped,
+    /// The check failed to run (its analyzer panicked): a bug in mlopsctl,
+    /// reported with its message; the run exits 2.
+    Error,
 }
 
 impl CheckStatus {
@@ -161,6 +164,7 @@ impl CheckStatus {
             CheckStatus::Pass => "pass",
             CheckStatus::Fail => "fail",
             CheckStatus::Skipped => "skipped",
+            CheckStatus::Error => "error",
         }
     }
 }
@@ -178,7 +182,7 @@ pub struct CheckResult {
     pub title: String,
     pub severity: Severity,
     pub status: CheckStatus,
-    /// Why the check was skipped.
+    /// Why the check was skipped, or why it failed to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub findings: usize,

@@ -15,6 +15,7 @@ pub mod config;
 pub mod engine;
 pub mod findings;
 pub mod kafka;
+pub mod pipeline;
 pub mod plan;
 pub mod rbac;
 pub mod render;
@@ -36,7 +37,7 @@ pub fn run(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Exit
         Command::Fix(args) => commands::fix::run(args, ctx, out),
         Command::Undo(args) => commands::undo::run(args, ctx, out),
         Command::Checks(args) => match &args.action {
-            Some(cli::ChecksAction::Test { dir }) => commands::pack::test(dir, ctx.style, out),
+            Some(cli::ChecksAction::Test { dir }) => commands::pack::test(dir, ctx, out),
             None => commands::catalogue::list(args, ctx.style, out),
         },
         Command::Explain(args) => commands::catalogue::explain(args, ctx.style, out),

@@ -35,6 +35,13 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Checks that failed to run (a bug in mlopsctl; the run exits 2).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub errored: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -62,7 +69,7 @@ impl Report {
     /// some were suppressed.
     pub fn recount(&mut self) {
         for check in &mut self.checks {
-            if check.status == CheckStatus::Skipped {
+            if matches!(check.status, CheckStatus::Skipped | CheckStatus::Error) {
                 continue;
             }
             check.findings = self
@@ -85,7 +92,15 @@ impl Report {
             passed: status(CheckStatus::Pass),
             failed: status(CheckStatus::Fail),
             skipped: status(CheckStatus::Skipped),
+            errored: status(CheckStatus::Error),
         };
+    }
+
+    /// The checks that failed to run.
+    pub fn errored(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Error)
     }
 
     /// Findings at or above `threshold`; `None` means `--fail-on never`.

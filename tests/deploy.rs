@@ -68,22 +68,25 @@ fn fix_role_grants_every_planned_change() {
             .filter_map(|f| f.fix.as_ref())
             .flat_map(|fix| &fix.operations)
         {
-            let verb = match op.change {
-                Change::JsonPatch(_) => "patch",
-                Change::Delete => "delete",
-                Change::Create(_) => "create",
+            // The fix's verb, and the one undo takes it back with.
+            let verbs = match op.change {
+                Change::JsonPatch(_) => ["patch", "patch"],
+                Change::Delete => ["delete", "create"],
+                Change::Create(_) => ["create", "delete"],
                 // Topics are created through Kafka, not the API server.
                 Change::CreateTopic(_) => continue,
             };
             let kind =
                 Kind::from_object(&op.target.api_version, &op.target.kind).expect("a known kind");
             let info = kind.info();
-            assert!(
-                granted(info.group, info.plural, verb),
-                "{verb} {} ({}) is not in rbac-fix.yaml",
-                info.plural,
-                info.group
-            );
+            for verb in verbs {
+                assert!(
+                    granted(info.group, info.plural, verb),
+                    "{verb} {} ({}) is not in rbac-fix.yaml",
+                    info.plural,
+                    info.group
+                );
+            }
             assert!(
                 granted(info.group, info.plural, "get"),
                 "get {} is not in rbac-fix.yaml",
@@ -93,4 +96,9 @@ fn fix_role_grants_every_planned_change() {
         }
     }
     assert!(planned > 0, "the fixtures plan some fixes");
+    // Which cluster a journal belongs to: the kube-system namespace's uid.
+    assert!(
+        granted("", "namespaces", "get"),
+        "get namespaces (kube-system)"
+    );
 }

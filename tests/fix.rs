@@ -83,7 +83,19 @@ fn training_pipeline_oom_needs_unsafe_then_applies() {
 
 #[test]
 fn seldon_server_scale_up() {
-    let (code, stdout, patches) = fix(&["SEL003", "--snapshot", "fixtures/seldon-mesh-broken"]);
+    // Adding capacity adds pods that cost money and must fit the nodes: unsafe.
+    let (code, stdout, _) = fix(&["SEL003", "--snapshot", "fixtures/seldon-mesh-broken"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("skipped: unsafe, pass --unsafe"),
+        "{stdout}"
+    );
+    let (code, stdout, patches) = fix(&[
+        "SEL003",
+        "--snapshot",
+        "fixtures/seldon-mesh-broken",
+        "--unsafe",
+    ]);
     assert_eq!(code, 0, "{stdout}");
     insta::assert_snapshot!("seldon_sel003_plan", stdout);
     insta::assert_snapshot!("seldon_sel003_patches", patches);
@@ -182,4 +194,100 @@ fn probe_repair_waits_for_unsafe() {
     ]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("2 cleared, 0 remaining, 0 new"), "{stdout}");
+}
+
+#[test]
+fn a_memory_limit_is_never_lowered() {
+    // The trainer's limit is 512Mi: a smaller value is refused, and said so.
+    let (code, stdout, patches) = fix(&[
+        "WKL003",
+        "--snapshot",
+        "fixtures/training-pipeline",
+        "--set",
+        "memory=256Mi",
+        "--unsafe",
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("not applied: --set memory=256Mi is not above the current 512Mi"),
+        "{stdout}"
+    );
+    assert!(!patches.contains("kubectl patch"), "{patches}");
+}
+
+/// A copy of a fixture with annotations added to one Deployment (which
+/// has some already).
+fn annotated(fixture: &str, deployment: &str, annotations: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("fixtures").join(fixture)).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let path = dir.path().join("deployments.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text
+        .find(&format!("    name: {deployment}\n"))
+        .expect("the deployment in the fixture");
+    let open = at
+        + text[at..].find("    annotations:\n").expect("annotations")
+        + "    annotations:\n".len();
+    let added: String = annotations
+        .iter()
+        .map(|(k, v)| format!("      {k}: {v}\n"))
+        .collect();
+    std::fs::write(&path, format!("{}{added}{}", &text[..open], &text[open..])).unwrap();
+    dir
+}
+
+#[test]
+fn a_suppressed_finding_is_never_planned() {
+    let dir = annotated(
+        "training-pipeline",
+        "train-lstm",
+        &[
+            ("mlopsctl.io/ignore", "WKL001"),
+            ("mlopsctl.io/ignore-reason", "migrating"),
+        ],
+    );
+    let (code, stdout, patches) = fix(&[
+        "WKL001",
+        "--snapshot",
+        dir.path().to_str().unwrap(),
+        "--set",
+        "MODEL_TYPE=X",
+    ]);
+    assert!(!stdout.contains("train-lstm"), "{stdout}");
+    assert!(!patches.contains("train-lstm"), "{patches}");
+    assert_eq!(code, 0, "nothing left to fix: {stdout}");
+}
+
+#[test]
+fn the_namespace_and_the_config_scope_a_snapshot_fix_as_they_scope_doctor() {
+    // -n narrows the snapshot: no fix in a namespace that is not looked at.
+    let (code, stdout, _) = fix(&[
+        "SEL003",
+        "--snapshot",
+        "fixtures/seldon-mesh-broken",
+        "--unsafe",
+        "-n",
+        "seldon-system",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("0 fixes planned"), "{stdout}");
+    // The config file's ignore applies to fix as to doctor.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "ignore: [SEL003]\n").unwrap();
+    let (code, stdout, _) = fix(&[
+        "SEL",
+        "--snapshot",
+        "fixtures/seldon-mesh-broken",
+        "--unsafe",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!stdout.contains("SEL003"), "{stdout}");
+    assert_ne!(code, 2, "{stdout}");
 }

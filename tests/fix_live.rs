@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use mlopsctl::changes::journal::{Run, State};
+use mlopsctl::changes::journal::{Effect, Run, State};
 use serde_json::Value;
 use support::{ApiServer, Faults, WriteFault, fixture};
 
@@ -204,19 +204,24 @@ fn apply_verify_idempotence_and_undo() {
             .any(|m| m["manager"] == "mlopsctl")
     );
 
-    // The journal holds each object as it was and as it became.
+    // The journal holds the fields each change touched, before and after.
     let runs = cluster.runs();
     assert_eq!(runs.len(), 1);
     let changes = &runs[0].changes;
     assert_eq!(changes.len(), 2);
     for change in changes {
-        let State::Applied { after: Some(after) } = &change.state else {
+        assert_eq!(change.state, State::Applied, "{change:?}");
+        let Effect::Patched { fields } = &change.effect else {
             panic!("{change:?}");
         };
-        let before = change.before.as_ref().unwrap();
-        assert_ne!(
-            before["metadata"]["resourceVersion"],
-            after["metadata"]["resourceVersion"]
+        assert!(!fields.is_empty());
+        assert!(fields.iter().all(|f| f.before != f.after));
+        assert!(
+            fields.iter().all(|f| f
+                .path
+                .to_string()
+                .starts_with("spec.template.spec.containers[")),
+            "{fields:?}"
         );
     }
 
@@ -229,7 +234,7 @@ fn apply_verify_idempotence_and_undo() {
     assert_eq!(cluster.runs().len(), 1, "nothing applied, no journal");
 
     // Undo restores byte-equal specs, and a second undo has nothing left.
-    let (code, stdout, stderr) = cluster.run(&["undo", "--color", "never"]);
+    let (code, stdout, stderr) = cluster.run(&["undo", "--yes", "--color", "never"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stdout.matches(": restored").count(), 2, "{stdout}");
     assert_eq!(spec(&cluster.deployment("train-lstm")), spec(&original.0));
@@ -270,7 +275,7 @@ fn an_edit_between_plan_and_apply_is_detected_and_replanned() {
     let states: Vec<bool> = run
         .changes
         .iter()
-        .map(|c| matches!(c.state, State::Applied { .. }))
+        .map(|c| matches!(c.state, State::Applied))
         .collect();
     assert_eq!(states, vec![false, true, true], "{:#?}", run.changes);
 }
@@ -324,7 +329,7 @@ fn fault_matrix_leaves_whole_objects_a_complete_journal_and_a_working_undo() {
             let applied: Vec<String> = run
                 .changes
                 .iter()
-                .filter(|c| matches!(c.state, State::Applied { .. }))
+                .filter(|c| matches!(c.state, State::Applied))
                 .map(|c| c.operation.target.name.clone())
                 .collect();
             let mut changed: Vec<String> = Vec::new();
@@ -339,7 +344,7 @@ fn fault_matrix_leaves_whole_objects_a_complete_journal_and_a_working_undo() {
             changed.sort();
             assert_eq!(sorted, changed, "{case}");
 
-            let (code, stdout, stderr) = cluster.run(&["undo", "--color", "never"]);
+            let (code, stdout, stderr) = cluster.run(&["undo", "--yes", "--color", "never"]);
             assert_eq!(code, 0, "{case}\nundo: {stdout}{stderr}");
             assert_eq!(
                 spec(&cluster.deployment("train-lstm")),
@@ -356,7 +361,7 @@ fn fault_matrix_leaves_whole_objects_a_complete_journal_and_a_working_undo() {
 }
 
 #[test]
-fn undo_refuses_objects_changed_since_the_fix_unless_forced() {
+fn undo_keeps_changes_made_since_and_leaves_a_changed_field_alone_unless_forced() {
     let cluster = Cluster::start(Faults::default());
     let original = cluster.deployment("train-lstm");
     let (code, _, stderr) = cluster.run(&[
@@ -369,20 +374,51 @@ fn undo_refuses_objects_changed_since_the_fix_unless_forced() {
         "--yes",
     ]);
     assert_eq!(code, 0, "{stderr}");
+    // Another client scales the trainer and changes the value the fix set.
     cluster
         .server
         .edit("apps/v1", "Deployment", "flts", "train-lstm", |d| {
             d["spec"]["replicas"] = Value::from(3);
+            for c in d["spec"]["template"]["spec"]["containers"]
+                .as_array_mut()
+                .unwrap()
+            {
+                for e in c["env"].as_array_mut().into_iter().flatten() {
+                    if e["name"] == "MODEL_TYPE" {
+                        e["value"] = Value::from("GRU");
+                    }
+                }
+            }
         });
-    let (code, stdout, _) = cluster.run(&["undo", "--color", "never"]);
+    let (code, stdout, _) = cluster.run(&["undo", "--yes", "--color", "never"]);
     assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("changed since the fix"), "{stdout}");
+    assert!(stdout.contains("left alone"), "{stdout}");
+    assert!(
+        stdout.contains(r#"env[MODEL_TYPE] is {"name":"MODEL_TYPE","value":"GRU"} now"#),
+        "names the field and both values: {stdout}"
+    );
     assert!(stdout.contains("--force"), "{stdout}");
-    assert!(has_model_type(&cluster.deployment("train-lstm")));
+    assert!(
+        serde_json::to_string(&cluster.deployment("train-lstm"))
+            .unwrap()
+            .contains("GRU"),
+        "left alone"
+    );
 
-    let (code, stdout, stderr) = cluster.run(&["undo", "--force", "--color", "never"]);
+    let (code, stdout, stderr) = cluster.run(&["undo", "--force", "--yes", "--color", "never"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert_eq!(spec(&cluster.deployment("train-lstm")), spec(&original));
+    let now = cluster.deployment("train-lstm");
+    assert!(
+        !serde_json::to_string(&now).unwrap().contains("MODEL_TYPE"),
+        "the field the fix added is gone"
+    );
+    assert_eq!(
+        now["spec"]["replicas"], 3,
+        "the other client's scale is kept"
+    );
+    let mut expected = original.clone();
+    expected["spec"]["replicas"] = Value::from(3);
+    assert_eq!(spec(&now), spec(&expected));
 }
 
 #[test]
@@ -420,7 +456,8 @@ fn undo_names_missing_runs_and_other_clusters() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("but this context points at"), "{stderr}");
+    assert!(stderr.contains("this context points at"), "{stderr}");
+    assert!(stderr.contains("--allow-other-cluster"), "{stderr}");
     assert!(
         other.requests().iter().all(|r| r.starts_with('/')),
         "nothing written elsewhere"
@@ -432,7 +469,7 @@ fn undo_names_missing_runs_and_other_clusters() {
 /// dry run stores nothing.
 #[test]
 fn the_client_classifies_the_api_servers_answers() {
-    use mlopsctl::changes::client::{Cluster as _, KubeCluster, WriteError};
+    use mlopsctl::changes::client::{Cluster as _, Guard, KubeCluster, WriteError};
     use mlopsctl::cli::ClusterArgs;
     use mlopsctl::cluster::ObjectRef;
 
@@ -499,7 +536,7 @@ fn the_client_classifies_the_api_servers_answers() {
     assert_eq!(cluster.deployment("train-lstm")["spec"]["replicas"], 2);
 
     let prophet = ObjectRef::new("apps/v1", "Deployment", Some("flts"), "nonml-prophet");
-    let err = client.delete(&prophet, None, false).unwrap_err();
+    let err = client.delete(&prophet, &Guard::None, false).unwrap_err();
     assert!(
         matches!(&err, WriteError::Forbidden(m) if m.contains("cannot delete")),
         "{err}"
@@ -556,7 +593,7 @@ fn a_leftover_hpa_is_deleted_live_and_undo_creates_it_again() {
         .collect();
     assert_eq!(kinds, vec!["PATCH", "DELETE"], "{writes:?}");
 
-    let (code, stdout, stderr) = cluster.run(&["undo", "--color", "never"]);
+    let (code, stdout, stderr) = cluster.run(&["undo", "--yes", "--color", "never"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(spec(&scaler()), spec(&scaler_before));
     let again = hpa().expect("created again");

@@ -302,15 +302,17 @@ fn raise_memory(
     }
     let (list, i) = w.container_index(&c.name)?;
     let base = format!("{}/{list}/{i}", w.spec_pointer());
+    let description = format!(
+        "the new memory limit of container {} (e.g. {suggestion})",
+        c.name
+    );
     let op = Operation::patch(&w.object_ref(), w.meta, Applicability::Unsafe)
-        .test(&format!("{base}/name"), json!(c.name))
-        .input(
-            MEMORY,
-            format!(
-                "the new memory limit of container {} (e.g. {suggestion})",
-                c.name
-            ),
-        );
+        .test(&format!("{base}/name"), json!(c.name));
+    // The limit is only ever raised: a smaller value is refused.
+    let op = match limit {
+        Some(current) => op.input_above(MEMORY, description, current),
+        None => op.input(MEMORY, description),
+    };
     let value = placeholder(MEMORY);
     let resources = c.resources.as_ref();
     Some(

@@ -23,7 +23,7 @@ mod pattern;
 mod probe_endpoints;
 mod probe_fit;
 mod provided_values;
-mod quantity;
+pub mod quantity;
 mod readiness_probe;
 mod required_env;
 mod rollout_status;

@@ -148,7 +148,7 @@ impl Analyzer for NodePressure {
                 .filter(|(o, _)| o.kind == "Deployment" || o.kind == "StatefulSet")
                 .fold(Vec::<(ObjectRef, Resources)>::new(), |mut acc, (o, r)| {
                     match acc.iter_mut().find(|(x, _)| *x == o) {
-                        Some(entry) => entry.1 = entry.1.add(r),
+                        Some(entry) => entry.1 = entry.1 + r,
                         None => acc.push((o, r)),
                     }
                     acc

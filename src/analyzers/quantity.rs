@@ -71,19 +71,23 @@ pub struct Resources {
     pub memory: f64,
 }
 
+impl std::ops::Add for Resources {
+    type Output = Resources;
+
+    fn add(self, other: Resources) -> Resources {
+        Resources {
+            cpu: self.cpu + other.cpu,
+            memory: self.memory + other.memory,
+        }
+    }
+}
+
 impl Resources {
     pub fn of(map: Option<&BTreeMap<String, Quantity>>) -> Resources {
         let get = |k: &str| map.and_then(|m| m.get(k)).map(|q| q.0.as_str());
         Resources {
             cpu: get("cpu").and_then(millicores).unwrap_or(0.0),
             memory: get("memory").and_then(bytes).unwrap_or(0.0),
-        }
-    }
-
-    pub fn add(self, other: Resources) -> Resources {
-        Resources {
-            cpu: self.cpu + other.cpu,
-            memory: self.memory + other.memory,
         }
     }
 
@@ -111,7 +115,7 @@ pub fn pod_requests(pod: &Pod) -> Resources {
         .containers
         .iter()
         .map(container_requests)
-        .fold(Resources::default(), Resources::add);
+        .fold(Resources::default(), |a, b| a + b);
     let init = spec
         .init_containers
         .iter()

@@ -237,9 +237,9 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
     )
     .fix(
         Fix::new(
-            Applicability::Safe,
+            Applicability::Unsafe,
             format!(
-                "Scale Server {name} up: raise replicas from {replicas} to {need}{raise_max}. Only adds replicas; the scheduler then places the waiting Models."
+                "Scale Server {name} up: raise replicas from {replicas} to {need}{raise_max}. Only adds replicas, but each one is a pod that needs room on the nodes and costs money: unsafe, applied with --unsafe. The scheduler then places the waiting Models."
             ),
         )
         .with_kubectl(seldon::patch_command(&server_ref, "merge", &body))
@@ -255,7 +255,8 @@ fn scale_up(
     need: i64,
     low_max: Option<i64>,
 ) -> Operation {
-    let mut op = Operation::patch(target, &server.metadata, Applicability::Safe);
+    // Adding capacity is unsafe: more pods, which may not fit the nodes.
+    let mut op = Operation::patch(target, &server.metadata, Applicability::Unsafe);
     op = match server.pointer("/spec/replicas") {
         Some(old) => op
             .test("/spec/replicas", old.clone())

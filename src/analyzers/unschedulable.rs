@@ -67,7 +67,7 @@ pub fn node_usage(view: &ClusterView) -> BTreeMap<&str, (Resources, Resources)> 
             && !done
             && let Some(entry) = out.get_mut(node)
         {
-            entry.1 = entry.1.add(pod_requests(p));
+            entry.1 = entry.1 + pod_requests(p);
         }
     }
     out

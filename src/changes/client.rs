@@ -47,15 +47,24 @@ pub trait Cluster {
         patch: &[PatchOperation],
         dry_run: bool,
     ) -> Result<Value, WriteError>;
-    /// Delete, if the object is still at `resource_version`.
-    fn delete(
-        &self,
-        target: &ObjectRef,
-        resource_version: Option<&str>,
-        dry_run: bool,
-    ) -> Result<(), WriteError>;
+    /// Delete, if the object is still the one the guard names.
+    fn delete(&self, target: &ObjectRef, guard: &Guard, dry_run: bool) -> Result<(), WriteError>;
     /// Create an object; returns it as stored.
     fn create(&self, object: &Value, dry_run: bool) -> Result<Value, WriteError>;
+    /// The uid of the `kube-system` namespace: which cluster this is, when
+    /// it can be read.
+    fn identity(&self) -> Option<String>;
+}
+
+/// What a delete requires of the object still there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// Unchanged since it was read.
+    ResourceVersion(String),
+    /// The same object (a controller may have written its status since).
+    Uid(String),
+    /// Any object of that name.
+    None,
 }
 
 /// The object's path on the API server, or why there is none.
@@ -218,15 +227,12 @@ impl Cluster for KubeCluster {
         )
     }
 
-    fn delete(
-        &self,
-        target: &ObjectRef,
-        resource_version: Option<&str>,
-        dry_run: bool,
-    ) -> Result<(), WriteError> {
+    fn delete(&self, target: &ObjectRef, guard: &Guard, dry_run: bool) -> Result<(), WriteError> {
         let mut options = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
-        if let Some(rv) = resource_version {
-            options["preconditions"] = json!({"resourceVersion": rv});
+        match guard {
+            Guard::ResourceVersion(rv) => options["preconditions"] = json!({"resourceVersion": rv}),
+            Guard::Uid(uid) => options["preconditions"] = json!({"uid": uid}),
+            Guard::None => {}
         }
         if dry_run {
             options["dryRun"] = json!(["All"]);
@@ -249,6 +255,12 @@ impl Cluster for KubeCluster {
             object,
             dry_run,
         )
+    }
+
+    fn identity(&self) -> Option<String> {
+        let kube_system = ObjectRef::new("v1", "Namespace", None, "kube-system");
+        let object = self.get(&kube_system).ok().flatten()?;
+        super::object::uid(&object).map(String::from)
     }
 }
 

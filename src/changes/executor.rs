@@ -9,8 +9,9 @@
 use json_patch::PatchOperation;
 use serde_json::{Value, json};
 
-use super::client::{Cluster, WriteError};
+use super::client::{Cluster, Guard, WriteError};
 use super::journal::Journal;
+use super::object::{content, resource_version};
 use crate::kafka::{TopicAdmin, TopicStatus};
 use crate::plan::{self, Change, Operation, Planned};
 
@@ -48,6 +49,13 @@ enum Reread {
     Unknown,
 }
 
+/// One write of a fix: its group, its finding and its operation.
+struct Write<'a> {
+    group: u32,
+    finding: &'a str,
+    op: &'a Operation,
+}
+
 /// Why one operation was not made.
 enum Stop {
     /// The object is not what the plan expected; here is how it is now.
@@ -79,10 +87,12 @@ impl Executor<'_> {
     ) -> Outcome {
         let mut current = planned.clone();
         let mut replans = 0;
+        // The fix's changes are one group: undo takes them back together.
+        let group = self.journal.as_deref_mut().map_or(0, Journal::group);
         'plan: loop {
             let mut changes = Vec::new();
             for (i, op) in current.operations.iter().enumerate() {
-                match self.operation(&current.label(), op) {
+                match self.operation(group, &current.label(), op) {
                     Ok(seq) => changes.extend(seq),
                     Err(Stop::Moved(fresh)) if i == 0 && replans < MAX_REPLANS => {
                         replans += 1;
@@ -111,12 +121,18 @@ impl Executor<'_> {
     }
 
     /// Make one operation; the journal sequence number when one was made.
-    fn operation(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
+    fn operation(
+        &mut self,
+        group: u32,
+        finding: &str,
+        op: &Operation,
+    ) -> Result<Option<u32>, Stop> {
+        let write = Write { group, finding, op };
         match &op.change {
-            Change::JsonPatch(_) => self.patch(finding, op),
-            Change::Delete => self.delete(finding, op),
-            Change::Create(object) => self.create(finding, op, object),
-            Change::CreateTopic(_) => self.topic(finding, op),
+            Change::JsonPatch(_) => self.patch(&write),
+            Change::Delete => self.delete(&write),
+            Change::Create(object) => self.create(&write, object),
+            Change::CreateTopic(_) => self.topic(&write),
         }
     }
 
@@ -133,13 +149,13 @@ impl Executor<'_> {
 
     fn pending(
         &mut self,
-        finding: &str,
-        op: &Operation,
+        write: &Write<'_>,
         before: Option<&Value>,
+        expected: Option<&Value>,
     ) -> Result<Option<u32>, Stop> {
         match self.journal.as_deref_mut() {
             Some(j) => j
-                .pending(finding, op, before)
+                .pending(write.group, write.finding, write.op, before, expected)
                 .map(Some)
                 .map_err(|e| Stop::Failed(format!("{e:#}: nothing was changed"))),
             None => Ok(None),
@@ -149,19 +165,21 @@ impl Executor<'_> {
     fn settle(
         &mut self,
         seq: Option<u32>,
+        before: Option<&Value>,
         outcome: Result<Option<&Value>, &str>,
     ) -> Result<(), Stop> {
         let (Some(seq), Some(journal)) = (seq, self.journal.as_deref_mut()) else {
             return Ok(());
         };
         match outcome {
-            Ok(after) => journal.applied(seq, after),
+            Ok(after) => journal.applied(seq, before, after),
             Err(reason) => journal.refused(seq, reason),
         }
         .map_err(|e| Stop::Failed(format!("{e:#}: the change was made; stopping here")))
     }
 
-    fn patch(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
+    fn patch(&mut self, write: &Write<'_>) -> Result<Option<u32>, Stop> {
+        let op = write.op;
         let Some(before) = self.get(op)? else {
             return Err(Stop::Moved(None));
         };
@@ -179,21 +197,26 @@ impl Executor<'_> {
             Err(e) => return Err(Stop::Failed(e.to_string())),
         };
         let body = guarded(resource_version(&before), op.json_patch());
-        let seq = self.pending(finding, op, Some(&before))?;
+        let seq = self.pending(write, Some(&before), expected.as_ref())?;
         let sent = self
             .cluster
             .patch(&op.target, &body, self.dry_run())
             .map(Some);
-        self.finish(op, seq, sent, |now| match now {
+        self.finish(op, seq, Some(&before), sent, |now| match now {
             Some(now) if resource_version(now) == resource_version(&before) => Reread::NotMade,
-            Some(now) if expected.as_ref().is_some_and(|e| same_content(e, now)) => {
+            Some(now)
+                if expected
+                    .as_ref()
+                    .is_some_and(|e| content(e) == content(now)) =>
+            {
                 Reread::Made(Some(now.clone()))
             }
             _ => Reread::Unknown,
         })
     }
 
-    fn delete(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
+    fn delete(&mut self, write: &Write<'_>) -> Result<Option<u32>, Stop> {
+        let op = write.op;
         // Already gone: what the delete was for.
         let Some(before) = self.get(op)? else {
             return Ok(None);
@@ -202,30 +225,28 @@ impl Executor<'_> {
         if planned_rv.is_some() && resource_version(&before) != planned_rv {
             return Err(Stop::Moved(Some(before)));
         }
-        let seq = self.pending(finding, op, Some(&before))?;
+        let seq = self.pending(write, Some(&before), None)?;
+        let guard =
+            resource_version(&before).map_or(Guard::None, |rv| Guard::ResourceVersion(rv.into()));
         let sent = self
             .cluster
-            .delete(&op.target, resource_version(&before), self.dry_run())
+            .delete(&op.target, &guard, self.dry_run())
             .map(|()| None);
-        self.finish(op, seq, sent, |now| match now {
+        self.finish(op, seq, Some(&before), sent, |now| match now {
             None => Reread::Made(None),
             Some(now) if resource_version(now) == resource_version(&before) => Reread::NotMade,
             Some(_) => Reread::Unknown,
         })
     }
 
-    fn create(
-        &mut self,
-        finding: &str,
-        op: &Operation,
-        object: &Value,
-    ) -> Result<Option<u32>, Stop> {
+    fn create(&mut self, write: &Write<'_>, object: &Value) -> Result<Option<u32>, Stop> {
+        let op = write.op;
         if let Some(existing) = self.get(op)? {
             return Err(Stop::Moved(Some(existing)));
         }
-        let seq = self.pending(finding, op, None)?;
+        let seq = self.pending(write, None, Some(object))?;
         let sent = self.cluster.create(object, self.dry_run()).map(Some);
-        self.finish(op, seq, sent, |now| match now {
+        self.finish(op, seq, None, sent, |now| match now {
             Some(now) => Reread::Made(Some(now.clone())),
             None => Reread::NotMade,
         })
@@ -238,27 +259,28 @@ impl Executor<'_> {
         &mut self,
         op: &Operation,
         seq: Option<u32>,
+        before: Option<&Value>,
         sent: Result<Option<Value>, WriteError>,
         judge: impl Fn(Option<&Value>) -> Reread,
     ) -> Result<Option<u32>, Stop> {
         match sent {
             Ok(after) => {
-                self.settle(seq, Ok(after.as_ref()))?;
+                self.settle(seq, before, Ok(after.as_ref()))?;
                 Ok(seq)
             }
             Err(WriteError::Conflict(m)) => {
-                self.settle(seq, Err(&m))?;
+                self.settle(seq, before, Err(&m))?;
                 Err(Stop::Moved(self.reread(op)))
             }
             // In a dry run nothing was journaled and nothing can have changed.
             Err(WriteError::Unknown(m)) if seq.is_some() => match self.cluster.get(&op.target) {
                 Ok(now) => match judge(now.as_ref()) {
                     Reread::Made(after) => {
-                        self.settle(seq, Ok(after.as_ref()))?;
+                        self.settle(seq, before, Ok(after.as_ref()))?;
                         Ok(seq)
                     }
                     Reread::NotMade => {
-                        self.settle(seq, Err(&m))?;
+                        self.settle(seq, before, Err(&m))?;
                         Err(Stop::Failed(format!("{}: {m}", op.target)))
                     }
                     Reread::Unknown => Err(Stop::Failed(unclear(op, &m))),
@@ -266,13 +288,14 @@ impl Executor<'_> {
                 Err(_) => Err(Stop::Failed(unclear(op, &m))),
             },
             Err(e) => {
-                self.settle(seq, Err(&e.to_string()))?;
+                self.settle(seq, before, Err(&e.to_string()))?;
                 Err(Stop::Failed(format!("{}: {e}", op.target)))
             }
         }
     }
 
-    fn topic(&mut self, finding: &str, op: &Operation) -> Result<Option<u32>, Stop> {
+    fn topic(&mut self, write: &Write<'_>) -> Result<Option<u32>, Stop> {
+        let op = write.op;
         let Change::CreateTopic(spec) = &op.change else {
             unreachable!("only topic creations come here");
         };
@@ -282,22 +305,22 @@ impl Executor<'_> {
                 spec.name
             )));
         };
-        let seq = self.pending(finding, op, None)?;
+        let seq = self.pending(write, None, None)?;
         let outcome = admin
             .create_topics(std::slice::from_ref(spec), self.dry_run())
             .map(|mut o| o.pop().map(|o| o.status));
         match outcome {
             Ok(Some(TopicStatus::Created)) => {
-                self.settle(seq, Ok(Some(&plan::apply::topic_object(spec))))?;
+                self.settle(seq, None, Ok(Some(&plan::apply::topic_object(spec))))?;
                 Ok(seq)
             }
             // There already: the goal is reached, and there is nothing to undo.
             Ok(Some(TopicStatus::AlreadyExists)) => {
-                self.settle(seq, Err("the topic already exists"))?;
+                self.settle(seq, None, Err("the topic already exists"))?;
                 Ok(None)
             }
             Ok(Some(TopicStatus::Failed(reason))) => {
-                self.settle(seq, Err(&reason))?;
+                self.settle(seq, None, Err(&reason))?;
                 Err(Stop::Failed(format!("topic {}: {reason}", spec.name)))
             }
             Ok(None) => Err(Stop::Failed(format!(
@@ -307,10 +330,6 @@ impl Executor<'_> {
             Err(e) => Err(Stop::Failed(format!("topic {}: {e:#}", spec.name))),
         }
     }
-}
-
-pub fn resource_version(object: &Value) -> Option<&str> {
-    object["metadata"]["resourceVersion"].as_str()
 }
 
 /// The patch sent: the object's resourceVersion first (the API server
@@ -329,33 +348,6 @@ pub fn guarded(
     guard.into_iter().chain(operations).collect()
 }
 
-/// The parts of an object a change is about: no status, no server bookkeeping.
-pub fn content(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Some(o) = object.as_object_mut() {
-        o.remove("status");
-    }
-    if let Some(meta) = object["metadata"].as_object_mut() {
-        for key in [
-            "resourceVersion",
-            "managedFields",
-            "generation",
-            "uid",
-            "creationTimestamp",
-            "selfLink",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        ] {
-            meta.remove(key);
-        }
-    }
-    object
-}
-
-pub fn same_content(a: &Value, b: &Value) -> bool {
-    content(a) == content(b)
-}
-
 fn unclear(op: &Operation, m: &str) -> String {
     format!(
         "{}: {m}; it is not known whether the change was made (the object cannot be read, or \
@@ -370,9 +362,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     use super::*;
+    use crate::changes::journal::ClusterIdentity;
     use crate::changes::journal::{Run, State};
     use crate::changes::memory::Memory;
-    use crate::changes::undo::{Undone, undo};
+    use crate::changes::undo::{self, Outcome as Undone};
     use crate::cluster::ObjectRef;
     use crate::findings::Applicability;
     use crate::kafka::{FakeTopics, NewTopicSpec};
@@ -424,11 +417,28 @@ mod tests {
         Replan::Gone("not expected".into())
     }
 
+    fn identity() -> ClusterIdentity {
+        ClusterIdentity {
+            server: "s".into(),
+            uid: Some("memory".into()),
+        }
+    }
+
+    /// Undo every group of a run, newest first.
+    fn undo_all(memory: &Memory, path: &std::path::Path, force: bool) -> Vec<Undone> {
+        let run = Run::read(path).unwrap();
+        let mut journal = Journal::append(&run).unwrap();
+        run.to_undo()
+            .iter()
+            .map(|g| undo::undo(&undo::plan(g, memory, force), memory, Some(&mut journal)).unwrap())
+            .collect()
+    }
+
     #[test]
     fn a_deleted_object_is_journaled_and_undo_creates_it_without_server_fields() {
         let memory = Memory::with(&[hpa("1")]);
         let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::create(dir.path(), "s", "c").unwrap();
+        let mut journal = Journal::create(dir.path(), &identity(), "c").unwrap();
         let fix = planned(vec![delete_of(&memory)]);
         let outcome = Executor {
             cluster: &memory,
@@ -440,9 +450,11 @@ mod tests {
         assert_eq!(memory.get(&fix.subject).unwrap(), None);
 
         let run = Run::read(journal.path()).unwrap();
-        assert_eq!(run.changes[0].state, State::Applied { after: None });
-        let undone = undo(&run.changes[0], &memory, &mut journal, false).unwrap();
-        assert_eq!(undone, Undone::Restored);
+        assert_eq!(run.changes[0].state, State::Applied);
+        assert_eq!(
+            undo_all(&memory, journal.path(), false),
+            vec![Undone::Restored]
+        );
         let back = memory.get(&fix.subject).unwrap().unwrap();
         assert_eq!(back["spec"], hpa("1")["spec"]);
         assert_eq!(back["metadata"]["labels"], json!({"app": "predictor"}));
@@ -451,6 +463,128 @@ mod tests {
             "server-set fields are the server's"
         );
         assert!(back.get("status").is_none());
+    }
+
+    /// SCL004's shape: a trigger added to the ScaledObject, then the leftover
+    /// HPA deleted, as one fix.
+    fn scl004(memory: &Memory) -> (Planned, ObjectRef) {
+        let so = ObjectRef::new("keda.sh/v1alpha1", "ScaledObject", Some("ml"), "predictor");
+        let now = memory.get(&so).unwrap().unwrap();
+        let meta = ObjectMeta {
+            resource_version: now["metadata"]["resourceVersion"]
+                .as_str()
+                .map(String::from),
+            ..Default::default()
+        };
+        let add = Operation::patch(&so, &meta, Applicability::Unsafe)
+            .test("/spec/triggers", json!([{"type": "kafka"}]))
+            .add(
+                "/spec/triggers/-",
+                json!({"type": "cpu", "metadata": {"value": "70"}}),
+            );
+        (planned(vec![add, delete_of(memory)]), so)
+    }
+
+    fn scaled_object() -> Value {
+        json!({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+               "metadata": {"name": "predictor", "namespace": "ml"},
+               "spec": {"triggers": [{"type": "kafka"}]}})
+    }
+
+    fn fixed(memory: &Memory, dir: &std::path::Path) -> (std::path::PathBuf, ObjectRef) {
+        let mut journal = Journal::create(dir, &identity(), "c").unwrap();
+        let (fix, so) = scl004(memory);
+        let outcome = Executor {
+            cluster: memory,
+            topics: None,
+            journal: Some(&mut journal),
+        }
+        .apply(&fix, &mut never);
+        assert_eq!(
+            outcome,
+            Outcome::Done {
+                changes: vec![1, 2]
+            }
+        );
+        (journal.path().to_path_buf(), so)
+    }
+
+    #[test]
+    fn a_fix_is_undone_whole_newest_first() {
+        let memory = Memory::with(&[hpa("1"), scaled_object()]);
+        let dir = tempfile::tempdir().unwrap();
+        let (path, so) = fixed(&memory, dir.path());
+        let run = Run::read(&path).unwrap();
+        assert_eq!(run.to_undo().len(), 1, "one group");
+        assert_eq!(undo_all(&memory, &path, false), vec![Undone::Restored]);
+        assert_eq!(
+            memory.get(&so).unwrap().unwrap()["spec"]["triggers"],
+            json!([{"type": "kafka"}])
+        );
+        assert!(memory.get(&delete_of(&memory).target).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_forbidden_create_leaves_the_whole_fix_in_place() {
+        let memory = Memory::with(&[hpa("1"), scaled_object()]);
+        let dir = tempfile::tempdir().unwrap();
+        let (path, so) = fixed(&memory, dir.path());
+        memory.refuse("create", "HorizontalPodAutoscaler", true);
+        let outcome = undo_all(&memory, &path, false);
+        assert!(
+            matches!(&outcome[0], Undone::Refused { reason, .. } if reason.contains("forbidden")),
+            "{outcome:?}"
+        );
+        // The trigger stays: without the HPA, removing it would leave the
+        // workload with no autoscaler at all.
+        assert_eq!(
+            memory.get(&so).unwrap().unwrap()["spec"]["triggers"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        let run = Run::read(&path).unwrap();
+        assert!(run.changes.iter().all(|c| c.state == State::Applied));
+    }
+
+    #[test]
+    fn a_step_failing_after_validation_puts_the_earlier_ones_back() {
+        let memory = Memory::with(&[hpa("1"), scaled_object()]);
+        let dir = tempfile::tempdir().unwrap();
+        let (path, so) = fixed(&memory, dir.path());
+        // Validation passes; the real patch of the ScaledObject is refused.
+        memory.refuse("patch", "ScaledObject", false);
+        let outcome = undo_all(&memory, &path, false);
+        let Undone::Failed { state, .. } = &outcome[0] else {
+            panic!("{outcome:?}");
+        };
+        assert!(state.contains("as the fix left it"), "{state}");
+        assert!(
+            memory.get(&delete_of_target()).unwrap().is_none(),
+            "the HPA re-created was deleted again"
+        );
+        assert_eq!(
+            memory.get(&so).unwrap().unwrap()["spec"]["triggers"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        let run = Run::read(&path).unwrap();
+        assert!(
+            run.changes.iter().all(|c| c.state == State::Applied),
+            "undone then redone: still to undo"
+        );
+    }
+
+    fn delete_of_target() -> ObjectRef {
+        ObjectRef::new(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            Some("ml"),
+            "predictor",
+        )
     }
 
     #[test]
@@ -548,7 +682,7 @@ mod tests {
         assert!(fake.existing.lock().unwrap().is_empty());
 
         let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::create(dir.path(), "s", "c").unwrap();
+        let mut journal = Journal::create(dir.path(), &identity(), "c").unwrap();
         let outcome = Executor {
             cluster: &memory,
             topics: Some(&fake),
@@ -568,12 +702,16 @@ mod tests {
         assert_eq!(outcome, Outcome::Done { changes: vec![] });
 
         let run = Run::read(journal.path()).unwrap();
-        let to_undo: Vec<_> = run.to_undo().collect();
-        assert_eq!(to_undo.len(), 1);
-        let undone = undo(to_undo[0], &memory, &mut journal, true).unwrap();
+        let groups = run.to_undo();
+        assert_eq!(groups.len(), 1);
+        let planned = undo::plan(&groups[0], &memory, true);
         assert!(
-            matches!(&undone, Undone::Refused(why) if why.contains("messages written")),
-            "{undone:?}"
+            matches!(&planned.steps[0].restore, Err(undo::Blocked::Topic(why)) if why.contains("messages written")),
+            "{planned:?}"
+        );
+        assert_eq!(
+            undo_all(&memory, journal.path(), true),
+            vec![Undone::LeftAlone]
         );
         assert!(fake.existing.lock().unwrap().contains(&spec.name));
     }

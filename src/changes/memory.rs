@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use json_patch::PatchOperation;
 use serde_json::{Value, json};
 
-use super::client::{Cluster, WriteError};
+use super::client::{Cluster, Guard, WriteError};
 use crate::cluster::ObjectRef;
 
 type Key = (String, String, String);
@@ -17,6 +17,8 @@ type Key = (String, String, String);
 pub struct Memory {
     objects: RefCell<BTreeMap<Key, Value>>,
     version: RefCell<u64>,
+    /// Writes refused: (verb, kind, also in a dry run).
+    refused: RefCell<Vec<(&'static str, String, bool)>>,
 }
 
 fn key(target: &ObjectRef) -> Key {
@@ -34,6 +36,26 @@ impl Memory {
             memory.create(o, false).expect("creates");
         }
         memory
+    }
+
+    /// Refuse `verb` ("patch", "delete", "create") on objects of `kind` with
+    /// a 403, as RBAC would; `dry_run_too` false refuses only real writes
+    /// (the object changed between validation and the write).
+    pub fn refuse(&self, verb: &'static str, kind: &str, dry_run_too: bool) {
+        self.refused
+            .borrow_mut()
+            .push((verb, kind.to_string(), dry_run_too));
+    }
+
+    fn check(&self, verb: &str, kind: &str, dry_run: bool) -> Result<(), WriteError> {
+        let refused = self.refused.borrow();
+        match refused
+            .iter()
+            .find(|(v, k, dry)| *v == verb && k == kind && (*dry || !dry_run))
+        {
+            Some(_) => Err(WriteError::Forbidden(format!("{verb} {kind} is forbidden"))),
+            None => Ok(()),
+        }
     }
 
     fn bump(&self) -> String {
@@ -54,6 +76,7 @@ impl Cluster for Memory {
         patch: &[PatchOperation],
         dry_run: bool,
     ) -> Result<Value, WriteError> {
+        self.check("patch", &target.kind, dry_run)?;
         let rv = self.bump();
         let mut objects = self.objects.borrow_mut();
         let object = objects
@@ -72,19 +95,18 @@ impl Cluster for Memory {
         Ok(changed)
     }
 
-    fn delete(
-        &self,
-        target: &ObjectRef,
-        resource_version: Option<&str>,
-        dry_run: bool,
-    ) -> Result<(), WriteError> {
+    fn delete(&self, target: &ObjectRef, guard: &Guard, dry_run: bool) -> Result<(), WriteError> {
+        self.check("delete", &target.kind, dry_run)?;
         let mut objects = self.objects.borrow_mut();
         let found = objects
             .get(&key(target))
             .ok_or_else(|| WriteError::NotFound(target.to_string()))?;
-        if resource_version.is_some()
-            && found["metadata"]["resourceVersion"].as_str() != resource_version
-        {
+        let held = match guard {
+            Guard::ResourceVersion(rv) => found["metadata"]["resourceVersion"] == rv.as_str(),
+            Guard::Uid(uid) => found["metadata"]["uid"] == uid.as_str(),
+            Guard::None => true,
+        };
+        if !held {
             return Err(WriteError::Conflict("Precondition failed".into()));
         }
         if !dry_run {
@@ -94,8 +116,9 @@ impl Cluster for Memory {
     }
 
     fn create(&self, object: &Value, dry_run: bool) -> Result<Value, WriteError> {
-        let rv = self.bump();
         let target = ObjectRef::of_json(object);
+        self.check("create", &target.kind, dry_run)?;
+        let rv = self.bump();
         let mut objects = self.objects.borrow_mut();
         if objects.contains_key(&key(&target)) {
             return Err(WriteError::Conflict("already exists".into()));
@@ -107,5 +130,9 @@ impl Cluster for Memory {
             objects.insert(key(&target), stored.clone());
         }
         Ok(stored)
+    }
+
+    fn identity(&self) -> Option<String> {
+        Some("memory".into())
     }
 }

@@ -1,64 +1,42 @@
 //! `mlopsctl doctor`: collect, check, suppress, render, gate.
 
-use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use comfy_table::{Table, presets};
 use serde::Serialize;
 
 use super::{Context, Exit, Setup};
 use crate::baseline::Baseline;
 use crate::cli::DoctorArgs;
-use crate::cluster::ClusterView;
-use crate::collect::{self, Options, Plan, Scope};
+use crate::collect::Scope;
+use crate::pipeline::Source;
 use crate::render::{self, Format};
 use crate::report::Report;
-use crate::{engine, snapshot, suppress};
 
 pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
     let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;
-    let config = &setup.config;
-    let checks = setup.checks(&args.scope.select, &args.scope.ignore)?;
-    let namespace = setup.namespace(&args.scope);
-    let (view, source) = match &args.snapshot {
-        Some(path) => (
-            load_snapshot(path, namespace)?,
-            format!("snapshot {}", path.display()),
-        ),
-        None => {
-            let live = collect::live(
-                &args.cluster,
-                &Scope::from_flags(namespace, args.scope.all_namespaces),
-                &Plan::for_checks(&checks),
-                Options {
-                    progress: show_progress(args),
-                    ..Options::default()
-                },
-            )?;
-            (live.view, live.source)
-        }
-    };
-    let mut report = engine::run(&checks, &view, source);
-
-    let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
-    let baseline_ref = baseline
-        .as_ref()
-        .zip(args.baseline.as_deref().map(|p| p.display().to_string()));
-    suppress::apply(
-        &mut report,
-        &view,
-        &config.suppressions,
-        &config.origin(),
+    let pipeline = setup.pipeline(
+        &args.scope.select,
+        &args.scope.ignore,
         &ctx.today,
-        baseline_ref.as_ref().map(|(b, p)| (*b, p.as_str())),
-    );
+        args.baseline.as_deref(),
+    )?;
+    let namespace = setup.namespace(&args.scope);
+    let source = match &args.snapshot {
+        Some(path) => Source::Snapshot { path, namespace },
+        None => Source::Live {
+            cluster: &args.cluster,
+            scope: Scope::from_flags(namespace, args.scope.all_namespaces),
+            progress: show_progress(args),
+        },
+    };
+    let report = pipeline.run(&source)?.report;
     if let Some(path) = &args.write_baseline {
         Baseline::of(&report.findings).write(path)?;
     }
 
-    let rules: Vec<_> = checks.iter().map(|c| &c.spec).collect();
+    let rules: Vec<_> = pipeline.checks.iter().map(|c| &c.spec).collect();
     match &args.output_file {
         Some(file) => {
             let mut buf = Vec::new();
@@ -73,21 +51,6 @@ pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit
         None => emit(args, &report, &rules, ctx, out)?,
     }
     Ok(gate(args, &report))
-}
-
-fn load_snapshot(path: &Path, namespace: Option<&str>) -> Result<ClusterView> {
-    let mut view = snapshot::load(path)?;
-    if let Some(ns) = namespace {
-        if !view.namespace_exists(ns) {
-            bail!(
-                "namespace {ns} is not in snapshot {}: it holds {}",
-                path.display(),
-                view.namespace_names().collect::<Vec<_>>().join(", ")
-            );
-        }
-        view.restrict_to(&BTreeSet::from([ns.to_string()]));
-    }
-    Ok(view)
 }
 
 /// Progress only for a person watching a terminal, never around machine output.
@@ -109,9 +72,14 @@ fn emit(
     }
 }
 
-/// The exit code: findings at or above `--fail-on`, checks skipped for lack of
-/// data under `--strict`; `--exit-zero` reports without gating.
+/// The exit code: 2 when a check failed to run; findings at or above
+/// `--fail-on`, checks skipped for lack of data under `--strict`;
+/// `--exit-zero` reports without gating.
 fn gate(args: &DoctorArgs, report: &Report) -> Exit {
+    // A check that failed to run means the tool did not do its whole job.
+    if report.errored().next().is_some() {
+        return Exit::Error;
+    }
     let skipped = report.checks.iter().any(|c| c.lacks_data());
     let fails = report.fails(args.fail_on.threshold()) || (args.strict && skipped);
     if fails && !args.exit_zero {

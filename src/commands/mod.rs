@@ -93,6 +93,27 @@ impl Setup {
         self.catalogue.select(select, &ignore)
     }
 
+    /// The pipeline of these checks with the config's suppressions and, when
+    /// given, a baseline.
+    pub fn pipeline<'a>(
+        &'a self,
+        select: &[String],
+        ignore: &[String],
+        today: &'a str,
+        baseline: Option<&std::path::Path>,
+    ) -> anyhow::Result<crate::pipeline::Pipeline<'a>> {
+        let baseline = baseline
+            .map(|p| crate::baseline::Baseline::read(p).map(|b| (b, p.display().to_string())))
+            .transpose()?;
+        Ok(crate::pipeline::Pipeline {
+            checks: self.checks(select, ignore)?,
+            rules: &self.config.suppressions,
+            origin: self.config.origin(),
+            today,
+            baseline,
+        })
+    }
+
     /// The namespace to look at: none with `-A`, else `-n`, else the config's.
     pub fn namespace<'a>(&'a self, scope: &'a crate::cli::ScopeArgs) -> Option<&'a str> {
         if scope.all_namespaces {

@@ -21,10 +21,9 @@ use anyhow::{Context as _, Result, bail};
 use colored::Colorize;
 use serde::Deserialize;
 
-use super::Exit;
+use super::{Context, Exit};
 use crate::catalogue::Catalogue;
-use crate::render::Style;
-use crate::{engine, snapshot};
+use crate::pipeline::{Pipeline, Source};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,8 +48,8 @@ struct Fires {
     subject: Option<String>,
 }
 
-pub fn test(dir: &Path, style: Style, out: &mut dyn Write) -> Result<Exit> {
-    colored::control::set_override(style.color);
+pub fn test(dir: &Path, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
+    colored::control::set_override(ctx.style.color);
     let catalogue = Catalogue::load(&[dir.to_path_buf()])?;
     let pack: Vec<_> = catalogue
         .iter()
@@ -77,6 +76,15 @@ pub fn test(dir: &Path, style: Style, out: &mut dyn Write) -> Result<Exit> {
             tests_dir.display()
         );
     }
+    // The same pipeline as doctor's: a case's annotations suppress as they
+    // would on a cluster; a pack is tested without any config file.
+    let pipeline = Pipeline {
+        checks: pack.clone(),
+        rules: &[],
+        origin: String::new(),
+        today: &ctx.today,
+        baseline: None,
+    };
     let mut failed = 0;
     let mut fired_anywhere = BTreeSet::new();
     for case in &cases {
@@ -88,9 +96,14 @@ pub fn test(dir: &Path, style: Style, out: &mut dyn Write) -> Result<Exit> {
         let text = std::fs::read_to_string(&expect_path)?;
         let expect: Expect = crate::yaml::from_str(&text)
             .with_context(|| format!("invalid {}", expect_path.display()))?;
-        let view = snapshot::load(&case.join(&expect.snapshot))
-            .with_context(|| format!("case {name}: cannot load its snapshot"))?;
-        let report = engine::run(&pack, &view, format!("case {name}"));
+        let source = Source::Snapshot {
+            path: &case.join(&expect.snapshot),
+            namespace: None,
+        };
+        let report = pipeline
+            .run(&source)
+            .with_context(|| format!("case {name}: cannot load its snapshot"))?
+            .report;
         fired_anywhere.extend(report.findings.iter().map(|f| f.code.clone()));
         let mut problems = Vec::new();
         for want in &expect.fires {

@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use serde_json::Value;
 
 use super::operation::{Change, Operation, placeholder};
+use crate::analyzers::quantity;
 
 /// The input giving a topic's partition count (`Change::CreateTopic`, whose
 /// numbers cannot hold a placeholder: 0 stands for it until it is given).
@@ -44,8 +45,8 @@ impl Inputs {
             .map(String::as_str)
     }
 
-    /// The operation with its placeholders replaced, or the inputs still missing.
-    pub fn fill(&self, operation: &Operation) -> Result<Operation, Vec<String>> {
+    /// The operation with its placeholders replaced, or why it cannot be.
+    pub fn fill(&self, operation: &Operation) -> Result<Operation, Unfilled> {
         let object = operation.target.name.as_str();
         let missing: Vec<String> = operation
             .inputs
@@ -54,7 +55,29 @@ impl Inputs {
             .map(|i| i.name.clone())
             .collect();
         if !missing.is_empty() {
-            return Err(missing);
+            return Err(Unfilled::Missing(missing));
+        }
+        for input in &operation.inputs {
+            let Some(current) = &input.exceeds else {
+                continue;
+            };
+            let value = self.get(object, &input.name).expect("checked above");
+            match (quantity::bytes(value), quantity::bytes(current)) {
+                (None, _) => {
+                    return Err(Unfilled::Refused(format!(
+                        "--set {}={value} is not a Kubernetes quantity (e.g. 2Gi)",
+                        input.name
+                    )));
+                }
+                (Some(new), Some(old)) if new <= old => {
+                    return Err(Unfilled::Refused(format!(
+                        "--set {}={value} is not above the current {current}: this fix only \
+                         ever raises it",
+                        input.name
+                    )));
+                }
+                _ => {}
+            }
         }
         let values: Vec<(Value, Value)> = operation
             .inputs
@@ -86,13 +109,22 @@ impl Inputs {
                         _ => continue,
                     };
                     // Not a positive whole number: still to be given.
-                    *field = count.ok_or_else(|| vec![input.name.clone()])?;
+                    *field = count.ok_or_else(|| Unfilled::Missing(vec![input.name.clone()]))?;
                 }
             }
             Change::Delete => {}
         }
         Ok(filled)
     }
+}
+
+/// Why an operation's inputs cannot be filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unfilled {
+    /// These inputs were not given.
+    Missing(Vec<String>),
+    /// A value was given that the fix refuses, and why.
+    Refused(String),
 }
 
 /// Replace every string that is exactly a placeholder with its value.
@@ -131,7 +163,10 @@ mod tests {
     #[test]
     fn names_what_is_missing() {
         let none = Inputs::parse::<&str>(&[]).unwrap();
-        assert_eq!(none.fill(&env_op("train")), Err(vec!["MODEL_TYPE".into()]));
+        assert_eq!(
+            none.fill(&env_op("train")),
+            Err(Unfilled::Missing(vec!["MODEL_TYPE".into()]))
+        );
     }
 
     #[test]
@@ -173,7 +208,10 @@ mod tests {
                 .contains("--partitions 6 --replication-factor 1")
         );
         let bad = Inputs::parse(&["replication=1", "partitions=-2"]).unwrap();
-        assert_eq!(bad.fill(&op), Err(vec![TOPIC_PARTITIONS.to_string()]));
+        assert_eq!(
+            bad.fill(&op),
+            Err(Unfilled::Missing(vec![TOPIC_PARTITIONS.to_string()]))
+        );
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct Input {
     pub name: String,
     /// What the value is, e.g. "the model family the trainer builds (LSTM, GRU)".
     pub description: String,
+    /// A Kubernetes quantity the value must exceed: a fix that raises a
+    /// limit never lowers it, whatever value is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceeds: Option<String>,
 }
 
 /// One change to one object.
@@ -165,6 +169,23 @@ impl Operation {
         self.inputs.push(Input {
             name: name.to_string(),
             description: description.into(),
+            exceeds: None,
+        });
+        self
+    }
+
+    /// Declare an input that must be a quantity above `current` (a limit
+    /// the fix raises).
+    pub fn input_above(
+        mut self,
+        name: &str,
+        description: impl Into<String>,
+        current: &str,
+    ) -> Self {
+        self.inputs.push(Input {
+            name: name.to_string(),
+            description: description.into(),
+            exceeds: Some(current.to_string()),
         });
         self
     }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::inputs::Inputs;
+use super::inputs::{Inputs, Unfilled};
 use super::operation::{Change, Operation};
 use crate::cluster::ObjectRef;
 use crate::findings::{Applicability, Finding};
@@ -20,6 +20,8 @@ pub enum Status {
     SkippedUnsafe,
     /// Waits for `--set` values for these inputs.
     NeedsInput { missing: Vec<String> },
+    /// A `--set` value the fix refuses (a limit it would lower), and why.
+    InputRefused { reason: String },
     /// Declared manual by its check: shown, never applied.
     Manual,
     /// Changes a field an earlier fix of this pass changes.
@@ -198,11 +200,12 @@ pub fn build(findings: &[Finding], inputs: &Inputs, allow_unsafe: bool) -> Plan 
             continue;
         };
         let mut missing = Vec::new();
+        let mut refused = None;
         let mut operations = Vec::new();
         for op in &fix.operations {
             match inputs.fill(op) {
                 Ok(filled) => operations.push(filled),
-                Err(names) => {
+                Err(Unfilled::Missing(names)) => {
                     for name in names {
                         if !missing.contains(&name) {
                             missing.push(name);
@@ -210,9 +213,13 @@ pub fn build(findings: &[Finding], inputs: &Inputs, allow_unsafe: bool) -> Plan 
                     }
                     operations.push(op.clone());
                 }
+                Err(Unfilled::Refused(reason)) => {
+                    refused.get_or_insert(reason);
+                    operations.push(op.clone());
+                }
             }
         }
-        let applicability = if missing.is_empty() {
+        let applicability = if missing.is_empty() && refused.is_none() {
             operations
                 .iter()
                 .map(|o| o.applicability)
@@ -223,6 +230,9 @@ pub fn build(findings: &[Finding], inputs: &Inputs, allow_unsafe: bool) -> Plan 
         };
         let status = match applicability {
             _ if !missing.is_empty() => Status::NeedsInput { missing },
+            _ if refused.is_some() => Status::InputRefused {
+                reason: refused.expect("some"),
+            },
             Applicability::Safe => Status::Ready,
             Applicability::Unsafe if allow_unsafe => Status::Ready,
             Applicability::Unsafe => Status::SkippedUnsafe,

@@ -45,7 +45,8 @@ fn fix_with(
         outcome.expect("every planned operation applies");
     }
     let fixed: Vec<&Finding> = report.findings.iter().collect();
-    verify(&checks, &report.findings, &fixed, &changed)
+    let after = engine::run(&checks, &changed, String::new()).findings;
+    verify(&report.findings, &fixed, &after)
 }
 
 fn counts(v: &Verification) -> (usize, usize, usize) {

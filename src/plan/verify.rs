@@ -10,9 +10,7 @@ use serde::Serialize;
 use super::apply::{ApplyError, apply};
 use super::objects;
 use super::operation::Operation;
-use crate::catalogue::Check;
 use crate::cluster::{ClusterView, ObjectRef};
-use crate::engine;
 use crate::findings::Finding;
 
 /// What re-running the checks said.
@@ -37,23 +35,17 @@ fn key(f: &Finding) -> (&str, &ObjectRef) {
     (f.code.as_str(), &f.subject)
 }
 
-/// Run `checks` on `after` and compare with `before` (everything they found
-/// before the change) and `fixed` (the findings the change was meant to fix).
-pub fn verify(
-    checks: &[&Check],
-    before: &[Finding],
-    fixed: &[&Finding],
-    after: &ClusterView,
-) -> Verification {
-    let report = engine::run(checks, after, "verify".to_string());
-    let now: BTreeSet<_> = report.findings.iter().map(key).collect();
+/// Compare what the checks find after the change (`after`) with what they
+/// found before it (`before`) and the findings the change was meant to fix
+/// (`fixed`).
+pub fn verify(before: &[Finding], fixed: &[&Finding], after: &[Finding]) -> Verification {
+    let now: BTreeSet<_> = after.iter().map(key).collect();
     let was: BTreeSet<_> = before.iter().map(key).collect();
     let (remaining, cleared): (Vec<Finding>, Vec<Finding>) = fixed
         .iter()
         .map(|f| (*f).clone())
         .partition(|f| now.contains(&key(f)));
-    let new = report
-        .findings
+    let new = after
         .iter()
         .filter(|f| !was.contains(&key(f)))
         .cloned()
@@ -90,6 +82,7 @@ mod tests {
     use super::*;
     use crate::analyzers::testing::fixture;
     use crate::catalogue::Catalogue;
+    use crate::engine;
     use crate::plan::{Inputs, objects, planner};
 
     /// Plan the fixes of one check on a fixture, apply every operation's JSON
@@ -112,7 +105,8 @@ mod tests {
             }
         }
         let fixed: Vec<&Finding> = report.findings.iter().collect();
-        verify(&checks, &report.findings, &fixed, &changed)
+        let after = engine::run(&checks, &changed, String::new()).findings;
+        verify(&report.findings, &fixed, &after)
     }
 
     #[test]
@@ -140,7 +134,7 @@ mod tests {
         let view = fixture("training-pipeline");
         let report = engine::run(&checks, &view, String::new());
         let fixed: Vec<&Finding> = report.findings.iter().collect();
-        let v = verify(&checks, &report.findings, &fixed, &view);
+        let v = verify(&report.findings, &fixed, &report.findings);
         assert!(v.cleared.is_empty() && v.new.is_empty());
         assert_eq!(v.remaining.len(), report.findings.len());
         assert!(!v.is_clean());
@@ -151,7 +145,8 @@ mod tests {
         // As if the change had broken the trainer: before it nothing fired.
         let catalogue = Catalogue::load(&[]).unwrap();
         let checks = catalogue.select(&["WKL001".to_string()], &[]).unwrap();
-        let v = verify(&checks, &[], &[], &fixture("training-pipeline"));
+        let after = engine::run(&checks, &fixture("training-pipeline"), String::new()).findings;
+        let v = verify(&[], &[], &after);
         assert_eq!(v.new.len(), 1, "{v:#?}");
         assert_eq!(v.new[0].subject.name, "train-lstm");
         assert!(!v.is_clean());

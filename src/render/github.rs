@@ -33,6 +33,14 @@ pub fn render(report: &Report, out: &mut dyn Write) -> Result<()> {
             escape_data(&message)
         )?;
     }
+    for c in report.errored() {
+        writeln!(
+            out,
+            "::error title={}::{}",
+            escape_property(&format!("{} failed to run", c.code)),
+            escape_data(c.reason.as_deref().unwrap_or_default())
+        )?;
+    }
     let s = &report.summary;
     writeln!(
         out,

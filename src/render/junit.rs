@@ -19,6 +19,11 @@ pub fn render(report: &Report, out: &mut dyn Write) -> Result<()> {
                 s.set_message(check.reason.clone().unwrap_or_default());
                 s
             }
+            CheckStatus::Error => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(check.reason.clone().unwrap_or_default());
+                s
+            }
             CheckStatus::Fail => {
                 let findings: Vec<_> = report
                     .findings

@@ -57,6 +57,20 @@ pub fn render(report: &Report, out: &mut dyn Write) -> Result<()> {
         }
         writeln!(out, "</details>\n")?;
     }
+    let errored: Vec<_> = report.errored().collect();
+    if !errored.is_empty() {
+        writeln!(out, "**Checks that failed to run**\n")?;
+        for c in errored {
+            writeln!(
+                out,
+                "- {} {}: {}",
+                c.code,
+                cell(&c.title),
+                cell(c.reason.as_deref().unwrap_or_default())
+            )?;
+        }
+        writeln!(out)?;
+    }
     let skipped: Vec<_> = report
         .checks
         .iter()

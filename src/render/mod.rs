@@ -63,3 +63,59 @@ pub fn render(
 pub fn summary_line(report: &Report) -> String {
     table::summary(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+    use crate::findings::{CheckResult, CheckStatus, Severity};
+
+    /// A run where one check failed to run: every format says so.
+    #[test]
+    fn a_check_that_failed_to_run_shows_in_every_format() {
+        let failed = CheckResult {
+            code: "WKL004".into(),
+            name: "crash-loop".into(),
+            title: "Container crash-looping".into(),
+            severity: Severity::Error,
+            status: CheckStatus::Error,
+            reason: Some("the check failed to run (index out of bounds)".into()),
+            findings: 0,
+        };
+        let report = Report::new("snapshot s".into(), vec![failed], Vec::new(), Vec::new());
+        assert_eq!(report.summary.errored, 1);
+        let catalogue = Catalogue::load(&[]).unwrap();
+        let rules: Vec<&CheckSpec> = catalogue
+            .select(&["WKL004".into()], &[])
+            .unwrap()
+            .into_iter()
+            .map(|c| &c.spec)
+            .collect();
+        let style = Style {
+            color: false,
+            width: Some(100),
+        };
+        for format in [
+            Format::Table,
+            Format::Json,
+            Format::Junit,
+            Format::Sarif,
+            Format::Github,
+            Format::Markdown,
+        ] {
+            let mut out = Vec::new();
+            render(&report, &rules, format, style, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                text.contains("index out of bounds"),
+                "{format:?} does not say it:\n{text}"
+            );
+            if format == Format::Json {
+                assert!(text.contains(r#""status": "error""#), "{text}");
+            }
+            if format == Format::Sarif {
+                assert!(text.contains(r#""executionSuccessful": false"#), "{text}");
+            }
+        }
+    }
+}

@@ -100,7 +100,39 @@ pub fn render(report: &Report, rules: &[&CheckSpec], out: &mut dyn Write) -> Res
         .version(env!("CARGO_PKG_VERSION").to_string())
         .rules(descriptors)
         .build();
-    let run = sarif::Run::builder().tool(driver).results(results).build();
+    // A check that failed to run is a tool execution notification, and the
+    // invocation did not succeed.
+    let notifications: Vec<sarif::Notification> = report
+        .errored()
+        .map(|c| {
+            sarif::Notification::builder()
+                .message(&format!(
+                    "{} failed to run: {}",
+                    c.code,
+                    c.reason.as_deref().unwrap_or_default()
+                ))
+                .level(serde_json::json!("error"))
+                .associated_rule(
+                    sarif::ReportingDescriptorReference::builder()
+                        .id(c.code.clone())
+                        .build(),
+                )
+                .build()
+        })
+        .collect();
+    let run = if notifications.is_empty() {
+        sarif::Run::builder().tool(driver).results(results).build()
+    } else {
+        let invocation = sarif::Invocation::builder()
+            .execution_successful(false)
+            .tool_execution_notifications(notifications)
+            .build();
+        sarif::Run::builder()
+            .tool(driver)
+            .results(results)
+            .invocations(vec![invocation])
+            .build()
+    };
     let log = sarif::Sarif::builder()
         .version(sarif::Version::V2_1_0.to_string())
         .runs(vec![run])

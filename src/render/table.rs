@@ -45,6 +45,20 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> Result<()> 
         writeln!(out, "{table}")?;
         writeln!(out)?;
     }
+    let errored: Vec<_> = report.errored().collect();
+    if !errored.is_empty() {
+        writeln!(out, "{}", "Checks that failed to run".red().bold())?;
+        for c in errored {
+            writeln!(
+                out,
+                "  {} {}: {}",
+                c.code,
+                c.title,
+                c.reason.as_deref().unwrap_or_default()
+            )?;
+        }
+        writeln!(out)?;
+    }
     let (lacking, not_applicable): (Vec<_>, Vec<_>) = report
         .checks
         .iter()

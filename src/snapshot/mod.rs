@@ -2,7 +2,7 @@
 //! ClusterView. Every error names the file, and the line or object, that broke.
 
 mod objects;
-mod redact;
+pub mod redact;
 mod save;
 
 use std::fs;

@@ -22,6 +22,18 @@ static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// Whether a field or variable name looks like it holds a credential.
+pub fn is_credential_name(name: &str) -> bool {
+    CREDENTIAL_NAME.is_match(name)
+}
+
+/// A text with the password (or token) of every URL in it redacted.
+pub fn redact_urls(text: &str) -> String {
+    let mut value = Value::String(text.to_string());
+    walk(&mut value);
+    value.as_str().unwrap_or_default().to_string()
+}
+
 /// Redact an object in place.
 pub fn redact(object: &mut Value) {
     if object.get("kind").and_then(Value::as_str) == Some("Secret") {

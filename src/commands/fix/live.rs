@@ -10,18 +10,21 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use colored::Colorize;
 
-use super::{Context, Exit, fixed_findings, print_plan, print_verification};
+use super::{
+    Context, Exit, exit_with, fixed_findings, print_plan, print_verification, report_errored,
+};
 use crate::analyzers::text::plural;
 use crate::catalogue::Check;
+use crate::changes::client::Cluster as _;
 use crate::changes::client::KubeCluster;
 use crate::changes::executor::{Executor, Outcome, Replan};
-use crate::changes::journal::Journal;
+use crate::changes::journal::{ClusterIdentity, Journal};
 use crate::cli::{DryRun, FixArgs};
 use crate::cluster::{ClusterView, ObjectRef};
-use crate::collect::{self, Options, Scope};
-use crate::engine;
+use crate::collect::{self, Scope};
 use crate::findings::Finding;
 use crate::kafka::{RdkafkaTopicAdmin, TopicAdmin};
+use crate::pipeline::{Pipeline, Source};
 use crate::plan::{self, Inputs, Plan, Planned, Status, objects};
 
 /// Collections at most: the first, then one after each pass of changes. A
@@ -34,16 +37,19 @@ const KAFKA_TIMEOUT: Duration = Duration::from_secs(15);
 pub fn run(
     args: &FixArgs,
     ctx: &Context,
-    checks: &[&Check],
+    pipeline: &Pipeline<'_>,
     inputs: &Inputs,
-    scope: &Scope,
+    scope: Scope,
     out: &mut dyn Write,
 ) -> Result<Exit> {
-    let wanted = collect::Plan::for_checks(checks);
-    let collect = || collect::live(&args.cluster, scope, &wanted, Options::default());
-    let first = collect()?;
-    let report = engine::run(checks, &first.view, first.source.clone());
-    let plan = plan::planner::build(&report.findings, inputs, args.unsafe_fixes);
+    let source = Source::Live {
+        cluster: &args.cluster,
+        scope,
+        progress: false,
+    };
+    let first = pipeline.run(&source)?;
+    let errored = report_errored(&first.report, out)?;
+    let plan = plan::planner::build(&first.report.findings, inputs, args.unsafe_fixes);
     let ready = plan.ready().count();
     let ready_text = match args.dry_run {
         Some(DryRun::Client) => "ready (dry run: not applied)",
@@ -65,11 +71,12 @@ pub fn run(
             writeln!(out)?;
             writeln!(out, "Nothing to apply.")?;
         }
-        return Ok(if report.findings.is_empty() {
+        let exit = if first.report.findings.is_empty() {
             Exit::Ok
         } else {
             Exit::Findings
-        });
+        };
+        return Ok(exit_with(exit, errored));
     }
 
     let cluster = KubeCluster::connect(&args.cluster)?;
@@ -99,21 +106,32 @@ pub fn run(
         )?;
         let mut refused = 0;
         for p in plan.ready() {
-            let outcome = executor.apply(p, &mut replanner(&mut view, checks, inputs, args, p));
+            let outcome = executor.apply(p, &mut replanner(&mut view, pipeline, inputs, args, p));
             if matches!(outcome, Outcome::Failed { .. }) {
                 refused += 1;
             }
             let text = outcome_text(&outcome, true);
             writeln!(out, "  {}: {text}", p.label())?;
         }
-        return Ok(if refused > 0 {
-            Exit::Error
-        } else {
-            Exit::Findings
-        });
+        return Ok(exit_with(
+            if refused > 0 {
+                Exit::Error
+            } else {
+                Exit::Findings
+            },
+            errored,
+        ));
     }
 
-    confirm(args, ctx, &plan, &first.source)?;
+    confirm(args, ctx, plan.ready(), &first.report.source)?;
+    // What the person confirmed: the fixes shown ready, and those shown
+    // isolated, which later passes apply once the field is free.
+    let mut confirmed: BTreeSet<(String, ObjectRef)> = plan
+        .planned
+        .iter()
+        .filter(|p| matches!(p.status, Status::Ready | Status::Isolated { .. }))
+        .map(key)
+        .collect();
     let dir = match args.journal_dir.clone().or_else(|| ctx.journal_dir.clone()) {
         Some(dir) => dir,
         None => bail!(
@@ -121,21 +139,46 @@ pub fn run(
              nothing was changed"
         ),
     };
-    let mut journal = Journal::create(&dir, &cluster.server, &first.source)?;
+    let identity = ClusterIdentity {
+        server: cluster.server.clone(),
+        uid: cluster.identity(),
+    };
+    let mut journal = Journal::create(&dir, &identity, &first.report.source)?;
 
-    let initial = report.findings;
+    let initial = first.report.findings;
     let mut view = first.view;
     let mut plan = plan;
+    let mut after = initial.clone();
     let mut attempted: BTreeSet<(String, ObjectRef)> = BTreeSet::new();
+    let mut deferred: Vec<Planned> = Vec::new();
     let mut done: Vec<Planned> = Vec::new();
     let mut failures = 0;
     let mut converged = false;
     writeln!(out)?;
     for pass in 1..=MAX_PASSES {
-        let ready: Vec<Planned> = plan
+        let fresh: Vec<Planned> = plan
             .ready()
-            .filter(|p| !attempted.contains(&(p.code.clone(), p.subject.clone())))
+            .filter(|p| !attempted.contains(&key(p)) && !deferred.iter().any(|d| key(d) == key(p)))
             .cloned()
+            .collect();
+        // A fix that was not in the plan the person confirmed (a finding that
+        // appeared, or became ready, since) is shown and asked for again, or
+        // left for the next run.
+        let unconfirmed: Vec<Planned> = fresh
+            .iter()
+            .filter(|p| !confirmed.contains(&key(p)))
+            .cloned()
+            .collect();
+        if !unconfirmed.is_empty() {
+            if confirm_again(args, ctx, &unconfirmed, &view, out)? {
+                confirmed.extend(unconfirmed.iter().map(key));
+            } else {
+                deferred.extend(unconfirmed);
+            }
+        }
+        let ready: Vec<Planned> = fresh
+            .into_iter()
+            .filter(|p| confirmed.contains(&key(p)))
             .collect();
         if ready.is_empty() {
             converged = true;
@@ -150,13 +193,13 @@ pub fn run(
             format!("Pass {pass}: applying {} fix(es)", ready.len()).bold()
         )?;
         for p in &ready {
-            attempted.insert((p.code.clone(), p.subject.clone()));
+            attempted.insert(key(p));
             let mut executor = Executor {
                 cluster: &cluster,
                 topics,
                 journal: Some(&mut journal),
             };
-            let outcome = executor.apply(p, &mut replanner(&mut view, checks, inputs, args, p));
+            let outcome = executor.apply(p, &mut replanner(&mut view, pipeline, inputs, args, p));
             match outcome {
                 Outcome::Done { .. } => done.push(p.clone()),
                 Outcome::Failed { .. } => failures += 1,
@@ -165,22 +208,34 @@ pub fn run(
             let text = outcome_text(&outcome, false);
             writeln!(out, "  {}: {text}", p.label())?;
         }
-        let again = collect()?;
+        let again = pipeline.run(&source)?;
         view = again.view;
-        let report = engine::run(checks, &view, again.source);
-        plan = plan::planner::build(&report.findings, inputs, args.unsafe_fixes);
+        after = again.report.findings;
+        plan = plan::planner::build(&after, inputs, args.unsafe_fixes);
     }
 
-    // Every selected check runs again, so checks that depended on the fixed
+    // Every selected check ran again, so checks that depended on the fixed
     // ones are verified too.
     let fixed = fixed_findings(&initial, done.iter());
-    let verification = plan::verify(checks, &initial, &fixed, &view);
+    let verification = plan::verify(&initial, &fixed, &after);
     print_verification(
         "Verify (the checks again on the cluster as it is now)",
         &verification,
         !attempted.is_empty(),
         out,
     )?;
+    if !deferred.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            "Not applied: new since the plan was confirmed (run mlopsctl fix again to see and confirm them):"
+                .bold()
+        )?;
+        for p in &deferred {
+            writeln!(out, "  {}: {}", p.label(), p.message)?;
+        }
+    }
     writeln!(out)?;
     writeln!(
         out,
@@ -197,13 +252,47 @@ pub fn run(
             journal.path().display()
         );
     }
-    Ok(if failures > 0 {
+    let exit = if failures > 0 {
         Exit::Error
     } else if verification.is_clean() && plan.planned.is_empty() && plan.unfixable.is_empty() {
         Exit::Ok
     } else {
         Exit::Findings
-    })
+    };
+    Ok(exit_with(exit, errored))
+}
+
+/// A fix's identity across passes: its check and its subject.
+fn key(p: &Planned) -> (String, ObjectRef) {
+    (p.code.clone(), p.subject.clone())
+}
+
+/// Fixes not in the confirmed plan: on a terminal without `--yes`, show
+/// them with their diffs and ask; otherwise leave them for the next run.
+fn confirm_again(
+    args: &FixArgs,
+    ctx: &Context,
+    fixes: &[Planned],
+    view: &ClusterView,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    if args.yes || !ctx.interactive {
+        return Ok(false);
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", "New since the plan was confirmed:".bold())?;
+    let plan = Plan {
+        planned: fixes.to_vec(),
+        unfixable: Vec::new(),
+    };
+    print_plan(&plan, view, "cluster", &[], "ready", ctx.style.color, out)?;
+    out.flush()?;
+    let changes: usize = fixes.iter().map(|p| p.operations.len()).sum();
+    eprint!("Apply these {changes} change(s) too? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
 /// One fix's outcome, for the pass's list.
@@ -239,10 +328,11 @@ fn outcome_text(outcome: &Outcome, dry_run: bool) -> String {
 }
 
 /// Re-plan one fix on the object as it is now: put it into the view, run the
-/// fix's check again, and plan its finding for the same subject.
+/// fix's check again (suppressions included), and plan its finding for the
+/// same subject.
 fn replanner<'a>(
     view: &'a mut ClusterView,
-    checks: &'a [&'a Check],
+    pipeline: &'a Pipeline<'a>,
     inputs: &'a Inputs,
     args: &'a FixArgs,
     planned: &'a Planned,
@@ -252,12 +342,13 @@ fn replanner<'a>(
         if let Err(e) = objects::put(view, target, fresh.cloned()) {
             return Replan::Gone(format!("cannot read {target} again: {e:#}"));
         }
-        let check: Vec<&Check> = checks
+        let check: Vec<&Check> = pipeline
+            .checks
             .iter()
             .copied()
             .filter(|c| c.spec.code == planned.code)
             .collect();
-        let report = engine::run(&check, view, String::new());
+        let report = pipeline.judge_with(&check, view, String::new());
         let Some(finding) = report
             .findings
             .iter()
@@ -284,11 +375,16 @@ fn replanner<'a>(
 }
 
 /// Ask on a terminal; elsewhere require `--yes`.
-fn confirm(args: &FixArgs, ctx: &Context, plan: &Plan, source: &str) -> Result<()> {
+fn confirm<'a>(
+    args: &FixArgs,
+    ctx: &Context,
+    ready: impl Iterator<Item = &'a Planned>,
+    source: &str,
+) -> Result<()> {
     if args.yes {
         return Ok(());
     }
-    let changes: usize = plan.ready().map(|p| p.operations.len()).sum();
+    let changes: usize = ready.map(|p| p.operations.len()).sum();
     if !ctx.interactive {
         bail!(
             "not applying {changes} change(s) without confirmation: pass --yes (or --dry-run to \

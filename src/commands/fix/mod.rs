@@ -15,58 +15,89 @@ use serde_json::Value;
 mod live;
 
 use super::{Context, Exit, Setup};
-use crate::catalogue::Check;
 use crate::changes::journal;
 use crate::cli::FixArgs;
 use crate::cluster::{ClusterView, ObjectRef};
 use crate::collect::Scope;
 use crate::findings::Finding;
+use crate::pipeline::{self, Pipeline, Source};
 use crate::plan::restart::NOW;
 use crate::plan::{
     self, Change, Inputs, Operation, Plan, Planned, Status, Verification, diff, objects,
 };
-use crate::{engine, snapshot};
+use crate::report::Report;
 
 pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
     let setup = Setup::load(args.config.as_deref(), &args.checks.dirs, ctx)?;
-    let config = &setup.config;
-    let checks = setup.catalogue.select(&args.codes, &config.ignore)?;
+    // The CODES select, as --select does for doctor; the config's select,
+    // ignore and suppressions apply as they do for doctor.
+    let pipeline = setup.pipeline(&args.codes, &[], &ctx.today, None)?;
     let mut pairs = args.set.clone();
     if !pairs.iter().any(|p| p.starts_with(&format!("{NOW}="))) {
         pairs.insert(0, format!("{NOW}={}", journal::now()));
     }
     let inputs = Inputs::parse(&pairs)?;
     colored::control::set_override(ctx.style.color);
+    let namespace = if args.all_namespaces {
+        None
+    } else {
+        args.namespace
+            .as_deref()
+            .or(setup.config.namespace.as_deref())
+    };
     match &args.snapshot {
-        Some(path) => from_snapshot(path, args, ctx, &checks, &inputs, out),
+        Some(path) => from_snapshot(path, namespace, args, ctx, &pipeline, &inputs, out),
         None => {
-            let namespace = if args.all_namespaces {
-                None
-            } else {
-                args.namespace.as_deref().or(config.namespace.as_deref())
-            };
             let scope = Scope::from_flags(namespace, args.all_namespaces);
-            live::run(args, ctx, &checks, &inputs, &scope, out)
+            live::run(args, ctx, &pipeline, &inputs, scope, out)
         }
     }
+}
+
+/// Checks that failed to run, said before the plan; their findings (and
+/// fixes) are unknown, so the run ends with exit 2 whatever else happens.
+fn report_errored(report: &Report, out: &mut dyn Write) -> Result<bool> {
+    let mut any = false;
+    for c in report.errored() {
+        any = true;
+        writeln!(
+            out,
+            "{}",
+            format!(
+                "{} failed to run: {}",
+                c.code,
+                c.reason.as_deref().unwrap_or_default()
+            )
+            .red()
+        )?;
+    }
+    Ok(any)
+}
+
+/// The exit code, or 2 when a check failed to run.
+fn exit_with(exit: Exit, errored: bool) -> Exit {
+    if errored { Exit::Error } else { exit }
 }
 
 /// From a snapshot nothing can be applied: plan, verify on a copy of the
 /// snapshot, and write the patches for a person to apply.
 fn from_snapshot(
     path: &Path,
+    namespace: Option<&str>,
     args: &FixArgs,
     ctx: &Context,
-    checks: &[&Check],
+    pipeline: &Pipeline<'_>,
     inputs: &Inputs,
     out: &mut dyn Write,
 ) -> Result<Exit> {
-    let view = snapshot::load(path)?;
-    let report = engine::run(checks, &view, format!("snapshot {}", path.display()));
+    let source = Source::Snapshot { path, namespace };
+    let first = pipeline.run(&source)?;
+    let (view, report) = (first.view, first.report);
+    let errored = report_errored(&report, out)?;
     let plan = plan::planner::build(&report.findings, inputs, args.unsafe_fixes);
 
     // Offline apply: the ready fixes, in order, on a copy of the snapshot.
-    let mut changed = snapshot::load(path)?;
+    let mut changed = pipeline::load_snapshot(path, namespace)?;
     let mut outcomes = Vec::new();
     for p in plan.ready() {
         let ops: Vec<&Operation> = p.operations.iter().collect();
@@ -80,8 +111,8 @@ fn from_snapshot(
         .map(|(p, _)| p)
         .collect();
     let fixed = fixed_findings(&report.findings, applied.iter().copied());
-    let originating = originating(checks, applied.iter().copied());
-    let verification = plan::verify(&originating, &report.findings, &fixed, &changed);
+    let after = pipeline.judge(&changed, "verify".into());
+    let verification = plan::verify(&report.findings, &fixed, &after.findings);
 
     let ready_text = if args.patch_file.is_some() {
         "ready, in the patch file"
@@ -126,7 +157,10 @@ fn from_snapshot(
         && plan.planned.iter().all(|p| p.status == Status::Ready)
         && outcomes.iter().all(Option::is_none)
         && verification.is_clean();
-    Ok(if done { Exit::Ok } else { Exit::Findings })
+    Ok(exit_with(
+        if done { Exit::Ok } else { Exit::Findings },
+        errored,
+    ))
 }
 
 /// The findings these fixes were made for.
@@ -141,18 +175,6 @@ fn fixed_findings<'a, 'p>(
                 .clone()
                 .any(|p| p.code == f.code && p.subject == f.subject)
         })
-        .collect()
-}
-
-/// The checks whose findings these fixes are for.
-fn originating<'c, 'p>(
-    checks: &[&'c Check],
-    fixes: impl Iterator<Item = &'p Planned> + Clone,
-) -> Vec<&'c Check> {
-    checks
-        .iter()
-        .copied()
-        .filter(|c| fixes.clone().any(|p| p.code == c.spec.code))
         .collect()
 }
 
@@ -245,6 +267,7 @@ fn status_text(status: &Status, ready: &str) -> String {
                 .join(" ")
         ),
         Status::Manual => "shown only: a person must make this change".into(),
+        Status::InputRefused { reason } => format!("not applied: {reason}"),
         Status::Isolated { by } => format!(
             "isolated: it changes the same field as {by}; run fix again once that is applied"
         ),
