@@ -259,7 +259,7 @@ impl Etcd {
             .args(["--listen-peer-urls", &peer_url])
             .args(["--initial-advertise-peer-urls", &peer_url])
             .args(["--initial-cluster", &format!("envtest={peer_url}")]);
-        let pid = spawn(command, &log, &etcd);
+        let pid = spawn_process(command, &log, &etcd);
         wait_until(
             || std::net::TcpStream::connect(("127.0.0.1", client)).is_ok() && process_alive(pid),
             &[&log],
@@ -311,7 +311,7 @@ impl ApiServer {
                 "--service-account-signing-key-file={}",
                 etcd.dir.join("sa.key").display()
             ));
-        let pid = spawn(command, &log, &binary);
+        let pid = spawn_process(command, &log, &binary);
         let rest = Rest::new(&url, ADMIN_TOKEN);
         wait_until(
             || {
@@ -356,7 +356,7 @@ fn start_controllers(etcd: &Etcd, cluster: &Cluster) -> u32 {
             etcd.dir.join("certs-shared/apiserver.crt").display()
         ))
         .args(["--leader-elect=false", "--secure-port=0", "--controllers=*"]);
-    let pid = spawn(command, &log, &binary);
+    let pid = spawn_process(command, &log, &binary);
     wait_until(
         || {
             assert!(
@@ -498,7 +498,7 @@ extern "C" fn stop_all() {
 }
 
 /// SIGTERM, a moment to finish, then SIGKILL.
-fn stop(pid: u32) {
+pub fn stop(pid: u32) {
     let pid = pid as libc::pid_t;
     // SAFETY: signals to a child of ours, by pid.
     unsafe {
@@ -524,7 +524,7 @@ fn process_alive(pid: u32) -> bool {
 type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 
 /// Start a process from the launcher thread, its output to `log`; returns its pid.
-fn spawn(mut command: Command, log: &Path, binary: &Path) -> u32 {
+pub fn spawn_process(mut command: Command, log: &Path, binary: &Path) -> u32 {
     static LAUNCHER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
     let launcher = LAUNCHER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();

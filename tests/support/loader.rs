@@ -142,9 +142,45 @@ pub fn fixture_objects(fixture: &Path) -> Vec<Value> {
 
 /// Load a fixture folder into the cluster behind `rest`.
 pub fn load_fixture(rest: &Rest, fixture: &Path) -> Loaded {
-    let mut loaded = Loaded::default();
     install_crds(rest, &custom_groups(fixture));
-    let mut objects = fixture_objects(fixture);
+    load_objects(rest, fixture_objects(fixture), fixture)
+}
+
+/// Some objects of a fixture, `(kind, name)`, into namespace `ns` of a
+/// shared cluster (a test's own namespace), each changed by `edit` first.
+pub fn load_into_namespace(
+    rest: &Rest,
+    fixture: &Path,
+    wanted: &[(&str, &str)],
+    ns: &str,
+    edit: &dyn Fn(&mut Value),
+) -> Loaded {
+    install_crds(rest, &custom_groups(fixture));
+    let objects: Vec<Value> = fixture_objects(fixture)
+        .into_iter()
+        .filter(|o| {
+            wanted
+                .iter()
+                .any(|(k, n)| o["kind"] == *k && o["metadata"]["name"] == *n)
+        })
+        .map(|mut o| {
+            o["metadata"]["namespace"] = json!(ns);
+            edit(&mut o);
+            o
+        })
+        .collect();
+    assert_eq!(
+        objects.len(),
+        wanted.len(),
+        "{wanted:?} in {}",
+        fixture.display()
+    );
+    load_objects(rest, objects, fixture)
+}
+
+/// Create these objects, owners first.
+fn load_objects(rest: &Rest, mut objects: Vec<Value>, fixture: &Path) -> Loaded {
+    let mut loaded = Loaded::default();
     objects.sort_by_key(rank);
 
     for o in &objects {

@@ -103,11 +103,26 @@ impl Rest {
 
     /// Merge-patch an object (or its `status` subresource with `sub`).
     pub fn merge_patch(&self, object: &Value, sub: Option<&str>, patch: &Value) -> Value {
+        self.patch(object, sub, "application/merge-patch+json", patch)
+    }
+
+    /// Patch a built-in object as `kubectl patch` does: lists of containers,
+    /// env and ports merged by name.
+    pub fn strategic_patch(&self, object: &Value, patch: &Value) -> Value {
+        self.patch(
+            object,
+            None,
+            "application/strategic-merge-patch+json",
+            patch,
+        )
+    }
+
+    fn patch(&self, object: &Value, sub: Option<&str>, content_type: &str, patch: &Value) -> Value {
         let mut path = object_path(object);
         if let Some(sub) = sub {
             path = format!("{path}/{sub}");
         }
-        let (code, answer) = self.send("PATCH", &path, "application/merge-patch+json", Some(patch));
+        let (code, answer) = self.send("PATCH", &path, content_type, Some(patch));
         assert!(
             (200..300).contains(&code),
             "cannot patch {} {}: {code} {answer}",
@@ -216,6 +231,8 @@ fn other_kind(kind: &str) -> Option<(&'static str, bool)> {
         "ResourceQuota" => ("resourcequotas", true),
         "LimitRange" => ("limitranges", true),
         "PriorityClass" => ("priorityclasses", false),
+        "MutatingAdmissionPolicy" => ("mutatingadmissionpolicies", false),
+        "MutatingAdmissionPolicyBinding" => ("mutatingadmissionpolicybindings", false),
         _ => return None,
     })
 }
