@@ -32,6 +32,23 @@ fn mlopsctl(args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap(), json, stderr)
 }
 
+/// mlopsctl for a command that prints no report: (exit code, stdout, stderr).
+fn mlopsctl_status(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("mlopsctl")
+        .unwrap()
+        .env_clear()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .timeout(Duration::from_secs(120))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 /// A copy of the fixture without what only a kubelet or a broker shows.
 fn without_kubelet(fixture: &Path, to: &Path, keep_kafka: bool) {
     for entry in std::fs::read_dir(fixture).unwrap().flatten() {
@@ -135,6 +152,34 @@ fn parity(name: &str) {
         only_live.iter().all(needs_kubelet) && only_offline.is_empty(),
         "{name}: only live {only_live:#?}\nonly offline {only_offline:#?}\nskipped on load: {:#?}\n{stderr}",
         loaded.skipped
+    );
+    // What was read live, saved, reads back offline to the same findings.
+    let saved = tmp.path().join("saved");
+    let (code, _, save_err) = mlopsctl_status(&[
+        "snapshot",
+        "save",
+        s(&saved),
+        "--kubeconfig",
+        s(&kubeconfig),
+        "-A",
+        "--select",
+        &codes,
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{name}: snapshot save: {save_err}");
+    let (_, replayed, _) = mlopsctl(&[
+        "doctor",
+        "--snapshot",
+        s(&saved),
+        "-o",
+        "json",
+        "--select",
+        &codes,
+    ]);
+    assert_eq!(
+        headlines(&replayed, Some(&loaded)),
+        l,
+        "{name}: snapshot save then doctor --snapshot"
     );
     // What needs a kubelet, listed per fixture: what the fixture's logs and
     // probes alone show, and the aggregated APIs that need running pods.

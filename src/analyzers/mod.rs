@@ -112,6 +112,14 @@ pub trait Analyzer: Send + Sync + std::fmt::Debug {
     /// Judge the view. `Err` skips the check with that reason
     /// (e.g. "not applicable: no Seldon resources").
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String>;
+
+    /// Whether `value`, found under `name` (or in a URL, with no name), is
+    /// public knowledge this analyzer judges — a product's well-known
+    /// default credential — that `snapshot save` keeps rather than redacts,
+    /// so the saved snapshot is judged as the cluster was.
+    fn is_public(&self, _name: &str, _value: &str) -> bool {
+        false
+    }
 }
 
 /// Extra data an analyzer reads besides objects.

@@ -76,6 +76,12 @@ static USERINFO: LazyLock<Regex> = LazyLock::new(|| {
 type Hits = Vec<(String, String, String)>;
 
 impl Analyzer for InlineCredentials {
+    /// Well-known defaults are public: a saved snapshot keeps them, so
+    /// SEC001 judges it as it judged the cluster.
+    fn is_public(&self, name: &str, value: &str) -> bool {
+        self.is_default(name, value)
+    }
+
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let mut drafts = Vec::new();
         for w in self.target.workloads(view) {
@@ -147,6 +153,21 @@ impl Analyzer for InlineCredentials {
 }
 
 impl InlineCredentials {
+    /// A default credential of a known product under this name, or a URL
+    /// carrying a default password for its scheme.
+    fn is_default(&self, name: &str, value: &str) -> bool {
+        self.mode == Mode::Default
+            && self.defaults.iter().any(|d| {
+                (d.names.is_match(name) && d.values.iter().any(|v| v == value))
+                    || USERINFO.captures(value).is_some_and(|c| {
+                        d.schemes
+                            .iter()
+                            .any(|s| s.eq_ignore_ascii_case(&c["scheme"]))
+                            && d.values.iter().any(|v| v == &c["pass"])
+                    })
+            })
+    }
+
     /// The (name, value) pairs that hold a credential this mode reports.
     fn judge(&self, pairs: &[(&str, &str)]) -> Hits {
         let mut hits = Vec::new();

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::redact::redact;
+use super::redact::{Keep, redact_keeping};
 use super::{API_FILE, COVERAGE_FILE, KAFKA_FILE, PROBES_FILE};
 use crate::cluster::{ClusterView, Kind};
 
@@ -35,8 +35,14 @@ pub fn file_name(kind: Kind) -> String {
 }
 
 /// Write `raw` (the listed objects by kind) and the view's logs and observations
-/// into `dir`, which must not exist or be empty.
-pub fn save(dir: &Path, raw: &BTreeMap<Kind, Vec<Value>>, view: &ClusterView) -> Result<Saved> {
+/// into `dir`, which must not exist or be empty; credentials are redacted
+/// except what `keep` says is public.
+pub fn save(
+    dir: &Path,
+    raw: &BTreeMap<Kind, Vec<Value>>,
+    view: &ClusterView,
+    keep: Keep<'_>,
+) -> Result<Saved> {
     if dir.exists()
         && fs::read_dir(dir)
             .with_context(|| format!("cannot list {}", dir.display()))?
@@ -52,7 +58,7 @@ pub fn save(dir: &Path, raw: &BTreeMap<Kind, Vec<Value>>, view: &ClusterView) ->
     let mut saved = Saved::default();
     for kind in &view.collected {
         let mut items = raw.get(kind).cloned().unwrap_or_default();
-        items.iter_mut().for_each(redact);
+        items.iter_mut().for_each(|i| redact_keeping(i, keep));
         saved.kinds += 1;
         saved.objects += items.len();
         let list = json!({
@@ -165,7 +171,7 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("snap");
-        let saved = save(&out, &raw, &view).unwrap();
+        let saved = save(&out, &raw, &view, &|_, _| false).unwrap();
         assert_eq!(
             saved,
             Saved {
@@ -186,7 +192,7 @@ mod tests {
         assert_eq!(back.coverage, view.coverage);
         assert_eq!(back.api, view.api);
         assert!(
-            save(&out, &raw, &view)
+            save(&out, &raw, &view, &|_, _| false)
                 .unwrap_err()
                 .to_string()
                 .contains("is not empty")

@@ -315,7 +315,15 @@ fn print_operation(
                     topic["spec"][field] = plan::placeholder(&input.name);
                 }
             }
-            let yaml = |v: Option<&Value>| v.map(diff::yaml).unwrap_or_default();
+            // Credentials in the object are shown redacted, like everywhere else.
+            let yaml = |v: Option<&Value>| {
+                v.map(|v| {
+                    let mut shown = v.clone();
+                    crate::snapshot::redact(&mut shown);
+                    diff::yaml(&shown)
+                })
+                .unwrap_or_default()
+            };
             let text = diff::unified(
                 &yaml(before.as_ref()),
                 &yaml(after.as_ref()),
