@@ -2,51 +2,17 @@
 //! an analyzer and gives it parameters; the analyzer reads the ClusterView and
 //! returns drafts of findings. Analyzers never print, never do I/O, never mutate.
 
-mod api_latency;
-mod autoscaler_conflicts;
-mod autoscaler_status;
-mod autoscaler_targets;
-mod container_failures;
-mod dependency_mismatch;
-mod env;
-mod env_refs;
-mod hpa_requests;
-mod inline_credentials;
-mod kafka_consumers;
-mod kafka_reachable;
-mod kafka_topics;
-mod keda_triggers;
-mod log_signatures;
-mod metrics_api;
-mod node_pressure;
+pub mod autoscaling;
+pub mod cluster;
+pub mod kafka;
 mod pattern;
-mod probe_endpoints;
-mod probe_fit;
-mod provided_values;
 pub mod quantity;
-mod readiness_probe;
-mod required_env;
-mod rollout_status;
-mod scaling;
-mod scaling_limits;
-pub(crate) mod seldon;
-pub(crate) mod seldon_dataflow_scheduler;
-mod seldon_kafka_bootstrap;
-mod seldon_model_failures;
-mod seldon_model_requirements;
-mod seldon_pipelines;
-mod seldon_runtime_missing;
-mod seldon_server_capacity;
-mod seldon_server_scale;
-mod seldon_tracing_collector;
-mod selector_drift;
-mod servers;
-mod service_refs;
-mod serving_workers;
+pub mod security;
+pub mod seldon;
+pub mod serving;
 pub mod target;
 pub mod text;
-mod unschedulable;
-mod workload_credentials;
+pub mod workloads;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -151,43 +117,43 @@ pub struct AnalyzerDef {
 
 /// Every analyzer, by name.
 pub static ANALYZERS: &[&AnalyzerDef] = &[
-    &required_env::DEF,
-    &env_refs::DEF,
-    &container_failures::DEF,
-    &service_refs::DEF,
-    &metrics_api::DEF,
-    &hpa_requests::DEF,
-    &scaling_limits::DEF,
-    &autoscaler_conflicts::DEF,
-    &keda_triggers::DEF,
-    &inline_credentials::DEF,
-    &autoscaler_targets::DEF,
-    &autoscaler_status::DEF,
-    &probe_fit::DEF,
-    &readiness_probe::DEF,
-    &unschedulable::DEF,
-    &rollout_status::DEF,
-    &selector_drift::DEF,
-    &dependency_mismatch::DEF,
-    &serving_workers::DEF,
-    &probe_endpoints::DEF,
-    &log_signatures::DEF,
-    &workload_credentials::DEF,
-    &node_pressure::DEF,
-    &provided_values::DEF,
-    &seldon_dataflow_scheduler::DEF,
-    &seldon_pipelines::DEF,
-    &seldon_server_capacity::DEF,
-    &seldon_model_failures::DEF,
-    &seldon_server_scale::DEF,
-    &seldon_model_requirements::DEF,
-    &seldon_runtime_missing::DEF,
-    &seldon_tracing_collector::DEF,
-    &seldon_kafka_bootstrap::DEF,
-    &kafka_reachable::DEF,
-    &kafka_topics::DEF,
-    &kafka_consumers::DEF,
-    &api_latency::DEF,
+    &workloads::required_env::DEF,
+    &workloads::env_refs::DEF,
+    &workloads::container_failures::DEF,
+    &workloads::service_refs::DEF,
+    &autoscaling::metrics_api::DEF,
+    &autoscaling::hpa_requests::DEF,
+    &autoscaling::scaling_limits::DEF,
+    &autoscaling::autoscaler_conflicts::DEF,
+    &autoscaling::keda_triggers::DEF,
+    &autoscaling::inline_credentials::DEF,
+    &autoscaling::autoscaler_targets::DEF,
+    &autoscaling::autoscaler_status::DEF,
+    &workloads::probe_fit::DEF,
+    &workloads::readiness_probe::DEF,
+    &workloads::unschedulable::DEF,
+    &workloads::rollout_status::DEF,
+    &workloads::selector_drift::DEF,
+    &serving::dependency_mismatch::DEF,
+    &serving::serving_workers::DEF,
+    &serving::probe_endpoints::DEF,
+    &serving::log_signatures::DEF,
+    &security::workload_credentials::DEF,
+    &cluster::node_pressure::DEF,
+    &workloads::provided_values::DEF,
+    &seldon::dataflow_scheduler::DEF,
+    &seldon::pipelines::DEF,
+    &seldon::server_capacity::DEF,
+    &seldon::model_failures::DEF,
+    &seldon::server_scale::DEF,
+    &seldon::model_requirements::DEF,
+    &seldon::runtime_missing::DEF,
+    &seldon::tracing_collector::DEF,
+    &seldon::kafka_bootstrap::DEF,
+    &kafka::reachable::DEF,
+    &kafka::topics::DEF,
+    &kafka::consumers::DEF,
+    &cluster::api_latency::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {

@@ -200,7 +200,7 @@ async fn kafka(
 pub fn kafka_bootstrap(args: &ClusterArgs, source: &str, view: &ClusterView) -> Option<String> {
     args.kafka_bootstrap.clone().or_else(|| {
         (source == "in-cluster")
-            .then(|| crate::analyzers::seldon::configured_kafka(view))
+            .then(|| crate::analyzers::seldon::model::configured_kafka(view))
             .flatten()
     })
 }

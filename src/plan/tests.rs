@@ -74,7 +74,7 @@ fn probes_that_fit_the_server_clear_wkl005() {
 #[test]
 fn restarting_the_engine_that_lost_its_scheduler_clears_sel001() {
     let v = fix_view(
-        crate::analyzers::seldon_dataflow_scheduler::testing::lost_scheduler,
+        crate::analyzers::seldon::dataflow_scheduler::testing::lost_scheduler,
         "SEL001",
         &["now=2026-11-29T21:00:00Z"],
     );

@@ -1,0 +1,528 @@
+//! What the autoscaling analyzers share: HPA and KEDA conditions, which HPA a
+//! ScaledObject owns, the workload an autoscaler targets, evidence lines.
+
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricSpec};
+use serde_json::Value;
+
+use crate::analyzers::text::clip;
+use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef, Workload};
+
+/// One status condition, from an HPA, a ScaledObject or an APIService.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cond {
+    pub type_: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Cond {
+    pub fn is(&self, status: &str) -> bool {
+        self.status == status
+    }
+
+    /// `ScalingActive=False AmbiguousSelector: pods by selector …`, as evidence.
+    pub fn line(&self) -> String {
+        let mut out = format!("{}={}", self.type_, self.status);
+        if !self.reason.is_empty() {
+            out.push(' ');
+            out.push_str(&self.reason);
+        }
+        if !self.message.is_empty() {
+            out.push_str(": ");
+            out.push_str(&clip(&self.message, 400));
+        }
+        out
+    }
+}
+
+/// The conditions of an HPA as the controller wrote them.
+pub fn hpa_conditions(hpa: &HorizontalPodAutoscaler) -> Vec<Cond> {
+    hpa.status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .map(|c| Cond {
+            type_: c.type_.clone(),
+            status: c.status.clone(),
+            reason: c.reason.clone().unwrap_or_default(),
+            message: c.message.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub fn hpa_condition(hpa: &HorizontalPodAutoscaler, type_: &str) -> Option<Cond> {
+    hpa_conditions(hpa).into_iter().find(|c| c.type_ == type_)
+}
+
+/// `status.conditions` of a custom resource (ScaledObject, APIService).
+pub fn conditions(obj: &DynamicObject) -> Vec<Cond> {
+    let text = |c: &Value, k: &str| {
+        c.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| Cond {
+            type_: text(c, "type"),
+            status: text(c, "status"),
+            reason: text(c, "reason"),
+            message: text(c, "message"),
+        })
+        .collect()
+}
+
+pub fn condition(obj: &DynamicObject, type_: &str) -> Option<Cond> {
+    conditions(obj).into_iter().find(|c| c.type_ == type_)
+}
+
+pub fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or_default()
+}
+
+pub fn ns_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or_default()
+}
+
+pub fn hpa_ref(hpa: &HorizontalPodAutoscaler) -> ObjectRef {
+    ObjectRef::of(Kind::HorizontalPodAutoscaler, &hpa.metadata)
+}
+
+/// A reference to a custom resource with the apiVersion it was read with.
+pub fn custom_ref(obj: &DynamicObject) -> ObjectRef {
+    ObjectRef::new(
+        &obj.api_version,
+        &obj.kind,
+        obj.metadata.namespace.as_deref(),
+        name_of(&obj.metadata),
+    )
+}
+
+/// `default/orchestrator-hpa`.
+pub fn qualified(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!("{}/{}", ns_of(meta), name_of(meta))
+}
+
+/// The ScaledObject that owns an HPA, if KEDA made it: by owner reference, by
+/// the `scaledobject.keda.sh/name` label, or by the ScaledObject's `status.hpaName`.
+pub fn keda_owner<'a>(
+    view: &'a ClusterView,
+    hpa: &HorizontalPodAutoscaler,
+) -> Option<&'a DynamicObject> {
+    let ns = ns_of(&hpa.metadata);
+    let name = name_of(&hpa.metadata);
+    let by_owner = hpa
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "ScaledObject" && o.api_version.starts_with("keda.sh/"))
+        .map(|o| o.name.clone());
+    let by_label = hpa
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("scaledobject.keda.sh/name"))
+        .cloned();
+    for so_name in by_owner.into_iter().chain(by_label) {
+        if let Some(so) = view.custom_get(Kind::ScaledObject, ns, &so_name)
+            && scaled_object_hpa_name(so) == name
+        {
+            return Some(so);
+        }
+    }
+    view.custom(Kind::ScaledObject)
+        .find(|so| ns_of(&so.metadata) == ns && scaled_object_hpa_name(so) == name)
+}
+
+/// The ScaledObject an HPA says it belongs to (owner reference, else label), for
+/// when the ScaledObject itself was not collected.
+pub fn keda_owner_ref(hpa: &HorizontalPodAutoscaler) -> Option<ObjectRef> {
+    let name = hpa
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "ScaledObject" && o.api_version.starts_with("keda.sh/"))
+        .map(|o| o.name.clone())
+        .or_else(|| {
+            hpa.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("scaledobject.keda.sh/name"))
+                .cloned()
+        })?;
+    Some(ObjectRef::new(
+        &Kind::ScaledObject.api_version(),
+        Kind::ScaledObject.info().kind,
+        hpa.metadata.namespace.as_deref(),
+        &name,
+    ))
+}
+
+/// Whether an HPA carries KEDA's marks even when its ScaledObject is not in the view.
+pub fn looks_keda_made(hpa: &HorizontalPodAutoscaler) -> bool {
+    let owned = hpa
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "ScaledObject" && o.api_version.starts_with("keda.sh/"));
+    let label = |k: &str| {
+        hpa.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(k))
+            .map(String::as_str)
+    };
+    owned
+        || label("scaledobject.keda.sh/name").is_some()
+        || label("app.kubernetes.io/managed-by") == Some("keda-operator")
+}
+
+/// The HPA KEDA makes for a ScaledObject: `status.hpaName`, else the configured
+/// `spec.advanced.horizontalPodAutoscalerConfig.name`, else `keda-hpa-<name>`.
+pub fn scaled_object_hpa_name(so: &DynamicObject) -> String {
+    so.str_at("/status/hpaName")
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            so.str_at("/spec/advanced/horizontalPodAutoscalerConfig/name")
+                .filter(|n| !n.is_empty())
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("keda-hpa-{}", name_of(&so.metadata)))
+}
+
+/// (kind, name) of a ScaledObject's `spec.scaleTargetRef`; the kind defaults to Deployment.
+pub fn scaled_object_target(so: &DynamicObject) -> Option<(String, String)> {
+    let name = so.str_at("/spec/scaleTargetRef/name")?;
+    let kind = so
+        .str_at("/spec/scaleTargetRef/kind")
+        .filter(|k| !k.is_empty())
+        .unwrap_or("Deployment");
+    Some((kind.to_string(), name.to_string()))
+}
+
+/// The workload an autoscaler scales, when it is of a kind the view holds.
+pub fn target_workload<'a>(
+    view: &'a ClusterView,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Option<Workload<'a>> {
+    view.workload(kind, namespace, name)
+}
+
+/// The namespace the KEDA operator runs in: its Deployment's, else `keda`.
+pub fn keda_namespace(view: &ClusterView) -> String {
+    view.deployments
+        .iter()
+        .find(|d| {
+            name_of(&d.metadata) == "keda-operator"
+                || d.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("app.kubernetes.io/name"))
+                    .is_some_and(|n| n == "keda-operator")
+        })
+        .map(|d| ns_of(&d.metadata).to_string())
+        .unwrap_or_else(|| "keda".to_string())
+}
+
+/// The HPA's target workload.
+pub fn hpa_target<'a>(
+    view: &'a ClusterView,
+    hpa: &HorizontalPodAutoscaler,
+) -> Option<Workload<'a>> {
+    let spec = hpa.spec.as_ref()?;
+    target_workload(
+        view,
+        ns_of(&hpa.metadata),
+        &spec.scale_target_ref.kind,
+        &spec.scale_target_ref.name,
+    )
+}
+
+/// `Deployment/orchestrator`, as `kubectl get hpa` prints the reference.
+pub fn hpa_reference(hpa: &HorizontalPodAutoscaler) -> String {
+    hpa.spec
+        .as_ref()
+        .map(|s| format!("{}/{}", s.scale_target_ref.kind, s.scale_target_ref.name))
+        .unwrap_or_default()
+}
+
+pub fn metrics(hpa: &HorizontalPodAutoscaler) -> &[MetricSpec] {
+    hpa.spec
+        .as_ref()
+        .and_then(|s| s.metrics.as_deref())
+        .unwrap_or_default()
+}
+
+/// `cpu Utilization 70%`, `external s0-prometheus AverageValue 50`: one metric, readable.
+pub fn describe_metric(m: &MetricSpec) -> String {
+    let target = |t: &k8s_openapi::api::autoscaling::v2::MetricTarget| match t.type_.as_str() {
+        "Utilization" => format!(
+            "Utilization {}%",
+            t.average_utilization
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+        ),
+        "AverageValue" => format!(
+            "AverageValue {}",
+            t.average_value
+                .as_ref()
+                .map(|q| q.0.as_str())
+                .unwrap_or_default()
+        ),
+        other => format!(
+            "{other} {}",
+            t.value.as_ref().map(|q| q.0.as_str()).unwrap_or_default()
+        ),
+    };
+    if let Some(r) = &m.resource {
+        format!("resource {} {}", r.name, target(&r.target))
+    } else if let Some(r) = &m.container_resource {
+        format!(
+            "container resource {} of {} {}",
+            r.name,
+            r.container,
+            target(&r.target)
+        )
+    } else if let Some(e) = &m.external {
+        format!("external {} {}", e.metric.name, target(&e.target))
+    } else if let Some(p) = &m.pods {
+        format!("pods {} {}", p.metric.name, target(&p.target))
+    } else if let Some(o) = &m.object {
+        format!("object {} {}", o.metric.name, target(&o.target))
+    } else {
+        m.type_.clone()
+    }
+}
+
+/// Events about an object with one of these reasons, newest last, as evidence
+/// lines: `event KEDAScalerFailed (x44): error establishing …`.
+pub fn event_lines(
+    view: &ClusterView,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    reasons: &[&str],
+) -> Vec<String> {
+    view.events_for(kind, namespace, name)
+        .into_iter()
+        .filter(|e| {
+            e.reason
+                .as_deref()
+                .is_some_and(|r| reasons.is_empty() || reasons.contains(&r))
+        })
+        .map(|e| {
+            let count = e
+                .count
+                .filter(|c| *c > 1)
+                .map(|c| format!(" (x{c})"))
+                .unwrap_or_default();
+            format!(
+                "event {}{count}: {}",
+                e.reason.as_deref().unwrap_or_default(),
+                clip(e.message.as_deref().unwrap_or_default(), 400)
+            )
+        })
+        .collect()
+}
+
+/// The triggers of a ScaledObject or ScaledJob: (index, type, metadata, has authenticationRef).
+pub fn triggers(obj: &DynamicObject) -> Vec<Trigger<'_>> {
+    obj.pointer("/spec/triggers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, t)| Trigger {
+            index,
+            type_: t.get("type").and_then(Value::as_str).unwrap_or_default(),
+            metadata: t
+                .get("metadata")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            authentication_ref: t.pointer("/authenticationRef/name").and_then(Value::as_str),
+        })
+        .collect()
+}
+
+/// One trigger of a ScaledObject or ScaledJob.
+#[derive(Debug)]
+pub struct Trigger<'a> {
+    pub index: usize,
+    pub type_: &'a str,
+    /// String-valued metadata entries, in key order.
+    pub metadata: Vec<(&'a str, &'a str)>,
+    pub authentication_ref: Option<&'a str>,
+}
+
+impl Trigger<'_> {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+    }
+
+    /// `spec.triggers[0].metadata.host`.
+    pub fn field(&self, key: &str) -> String {
+        format!("spec.triggers[{}].metadata.{key}", self.index)
+    }
+
+    /// `trigger 0 (rabbitmq)`.
+    pub fn label(&self) -> String {
+        format!("trigger {} ({})", self.index, self.type_)
+    }
+}
+
+/// The user:password part of a URL, if the URL has one with a password.
+pub fn url_password(value: &str) -> Option<&str> {
+    let (_, rest) = value.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
+/// A value with any URL password masked: `amqp://celery:Xk******24@rabbitmq:5672/`.
+pub fn masked(value: &str) -> String {
+    match url_password(value) {
+        Some(pw) => value.replacen(
+            &format!(":{pw}@"),
+            &format!(":{}@", crate::analyzers::text::mask(pw)),
+            1,
+        ),
+        None => value.to_string(),
+    }
+}
+
+/// The name most like the one asked for, if any is close.
+pub fn closest<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(wanted, n), *n))
+        .filter(|(score, n)| *score >= 0.85 || wanted.starts_with(*n) || n.starts_with(wanted))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n)
+}
+
+/// `value` with the host part `host` replaced in the first address naming it:
+/// after any `scheme://` and `user:password@`, before any `:port` or path.
+pub fn with_host(value: &str, host: &str, new_host: &str) -> String {
+    let mut done = false;
+    value
+        .split(',')
+        .map(|token| {
+            if done {
+                return token.to_string();
+            }
+            let (scheme, rest) = match token.find("://") {
+                Some(i) => token.split_at(i + 3),
+                None => ("", token),
+            };
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            let (user, hostport) = match authority.rfind('@') {
+                Some(i) => authority.split_at(i + 1),
+                None => ("", authority),
+            };
+            let lead = token.len() - token.trim_start().len();
+            let hostport_trimmed = if user.is_empty() && scheme.is_empty() {
+                &hostport[lead..]
+            } else {
+                hostport
+            };
+            let port = hostport_trimmed.strip_prefix(host);
+            match port {
+                Some(p) if p.is_empty() || p.starts_with(':') => {
+                    done = true;
+                    let pad = &hostport[..hostport.len() - hostport_trimmed.len()];
+                    format!("{scheme}{user}{pad}{new_host}{p}{tail}")
+                }
+                _ => token.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Quote a string for a shell command in single quotes.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_and_masks_url_passwords() {
+        let url = "amqp://celery:Xk9-rabbit-2024@rabbitmq:5672/%2f";
+        assert_eq!(url_password(url), Some("Xk9-rabbit-2024"));
+        assert_eq!(
+            masked(url),
+            "amqp://celery:Xk***********24@rabbitmq:5672/%2f"
+        );
+        assert_eq!(url_password("http://prometheus:9090"), None);
+        assert_eq!(url_password("amqp://guest@rabbitmq:5672"), None);
+        assert_eq!(
+            url_password("postgres://u:p@db:5432/x?sslmode=disable"),
+            Some("p")
+        );
+    }
+}
+
+/// Helpers for the autoscaling analyzers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use serde_json::{Value, json};
+
+    use crate::analyzers::Draft;
+    use crate::analyzers::testing::{fixture, run};
+
+    /// What a snapshot shows of drafts: everything a user would read.
+    pub fn summary(drafts: &[Draft]) -> Vec<Value> {
+        drafts
+            .iter()
+            .map(|d| {
+                json!({
+                    "subject": d.subject.to_string(),
+                    "field": d.subject.field_path,
+                    "message": d.message,
+                    "evidence": d.evidence,
+                    "severity": d.severity.map(|s| s.as_str()),
+                    "causes": d.causes.iter().map(|c| format!("{} {}", c.analyzer, c.subject)).collect::<Vec<_>>(),
+                    "fix": d.fix,
+                })
+            })
+            .collect()
+    }
+
+    /// Run an analyzer with its default parameters on a fixture.
+    pub fn drafts(analyzer: &str, fixture_name: &str) -> Vec<Draft> {
+        run(analyzer, "{}", &fixture(fixture_name))
+    }
+
+    /// The analyzer fires on none of the healthy or unrelated fixtures given.
+    pub fn silent_on(analyzer: &str, fixtures: &[&str]) {
+        for f in fixtures {
+            let found = drafts(analyzer, f);
+            assert!(
+                found.is_empty(),
+                "{analyzer} fired on {f}: {:#?}",
+                summary(&found)
+            );
+        }
+    }
+}

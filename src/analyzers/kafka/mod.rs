@@ -1,0 +1,5 @@
+//! The kafka analyzers (`checks/kafka/`) and the domain model they share.
+
+pub mod consumers;
+pub mod reachable;
+pub mod topics;

@@ -1,0 +1,3 @@
+//! The security analyzers (`checks/security/`) and the domain model they share.
+
+pub mod workload_credentials;

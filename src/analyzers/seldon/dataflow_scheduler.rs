@@ -1,0 +1,641 @@
+//! `seldon-dataflow-scheduler`: the dataflow engine of a namespace cannot reach
+//! the scheduler, so the scheduler has no dataflow engine and every Pipeline
+//! waits in `PipelineCreate`. The address is the engine's effective
+//! `SELDON_UPSTREAM_HOST`/`SELDON_UPSTREAM_PORT` (default `seldon-scheduler:9008`);
+//! a SeldonRuntime override appends env, so its value wins.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use k8s_openapi::jiff;
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::analyzers::seldon::model::{
+    self, DATAFLOW_COMPONENT, DATAFLOW_CONTAINER, Dataflow, UPSTREAM_HOST, UPSTREAM_PORT,
+};
+use crate::analyzers::text::clip;
+use crate::analyzers::workloads::service_refs::addresses;
+use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
+use crate::cluster::{ClusterView, Kind, ObjectRef};
+use crate::findings::{Applicability, Fix};
+use crate::plan::{Operation, restart};
+
+pub static DEF: AnalyzerDef = AnalyzerDef {
+    name: "seldon-dataflow-scheduler",
+    summary: "the Seldon dataflow engine cannot reach the scheduler (upstream address, Service, pods, logs)",
+    needs: &[Kind::SeldonRuntime, Kind::Service],
+    optional: &[
+        Kind::SeldonConfig,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::Pod,
+        Kind::EndpointSlice,
+        Kind::Endpoints,
+        Kind::Namespace,
+    ],
+    data: &[Data::Logs],
+    build: build::<DataflowScheduler>,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DataflowScheduler {
+    /// How many log lines to quote as evidence.
+    #[serde(default = "default_log_lines")]
+    log_lines: usize,
+}
+
+fn default_log_lines() -> usize {
+    4
+}
+
+/// `will connect to HOST:PORT` (PipelineSubscriber.subscribe).
+static CONNECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"will connect to (?P<host>[^\s:]+):(?P<port>\d+)").expect("regex")
+});
+/// grpc-java's DnsNameResolver and the JVM's resolver.
+static UNRESOLVED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:Unable to resolve host (?P<a>[^\s:]+)|UnknownHostException: (?P<b>[^\s:]+): Name or service not known)")
+        .expect("regex")
+});
+
+/// What is wrong with the upstream address, if anything.
+enum Upstream {
+    Ok,
+    NoService {
+        others: Vec<String>,
+    },
+    NoPort {
+        ports: Vec<String>,
+    },
+    NoEndpoints,
+    /// Not an in-cluster Service name (an IP, an outside name): judged by logs only.
+    Unknown,
+}
+
+impl Analyzer for DataflowScheduler {
+    fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
+        if !view.has(Kind::SeldonRuntime) {
+            return Err(model::absent(view, "no SeldonRuntimes were read"));
+        }
+        let namespaces: BTreeSet<&str> = view
+            .custom(Kind::SeldonRuntime)
+            .map(model::namespace)
+            .collect();
+        if namespaces.is_empty() {
+            return Err("not applicable: no SeldonRuntime".into());
+        }
+        let mut drafts = Vec::new();
+        for ns in namespaces {
+            if let Some(df) = model::dataflow(view, ns)
+                && let Some(d) = self.judge(view, ns, &df)
+            {
+                drafts.push(d);
+            }
+        }
+        Ok(drafts)
+    }
+}
+
+impl DataflowScheduler {
+    fn judge(&self, view: &ClusterView, ns: &str, df: &Dataflow<'_>) -> Option<Draft> {
+        let runtime = model::object_ref(Kind::SeldonRuntime, df.runtime);
+        let subject = runtime.clone().with_field(match df.override_index {
+            Some(i) => format!("spec.overrides[{i}]"),
+            None => "spec.overrides".to_string(),
+        });
+        if df.disabled || df.replicas == Some(0) {
+            return Some(self.switched_off(df, subject));
+        }
+        let host = df.upstream_host.value.as_str();
+        let port = df.upstream_port.value.as_str();
+        let known_ns = |n: &str| view.namespace_exists(n);
+        let addr = addresses(&format!("{host}:{port}"), ns, &known_ns)
+            .into_iter()
+            .next();
+        let verdict = match &addr {
+            None => Upstream::Unknown,
+            Some(a) if !model::namespace_visible(view, &a.namespace) => Upstream::Unknown,
+            Some(a) => match view.services.get(&a.namespace, &a.service) {
+                None => Upstream::NoService {
+                    others: view
+                        .services
+                        .in_namespace(&a.namespace)
+                        .filter_map(|s| s.metadata.name.clone())
+                        .collect(),
+                },
+                Some(svc) => {
+                    let ports: Vec<(Option<String>, i32)> = svc
+                        .spec
+                        .iter()
+                        .flat_map(|s| s.ports.iter().flatten())
+                        .map(|p| (p.name.clone(), p.port))
+                        .collect();
+                    if a.port.is_some_and(|p| !ports.iter().any(|(_, q)| *q == p)) {
+                        Upstream::NoPort {
+                            ports: ports
+                                .iter()
+                                .map(|(n, p)| match n {
+                                    Some(n) => format!("{n} {p}"),
+                                    None => p.to_string(),
+                                })
+                                .collect(),
+                        }
+                    } else if view.ready_endpoints(&a.namespace, &a.service) == Some(0) {
+                        Upstream::NoEndpoints
+                    } else {
+                        Upstream::Ok
+                    }
+                }
+            },
+        };
+
+        // Log evidence: only failures to resolve the upstream host blame the scheduler
+        // address; other hosts (the tracing collector, Kafka) are other checks' business.
+        let mut log_lines: Vec<String> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut resolve_failed = false;
+        let mut connects_to: Option<String> = None;
+        // Pods created before the last rollout restart are being replaced: what
+        // they logged says nothing about the engine that runs next.
+        let restarted = df.deployment.and_then(restarted_at);
+        for pod in df.pods.iter().filter(|p| {
+            !restarted.is_some_and(|r| {
+                p.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .is_some_and(|c| c.0 < r)
+            })
+        }) {
+            let name = pod.metadata.name.as_deref().unwrap_or_default();
+            for log in view.logs_of(ns, name, DATAFLOW_CONTAINER) {
+                for line in log.lines() {
+                    if let Some(c) = CONNECT.captures(line) {
+                        connects_to = Some(format!("{}:{}", &c["host"], &c["port"]));
+                        if seen.insert(format!("connect {}", &c["host"])) {
+                            log_lines.push(format!("{name}: {}", clip(line.trim(), 240)));
+                        }
+                    }
+                    if let Some(c) = UNRESOLVED.captures(line) {
+                        let unresolved = c
+                            .name("a")
+                            .or(c.name("b"))
+                            .expect("one alternative")
+                            .as_str();
+                        if unresolved == host {
+                            resolve_failed = true;
+                            let key = if c.name("a").is_some() { "grpc" } else { "jvm" };
+                            if seen.insert(format!("{key} {unresolved}")) {
+                                log_lines.push(format!("{name}: {}", clip(line.trim(), 240)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let config_problem = !matches!(verdict, Upstream::Ok | Upstream::Unknown);
+        if !config_problem && !resolve_failed {
+            return None;
+        }
+
+        let target = match &addr {
+            Some(a) => format!("Service {} in namespace {}", a.service, a.namespace),
+            None => format!("host {host}"),
+        };
+        let message = match &verdict {
+            Upstream::NoService { .. } => format!(
+                "the dataflow engine cannot reach the scheduler: {UPSTREAM_HOST}={host} names {target}, which does not exist"
+            ),
+            Upstream::NoPort { .. } => format!(
+                "the dataflow engine cannot reach the scheduler: {target} does not expose {UPSTREAM_PORT}={port}"
+            ),
+            Upstream::NoEndpoints => format!(
+                "the dataflow engine cannot reach the scheduler: {target} has no ready endpoints"
+            ),
+            Upstream::Ok | Upstream::Unknown => {
+                format!("the dataflow engine cannot resolve its scheduler address {host}:{port}")
+            }
+        };
+        let mut draft = Draft::new(subject, message)
+            .evidence(df.upstream_host.describe(UPSTREAM_HOST))
+            .evidence(df.upstream_port.describe(UPSTREAM_PORT));
+        match &verdict {
+            Upstream::NoService { others } => {
+                let ns_of = addr.as_ref().map_or(ns, |a| a.namespace.as_str());
+                draft.evidence.push(if others.is_empty() {
+                    format!("namespace {ns_of} has no Services")
+                } else {
+                    format!("Services in namespace {ns_of}: {}", others.join(", "))
+                });
+            }
+            Upstream::NoPort { ports } => {
+                draft
+                    .evidence
+                    .push(format!("{target} exposes {}", ports.join(", ")));
+            }
+            Upstream::NoEndpoints | Upstream::Ok | Upstream::Unknown => {}
+        }
+        if let Some(c) = &connects_to
+            && *c != format!("{host}:{port}")
+        {
+            draft
+                .evidence
+                .push(format!("the engine's log says it connects to {c}"));
+        }
+        for pod in &df.pods {
+            let restarts = model::pod_restarts(pod);
+            if !model::pod_ready(pod) || restarts > 0 {
+                draft.evidence.push(format!(
+                    "pod {}: {}, {restarts} restart{}",
+                    pod.metadata.name.as_deref().unwrap_or_default(),
+                    if model::pod_ready(pod) {
+                        "ready"
+                    } else {
+                        "not ready"
+                    },
+                    if restarts == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        if df.pods.is_empty() && df.deployment.is_some() {
+            draft
+                .evidence
+                .push(format!("Deployment {DATAFLOW_COMPONENT} runs no pods"));
+        }
+        draft
+            .evidence
+            .extend(log_lines.into_iter().take(self.log_lines));
+        let scheduler = scheduler_service(view, ns);
+        let engine = view.workload("Deployment", ns, DATAFLOW_COMPONENT);
+        let restart = engine.as_ref().and_then(restart::restart);
+        Some(draft.fix(fix(df, &runtime, host, port, scheduler, restart)))
+    }
+
+    fn switched_off(&self, df: &Dataflow<'_>, subject: ObjectRef) -> Draft {
+        let runtime = subject.object();
+        let i = df
+            .override_index
+            .expect("an override disables or scales it");
+        let (what, ops) = if df.disabled {
+            (
+                format!("spec.overrides[{i}].disable is true"),
+                json!([
+                    {"op": "test", "path": format!("/spec/overrides/{i}/disable"), "value": true},
+                    {"op": "remove", "path": format!("/spec/overrides/{i}/disable")}
+                ]),
+            )
+        } else {
+            (
+                format!("spec.overrides[{i}].replicas is 0"),
+                json!([
+                    {"op": "test", "path": format!("/spec/overrides/{i}/replicas"), "value": 0},
+                    {"op": "replace", "path": format!("/spec/overrides/{i}/replicas"), "value": 1}
+                ]),
+            )
+        };
+        Draft::new(
+            subject,
+            format!("the dataflow engine does not run: the SeldonRuntime turns it off ({what}), so no Pipeline can be created"),
+        )
+        .evidence(format!(
+            "{runtime}: override {DATAFLOW_COMPONENT} with {what}"
+        ))
+        .fix(
+            Fix::new(
+                Applicability::Unsafe,
+                format!(
+                    "Run the dataflow engine again: {} in SeldonRuntime {}. The operator then creates its pods.{}",
+                    if df.disabled { "remove the override's `disable`" } else { "set the override's replicas to 1" },
+                    runtime.name,
+                    model::managed_note(df.runtime, "The SeldonRuntime")
+                ),
+            )
+            .with_kubectl(model::patch_command(&runtime, "json", &ops)),
+        )
+    }
+}
+
+/// When the Deployment was last restarted (`kubectl rollout restart`'s annotation).
+fn restarted_at(d: &k8s_openapi::api::apps::v1::Deployment) -> Option<jiff::Timestamp> {
+    d.spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(restart::RESTARTED_AT)?
+        .parse()
+        .ok()
+}
+
+/// The scheduler Service of a namespace and its dataflow port, when it is healthy.
+struct Scheduler {
+    name: String,
+    port: i32,
+    ready: bool,
+}
+
+fn scheduler_service(view: &ClusterView, ns: &str) -> Option<Scheduler> {
+    let dataflow_port = |svc: &k8s_openapi::api::core::v1::Service| {
+        svc.spec.as_ref().and_then(|s| {
+            s.ports.iter().flatten().find_map(|p| {
+                (p.name.as_deref() == Some("dataflow") || p.port == 9008).then_some(p.port)
+            })
+        })
+    };
+    let svc = view
+        .services
+        .get(ns, model::DEFAULT_UPSTREAM_HOST)
+        .filter(|s| dataflow_port(s).is_some())
+        .or_else(|| {
+            view.services
+                .in_namespace(ns)
+                .find(|s| dataflow_port(s).is_some())
+        })?;
+    let name = svc.metadata.name.clone()?;
+    Some(Scheduler {
+        port: dataflow_port(svc)?,
+        ready: view.ready_endpoints(ns, &name).is_none_or(|n| n > 0),
+        name,
+    })
+}
+
+fn fix(
+    df: &Dataflow<'_>,
+    runtime: &ObjectRef,
+    host: &str,
+    port: &str,
+    scheduler: Option<Scheduler>,
+    restart: Option<Operation>,
+) -> Fix {
+    let owner_note = format!(
+        " The operator owns Deployment {DATAFLOW_COMPONENT} and reverts edits made there; it rolls the dataflow pods once the SeldonRuntime changes.{}",
+        model::managed_note(df.runtime, "The SeldonRuntime")
+    );
+    let Some(s) = scheduler else {
+        return Fix::manual(format!(
+            "Deploy the scheduler in namespace {} (its SeldonRuntime creates Service seldon-scheduler), or set {UPSTREAM_HOST}/{UPSTREAM_PORT} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override to a scheduler that exists.{owner_note}",
+            runtime.namespace.as_deref().unwrap_or_default(),
+            runtime.name
+        ));
+    };
+    let new_port = s.port.to_string();
+    let mut ops = Vec::new();
+    let mut changes = Vec::new();
+    if host != s.name {
+        match model::set_env_ops(df, &df.upstream_host.source, UPSTREAM_HOST, host, &s.name) {
+            Some(o) => ops.extend(o),
+            None => {
+                return Fix::manual(format!(
+                    "Set {UPSTREAM_HOST}={} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}",
+                    s.name, runtime.name
+                ));
+            }
+        }
+        changes.push(format!("{UPSTREAM_HOST} from {host} to {}", s.name));
+    }
+    if port != new_port {
+        match model::set_env_ops(df, &df.upstream_port.source, UPSTREAM_PORT, port, &new_port) {
+            Some(o) => ops.extend(o),
+            None => {
+                return Fix::manual(format!(
+                    "Set {UPSTREAM_PORT}={new_port} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}",
+                    runtime.name
+                ));
+            }
+        }
+        changes.push(format!("{UPSTREAM_PORT} from {port} to {new_port}"));
+    }
+    if ops.is_empty() {
+        if let Some(op) = restart.filter(|_| s.ready) {
+            // The address is right and the scheduler serves, yet the engine
+            // failed to resolve it (it started before the scheduler Service
+            // existed, or DNS failed once): the JVM caches the failed lookup
+            // and the engine keeps its broken subscription until it restarts.
+            let ns = runtime.namespace.as_deref().unwrap_or_default();
+            return Fix::new(
+                Applicability::Unsafe,
+                format!(
+                    "The address already names Service {}:{}, which has ready endpoints, but the engine failed to resolve it and has not recovered: restart Deployment {DATAFLOW_COMPONENT} (what `kubectl rollout restart` does: annotate its pod template with {}). Pipelines stop streaming while the new pod starts; the SeldonRuntime is not changed.",
+                    s.name,
+                    s.port,
+                    restart::RESTARTED_AT
+                ),
+            )
+            .with_kubectl(format!(
+                "kubectl rollout restart deployment {DATAFLOW_COMPONENT} -n {ns}"
+            ))
+            .with_operation(op);
+        }
+        return Fix::manual(format!(
+            "The address already names Service {}:{}; make its scheduler pods ready (see the scheduler's own findings).",
+            s.name, s.port
+        ));
+    }
+    let applicability = if s.ready {
+        Applicability::Safe
+    } else {
+        Applicability::Manual
+    };
+    Fix::new(
+        applicability,
+        format!(
+            "Point the dataflow engine at the scheduler Service {}:{} in its own namespace: in SeldonRuntime {}, change {}.{owner_note}",
+            s.name,
+            s.port,
+            runtime.name,
+            changes.join(" and ")
+        ),
+    )
+    .with_kubectl(model::patch_command(runtime, "json", &Value::Array(ops)))
+}
+
+/// A view where the engine lost a scheduler that serves again.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::analyzers::testing::fixture;
+    use crate::cluster::{ClusterView, LogKey};
+
+    /// healthy-seldon, but the dataflow engine's log shows it failed to resolve
+    /// `seldon-scheduler` (it started before the scheduler's Service served)
+    /// and never subscribed: the address is right, the engine is stuck.
+    pub fn lost_scheduler() -> ClusterView {
+        let mut view = fixture("healthy-seldon");
+        let key = LogKey {
+            namespace: "seldon-mesh".into(),
+            pod: "seldon-dataflow-engine-74b8bc7d47-wbvtc".into(),
+            container: "dataflow-engine".into(),
+            previous: false,
+        };
+        let log = view
+            .logs
+            .get_mut(&key)
+            .expect("the engine's log is in the fixture");
+        *log = "\
+2025-11-12 08:16:44.902 INFO  [main] io.seldon.dataflow.Main : Starting Seldon dataflow engine with namespace=seldon-mesh
+2025-11-12 08:16:45.337 INFO  [DefaultDispatcher-worker-1] io.seldon.dataflow.PipelineSubscriber : will connect to seldon-scheduler:9008
+2025-11-12 08:16:45.338 INFO  [DefaultDispatcher-worker-1] io.seldon.dataflow.PipelineSubscriber : Subscribing to pipeline updates
+2025-11-12 08:16:45.702 ERROR [DefaultDispatcher-worker-1] io.seldon.dataflow.PipelineSubscriber : pipeline subscription terminated with error io.grpc.StatusException: UNAVAILABLE: Unable to resolve host seldon-scheduler
+Caused by: java.net.UnknownHostException: seldon-scheduler: Name or service not known
+"
+        .to_string();
+        view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::{fixture, run};
+    use crate::findings::Applicability;
+    use crate::plan::restart::RESTARTED_AT;
+
+    #[test]
+    fn an_engine_that_lost_a_serving_scheduler_is_restarted() {
+        let drafts = run(
+            "seldon-dataflow-scheduler",
+            "{}",
+            &super::testing::lost_scheduler(),
+        );
+        assert_eq!(drafts.len(), 1);
+        let fix = drafts[0].fix.as_ref().unwrap();
+        assert_eq!(fix.applicability, Applicability::Unsafe);
+        assert_eq!(
+            fix.operations[0].target.to_string(),
+            "Deployment seldon-mesh/seldon-dataflow-engine"
+        );
+        insta::assert_yaml_snapshot!(summary(&drafts));
+        insta::assert_yaml_snapshot!("restart_operations", fix.operations);
+    }
+
+    #[test]
+    fn logs_of_pods_older_than_the_restart_no_longer_count() {
+        let mut view = super::testing::lost_scheduler();
+        let d = view
+            .deployments
+            .iter()
+            .find(|d| d.metadata.name.as_deref() == Some("seldon-dataflow-engine"))
+            .cloned()
+            .unwrap();
+        let mut d = d;
+        d.spec
+            .as_mut()
+            .unwrap()
+            .template
+            .metadata
+            .get_or_insert_default()
+            .annotations
+            .get_or_insert_default()
+            .insert(RESTARTED_AT.into(), "2025-11-12T09:00:00Z".into());
+        view.deployments.insert(d);
+        view.finish();
+        assert!(run("seldon-dataflow-scheduler", "{}", &view).is_empty());
+    }
+
+    #[test]
+    fn fires_on_the_field_report_namespace() {
+        let drafts = run(
+            "seldon-dataflow-scheduler",
+            "{}",
+            &fixture("seldon-mesh-broken"),
+        );
+        assert_eq!(drafts.len(), 1);
+        insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+
+    #[test]
+    fn quiet_when_healthy() {
+        assert!(
+            run(
+                "seldon-dataflow-scheduler",
+                "{}",
+                &fixture("healthy-seldon")
+            )
+            .is_empty()
+        );
+        assert!(
+            run(
+                "seldon-dataflow-scheduler",
+                "{}",
+                &fixture("seldon-no-runtime")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn dns_errors_for_other_hosts_do_not_blame_the_scheduler() {
+        // The engine in seldon-lab logs `Couldn't resolve server seldon-kafka-bootstrap…`
+        // (a Kafka problem) while its scheduler address is fine.
+        assert!(
+            run(
+                "seldon-dataflow-scheduler",
+                "{}",
+                &fixture("seldon-misconfig")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_namespace_outside_the_view_is_unknown_not_empty() {
+        // `-n seldon-mesh` drops seldon-system's objects: the scheduler address is
+        // then judged by the engine's log alone.
+        let mut view = fixture("seldon-mesh-broken");
+        view.restrict_to(&["seldon-mesh".to_string()].into_iter().collect());
+        let drafts = run("seldon-dataflow-scheduler", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        assert!(
+            drafts[0]
+                .message
+                .contains("cannot resolve its scheduler address"),
+            "{}",
+            drafts[0].message
+        );
+        assert!(
+            !drafts[0]
+                .evidence
+                .iter()
+                .any(|e| e.contains("has no Services"))
+        );
+    }
+
+    #[test]
+    fn a_port_the_scheduler_does_not_expose() {
+        let mut view = fixture("healthy-seldon");
+        // Only the SeldonRuntime says how the engine is configured once its Deployment is gone.
+        view.deployments
+            .retain(|d| d.metadata.name.as_deref() != Some("seldon-dataflow-engine"));
+        view.finish();
+        let store = view
+            .custom
+            .get_mut(&crate::cluster::Kind::SeldonRuntime)
+            .expect("runtimes");
+        let mut rt = store.iter().next().expect("one").clone();
+        rt.data["spec"]["overrides"][2]["podSpec"] = serde_json::json!({"containers": [
+            {"name": "dataflow-engine", "env": [{"name": "SELDON_UPSTREAM_PORT", "value": "9004"}, {"name": "SELDON_UPSTREAM_PORT", "value": "9010"}]}
+        ]});
+        store.insert(rt);
+        let drafts = run("seldon-dataflow-scheduler", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+
+    #[test]
+    fn off_by_override() {
+        let mut view = fixture("healthy-seldon");
+        let store = view
+            .custom
+            .get_mut(&crate::cluster::Kind::SeldonRuntime)
+            .expect("runtimes");
+        let mut rt = store.iter().next().expect("one").clone();
+        rt.data["spec"]["overrides"][2]["disable"] = serde_json::json!(true);
+        store.insert(rt);
+        let drafts = run("seldon-dataflow-scheduler", "{}", &view);
+        assert_eq!(drafts.len(), 1);
+        insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+}
