@@ -29,7 +29,7 @@ pub fn snapshot_file(data: &[u8]) -> Result<ClusterView, String> {
     mlopsctl::snapshot::add_file(&mut view, Path::new(OsStr::from_bytes(name)), bytes)
         .map_err(text)?;
     view.finish();
-    let report = mlopsctl::engine::run(&shipped(), &view, String::new());
+    let report = mlopsctl::report::engine::run(&shipped(), &view, String::new());
     if let Some(c) = report.errored().next() {
         panic!(
             "{} on the loaded snapshot: {}",

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::findings::Severity;
+use crate::report::findings::Severity;
 
 /// `0.1.0 (commit 1a2b3c4d5e6f, x86_64-unknown-linux-gnu)`: what a bug report needs.
 pub const VERSION: &str = concat!(

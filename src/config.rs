@@ -26,7 +26,7 @@ use serde_json::Value;
 use wildmatch::WildMatch;
 
 use crate::cluster::ObjectRef;
-use crate::findings::Severity;
+use crate::report::findings::Severity;
 
 pub const FILE_NAME: &str = ".mlopsctl.yaml";
 

@@ -4,7 +4,6 @@
 //! [`catalogue`]) → [`report::Report`] → [`render`].
 
 pub mod analyzers;
-pub mod baseline;
 pub mod catalogue;
 pub mod changes;
 pub mod cli;
@@ -12,8 +11,6 @@ pub mod cluster;
 pub mod collect;
 pub mod commands;
 pub mod config;
-pub mod engine;
-pub mod findings;
 pub mod kafka;
 pub mod pipeline;
 pub mod plan;
@@ -21,7 +18,6 @@ pub mod rbac;
 pub mod render;
 pub mod report;
 pub mod snapshot;
-pub mod suppress;
 pub mod yaml;
 
 use std::io::Write;

@@ -9,14 +9,15 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use crate::baseline::Baseline;
 use crate::catalogue::Check;
 use crate::cli::ClusterArgs;
 use crate::cluster::ClusterView;
 use crate::collect::{self, Options, Plan, Scope};
 use crate::config::Suppression;
 use crate::report::Report;
-use crate::{engine, snapshot, suppress};
+use crate::report::baseline::Baseline;
+use crate::report::{engine, suppress};
+use crate::snapshot;
 
 /// Where the objects come from.
 pub enum Source<'a> {

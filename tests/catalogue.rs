@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use mlopsctl::catalogue::{self, Catalogue};
-use mlopsctl::{engine, snapshot};
+use mlopsctl::report::engine;
+use mlopsctl::snapshot;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -61,7 +61,7 @@ fn fix_role_grants_every_planned_change() {
     for entry in std::fs::read_dir(root.join("fixtures")).unwrap() {
         let dir = entry.unwrap().path();
         let view = mlopsctl::snapshot::load(&dir).unwrap();
-        let report = mlopsctl::engine::run(&checks, &view, String::new());
+        let report = mlopsctl::report::engine::run(&checks, &view, String::new());
         for op in report
             .findings
             .iter()

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use mlopsctl::catalogue::Catalogue;
-use mlopsctl::{engine, snapshot};
+use mlopsctl::report::engine;
+use mlopsctl::snapshot;
 
 fn report(fixture: &str) -> mlopsctl::report::Report {
     let catalogue = Catalogue::load(&[]).expect("shipped catalogue");

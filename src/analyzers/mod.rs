@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::findings::{Fix, Severity};
+use crate::report::findings::{Fix, Severity};
 
 /// A finding before the engine stamps it with the check's code, name and severity.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -14,7 +14,7 @@ pub use spec::{CheckSpec, Docs};
 use serde_json::Value;
 
 use crate::analyzers::{self, Analyzer, AnalyzerDef};
-use crate::findings::Severity;
+use crate::report::findings::Severity;
 
 mod shipped {
     include!(concat!(env!("OUT_DIR"), "/shipped_checks.rs"));

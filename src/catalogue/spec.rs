@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::findings::Severity;
+use crate::report::findings::Severity;
 
 /// ```yaml
 /// code: WKL001

@@ -367,9 +367,9 @@ mod tests {
     use crate::changes::memory::Memory;
     use crate::changes::undo::{self, Outcome as Undone};
     use crate::cluster::ObjectRef;
-    use crate::findings::Applicability;
     use crate::kafka::{FakeTopics, NewTopicSpec};
     use crate::plan::Status;
+    use crate::report::findings::Applicability;
 
     fn hpa(rv: &str) -> Value {
         json!({

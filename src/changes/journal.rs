@@ -550,7 +550,7 @@ mod tests {
 
     use super::*;
     use crate::cluster::ObjectRef;
-    use crate::findings::Applicability;
+    use crate::report::findings::Applicability;
 
     fn identity() -> ClusterIdentity {
         ClusterIdentity {

@@ -386,8 +386,8 @@ mod tests {
     use super::*;
     use crate::changes::journal::{ClusterIdentity, Run};
     use crate::changes::memory::Memory;
-    use crate::findings::Applicability;
     use crate::plan::Operation;
+    use crate::report::findings::Applicability;
 
     fn server(replicas: i64) -> Value {
         json!({"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server",

@@ -7,12 +7,12 @@ use comfy_table::{Table, presets};
 use serde::Serialize;
 
 use super::{Context, Exit, Setup};
-use crate::baseline::Baseline;
 use crate::cli::DoctorArgs;
 use crate::collect::Scope;
 use crate::pipeline::Source;
 use crate::render::{self, Format};
 use crate::report::Report;
+use crate::report::baseline::Baseline;
 
 pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
     let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;

@@ -103,7 +103,9 @@ impl Setup {
         baseline: Option<&std::path::Path>,
     ) -> anyhow::Result<crate::pipeline::Pipeline<'a>> {
         let baseline = baseline
-            .map(|p| crate::baseline::Baseline::read(p).map(|b| (b, p.display().to_string())))
+            .map(|p| {
+                crate::report::baseline::Baseline::read(p).map(|b| (b, p.display().to_string()))
+            })
             .transpose()?;
         Ok(crate::pipeline::Pipeline {
             checks: self.checks(select, ignore)?,

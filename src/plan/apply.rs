@@ -101,8 +101,8 @@ mod tests {
 
     use super::*;
     use crate::cluster::ObjectRef;
-    use crate::findings::Applicability;
     use crate::plan::operation::placeholder;
+    use crate::report::findings::Applicability;
 
     fn server(replicas: i64) -> Value {
         json!({

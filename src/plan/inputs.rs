@@ -148,7 +148,7 @@ mod tests {
 
     use super::*;
     use crate::cluster::ObjectRef;
-    use crate::findings::Applicability;
+    use crate::report::findings::Applicability;
 
     fn env_op(object: &str) -> Operation {
         let target = ObjectRef::new("apps/v1", "Deployment", Some("ml"), object);

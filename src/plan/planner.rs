@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::inputs::{Inputs, Unfilled};
 use super::operation::{Change, Operation};
 use crate::cluster::ObjectRef;
-use crate::findings::{Applicability, Finding};
+use crate::report::findings::{Applicability, Finding};
 
 /// What happens to one finding's fix in this pass.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -333,8 +333,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::findings::{Fix, Severity};
     use crate::plan::operation::placeholder;
+    use crate::report::findings::{Fix, Severity};
 
     fn object(name: &str) -> ObjectRef {
         ObjectRef::new("apps/v1", "Deployment", Some("ml"), name)

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::operation::{Operation, escape, placeholder};
 use crate::cluster::{Kind, Workload};
-use crate::findings::Applicability;
+use crate::report::findings::Applicability;
 
 /// The annotation `kubectl rollout restart` writes (kubectl's
 /// `polymorphichelpers/objectrestarter.go`), with an RFC 3339 time.

@@ -10,8 +10,8 @@ use super::{Inputs, planner};
 use crate::analyzers::testing::fixture;
 use crate::catalogue::Catalogue;
 use crate::cluster::ClusterView;
-use crate::engine;
-use crate::findings::Finding;
+use crate::report::engine;
+use crate::report::findings::Finding;
 
 /// Plan `code`'s fixes on `scenario` with `--unsafe` and these `--set` values,
 /// apply every ready operation in order, and verify. Every finding's fix must

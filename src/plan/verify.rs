@@ -11,7 +11,7 @@ use super::apply::{ApplyError, apply};
 use super::objects;
 use super::operation::Operation;
 use crate::cluster::{ClusterView, ObjectRef};
-use crate::findings::Finding;
+use crate::report::findings::Finding;
 
 /// What re-running the checks said.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -82,8 +82,8 @@ mod tests {
     use super::*;
     use crate::analyzers::testing::fixture;
     use crate::catalogue::Catalogue;
-    use crate::engine;
     use crate::plan::{Inputs, objects, planner};
+    use crate::report::engine;
 
     /// Plan the fixes of one check on a fixture, apply every operation's JSON
     /// patch to the fixture object with `json-patch`, put the objects back into

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::findings::Severity;
 use crate::report::Report;
+use crate::report::findings::Severity;
 
 pub fn render(report: &Report, out: &mut dyn Write) -> Result<()> {
     for f in &report.findings {

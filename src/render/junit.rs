@@ -6,8 +6,8 @@ use std::io::Write;
 use anyhow::Result;
 use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 
-use crate::findings::CheckStatus;
 use crate::report::Report;
+use crate::report::findings::CheckStatus;
 
 pub fn render(report: &Report, out: &mut dyn Write) -> Result<()> {
     let mut suite = TestSuite::new("mlopsctl doctor");

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::findings::{CheckStatus, Finding, Severity};
 use crate::report::Report;
+use crate::report::findings::{CheckStatus, Finding, Severity};
 
 pub fn render(report: &Report, out: &mut dyn Write) -> Result<()> {
     let s = &report.summary;

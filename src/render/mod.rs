@@ -68,7 +68,7 @@ pub fn summary_line(report: &Report) -> String {
 mod tests {
     use super::*;
     use crate::catalogue::Catalogue;
-    use crate::findings::{CheckResult, CheckStatus, Severity};
+    use crate::report::findings::{CheckResult, CheckStatus, Severity};
 
     /// A run where one check failed to run: every format says so.
     #[test]

@@ -8,8 +8,8 @@ use anyhow::Result;
 use serde_sarif::sarif;
 
 use crate::catalogue::CheckSpec;
-use crate::findings::Severity;
 use crate::report::Report;
+use crate::report::findings::Severity;
 
 pub fn render(report: &Report, rules: &[&CheckSpec], out: &mut dyn Write) -> Result<()> {
     let descriptors: Vec<sarif::ReportingDescriptor> = rules

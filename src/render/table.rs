@@ -8,8 +8,8 @@ use colored::{ColoredString, Colorize};
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 
 use super::Style;
-use crate::findings::{Applicability, CheckStatus, Finding, Severity};
 use crate::report::Report;
+use crate::report::findings::{Applicability, CheckStatus, Finding, Severity};
 
 pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> Result<()> {
     // `colored` keeps a process-wide switch; set it from the resolved style.

@@ -15,8 +15,8 @@ use crate::analyzers::autoscaling::scaling::{
 };
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, manager_of, selector};
-use crate::findings::{Applicability, Fix};
 use crate::plan::Operation;
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-conflicts",
@@ -513,8 +513,8 @@ mod fixture_tests {
     use crate::analyzers::autoscaling::scaling::testing::{drafts, silent_on, summary};
     use crate::analyzers::testing::{fixture, run};
     use crate::cluster::{Kind, Store};
-    use crate::findings::Applicability;
     use crate::plan::Change;
+    use crate::report::findings::Applicability;
 
     #[test]
     fn leftover_hpa_beside_kedas() {

@@ -14,7 +14,7 @@ use crate::analyzers::autoscaling::scaling::{
 };
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-status",
@@ -246,7 +246,7 @@ fn scaled_object_symptom(view: &ClusterView, so: &DynamicObject) -> Option<Draft
 mod tests {
     use crate::analyzers::autoscaling::scaling::testing::{drafts, silent_on, summary};
     use crate::catalogue::Catalogue;
-    use crate::findings::Finding;
+    use crate::report::findings::Finding;
 
     #[test]
     fn symptoms_on_the_field_report() {
@@ -267,7 +267,7 @@ mod tests {
             .select(&["SCL".to_string()], &[])
             .expect("SCL checks");
         let view = crate::analyzers::testing::fixture(fixture);
-        let report = crate::engine::run(&checks, &view, fixture.to_string());
+        let report = crate::report::engine::run(&checks, &view, fixture.to_string());
         report
             .findings
             .iter()

@@ -13,7 +13,7 @@ use crate::analyzers::autoscaling::scaling::{
 };
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
-use crate::findings::{Applicability, Fix, Severity};
+use crate::report::findings::{Applicability, Fix, Severity};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "autoscaler-targets",

@@ -13,7 +13,7 @@ use crate::analyzers::autoscaling::scaling::{
 };
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, Workload};
-use crate::findings::{Applicability, Fix};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "hpa-requests",

@@ -13,9 +13,9 @@ use crate::analyzers::autoscaling::scaling::{
 use crate::analyzers::workloads::service_refs::{Address, addresses};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef, manager_of};
-use crate::findings::{Applicability, Fix};
 use crate::plan::Operation;
 use crate::plan::operation::escape;
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "keda-triggers",
@@ -499,7 +499,7 @@ fn masked_event(line: &str) -> String {
 mod tests {
     use crate::analyzers::autoscaling::scaling::testing::{drafts, silent_on, summary};
     use crate::analyzers::testing::{fixture, run};
-    use crate::findings::Applicability;
+    use crate::report::findings::Applicability;
 
     #[test]
     fn field_report_triggers() {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::analyzers::autoscaling::scaling::{self, Cond, hpa_condition, metrics, qualified};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "metrics-api",

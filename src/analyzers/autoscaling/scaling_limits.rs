@@ -10,7 +10,7 @@ use crate::analyzers::autoscaling::scaling::{self, hpa_condition, keda_owner, qu
 use crate::analyzers::text::plural;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef, manager_of};
-use crate::findings::{Applicability, Fix};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "scaling-limits",

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ApiStats, ClusterView, ObjectRef};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "api-latency",

@@ -9,7 +9,7 @@ use crate::analyzers::quantity::{Resources, show_bytes};
 use crate::analyzers::workloads::unschedulable::node_usage;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "node-pressure",

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::analyzers::workloads::env::literal_env;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, KafkaGroup, Kind, ObjectRef, Workload};
-use crate::findings::{Applicability, Fix};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-consumers",

@@ -14,9 +14,9 @@ use crate::analyzers::seldon::model as seldon;
 use crate::analyzers::workloads::env::literal_env;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::findings::{Applicability, Fix};
 use crate::kafka::NewTopicSpec;
 use crate::plan::{Operation, TOPIC_PARTITIONS, TOPIC_REPLICATION};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kafka-topics",
@@ -388,10 +388,10 @@ mod tests {
                 .contains("--partitions PARTITIONS")
         );
         let plan = crate::plan::planner::build(
-            &[crate::findings::Finding {
+            &[crate::report::findings::Finding {
                 code: "KFK002".into(),
                 check: "kafka-topics-missing".into(),
-                severity: crate::findings::Severity::Error,
+                severity: crate::report::findings::Severity::Error,
                 subject: drafts[0].subject.clone(),
                 message: drafts[0].message.clone(),
                 evidence: Vec::new(),

@@ -15,7 +15,7 @@ use crate::analyzers::target::Target;
 use crate::analyzers::text::mask;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef, Workload};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "workload-credentials",

@@ -19,8 +19,8 @@ use crate::analyzers::text::clip;
 use crate::analyzers::workloads::service_refs::addresses;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::findings::{Applicability, Fix};
 use crate::plan::{Operation, restart};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-dataflow-scheduler",
@@ -490,8 +490,8 @@ Caused by: java.net.UnknownHostException: seldon-scheduler: Name or service not 
 mod tests {
     use crate::analyzers::seldon::model::testing::summary;
     use crate::analyzers::testing::{fixture, run};
-    use crate::findings::Applicability;
     use crate::plan::restart::RESTARTED_AT;
+    use crate::report::findings::Applicability;
 
     #[test]
     fn an_engine_that_lost_a_serving_scheduler_is_restarted() {

@@ -11,7 +11,7 @@ use crate::analyzers::seldon::model::{self, Dataflow, KAFKA_BOOTSTRAP, KAFKA_CON
 use crate::analyzers::text::clip;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind};
-use crate::findings::{Applicability, Fix};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-kafka-bootstrap",

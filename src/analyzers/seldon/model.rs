@@ -862,7 +862,7 @@ mod tests {
             .select(&["SEL".to_string(), "KFK".to_string()], &[])
             .expect("select");
         let view = crate::analyzers::testing::fixture("seldon-mesh-broken");
-        let report = crate::engine::run(&checks, &view, "test".into());
+        let report = crate::report::engine::run(&checks, &view, "test".into());
         let links: Vec<String> = report
             .findings
             .iter()
@@ -881,7 +881,7 @@ mod tests {
         insta::assert_yaml_snapshot!(links);
         let healthy = crate::analyzers::testing::fixture("healthy-seldon");
         assert!(
-            crate::engine::run(&checks, &healthy, "test".into())
+            crate::report::engine::run(&checks, &healthy, "test".into())
                 .findings
                 .is_empty()
         );

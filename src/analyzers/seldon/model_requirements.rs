@@ -9,7 +9,7 @@ use crate::analyzers::seldon::model as seldon;
 use crate::analyzers::seldon::server_capacity::serves;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-model-requirements",

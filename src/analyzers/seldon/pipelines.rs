@@ -9,7 +9,7 @@ use crate::analyzers::kafka::reachable as kafka_reachable;
 use crate::analyzers::seldon::model::{self, State};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-pipelines",

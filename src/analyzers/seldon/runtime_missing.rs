@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::analyzers::seldon::model::{self, WORKLOAD_CRS};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-runtime-missing",

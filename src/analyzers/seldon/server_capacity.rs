@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::analyzers::seldon::model::{self, ReplicaMemory};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
-use crate::findings::{Applicability, Fix};
 use crate::plan::Operation;
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "seldon-server-capacity",

@@ -13,7 +13,7 @@ use crate::analyzers::{
     Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build,
 };
 use crate::cluster::ClusterView;
-use crate::findings::{Fix, Severity};
+use crate::report::findings::{Fix, Severity};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "log-signatures",
@@ -133,7 +133,7 @@ impl Analyzer for LogSignatures {
 #[cfg(test)]
 mod tests {
     use crate::analyzers::testing::{fixture, run};
-    use crate::findings::Severity;
+    use crate::report::findings::Severity;
 
     const PARAMS: &str = r#"
 signatures:

@@ -12,7 +12,7 @@ use crate::analyzers::target::Target;
 use crate::analyzers::text::clip;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef, PROXY_RESOURCE, ProbeResult, Workload};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "probe-endpoints",

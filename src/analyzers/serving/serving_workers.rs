@@ -14,7 +14,7 @@ use crate::analyzers::{
     Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build,
 };
 use crate::cluster::{ClusterView, Workload};
-use crate::findings::{Applicability, Fix};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "serving-workers",

@@ -14,8 +14,8 @@ use crate::analyzers::{
     Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build,
 };
 use crate::cluster::{ClusterView, Kind, Workload};
-use crate::findings::{Applicability, Fix};
 use crate::plan::{Operation, placeholder};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "container-failures",

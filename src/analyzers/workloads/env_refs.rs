@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::analyzers::target::Target;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Kind, Workload};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "env-refs",

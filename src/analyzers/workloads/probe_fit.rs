@@ -16,8 +16,8 @@ use crate::analyzers::{
     Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build,
 };
 use crate::cluster::{ClusterView, Kind, Workload, event_time};
-use crate::findings::{Applicability, Fix};
 use crate::plan::Operation;
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "probe-fit",

@@ -11,7 +11,7 @@ use crate::analyzers::serving::servers::{self, ServerProfile};
 use crate::analyzers::target::Target;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, Workload, selector};
-use crate::findings::{Applicability, Fix};
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "readiness-probe",

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::analyzers::target::Target;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef, pod_label};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "rollout-status",

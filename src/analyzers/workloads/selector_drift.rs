@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::analyzers::target::Target;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, Workload};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "selector-drift",

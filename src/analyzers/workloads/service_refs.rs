@@ -12,7 +12,7 @@ use crate::analyzers::target::Target;
 use crate::analyzers::workloads::env::literal_env;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, Workload};
-use crate::findings::Fix;
+use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "service-refs",

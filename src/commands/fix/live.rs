@@ -22,10 +22,10 @@ use crate::changes::journal::{ClusterIdentity, Journal};
 use crate::cli::{DryRun, FixArgs};
 use crate::cluster::{ClusterView, ObjectRef};
 use crate::collect::{self, Scope};
-use crate::findings::Finding;
 use crate::kafka::{RdkafkaTopicAdmin, TopicAdmin};
 use crate::pipeline::{Pipeline, Source};
 use crate::plan::{self, Inputs, Plan, Planned, Status, objects};
+use crate::report::findings::Finding;
 
 /// Collections at most: the first, then one after each pass of changes. A
 /// plan that still has ready fixes after the last did not converge.

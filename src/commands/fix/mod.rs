@@ -19,13 +19,13 @@ use crate::changes::journal;
 use crate::cli::FixArgs;
 use crate::cluster::{ClusterView, ObjectRef};
 use crate::collect::Scope;
-use crate::findings::Finding;
 use crate::pipeline::{self, Pipeline, Source};
 use crate::plan::restart::NOW;
 use crate::plan::{
     self, Change, Inputs, Operation, Plan, Planned, Status, Verification, diff, objects,
 };
 use crate::report::Report;
+use crate::report::findings::Finding;
 
 pub fn run(args: &FixArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
     let setup = Setup::load(args.config.as_deref(), &args.checks.dirs, ctx)?;

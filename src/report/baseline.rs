@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::findings::Finding;
-use crate::suppress::subject_key;
+use crate::report::findings::Finding;
+use crate::report::suppress::subject_key;
 
 pub const SCHEMA: &str = "mlopsctl.baseline/v1";
 

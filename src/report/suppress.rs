@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::baseline::Baseline;
 use crate::cluster::{ClusterView, ObjectRef};
 use crate::config::Suppression;
-use crate::findings::Finding;
 use crate::report::Report;
+use crate::report::baseline::Baseline;
+use crate::report::findings::Finding;
 
 /// `mlopsctl.io/ignore: "WKL006,SEC002"` (codes or prefixes, or `all`).
 pub const IGNORE_ANNOTATION: &str = "mlopsctl.io/ignore";

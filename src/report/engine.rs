@@ -9,8 +9,8 @@ use std::sync::Once;
 use crate::analyzers::Draft;
 use crate::catalogue::Check;
 use crate::cluster::{ClusterView, ObjectRef};
-use crate::findings::{Cause, CheckResult, CheckStatus, Finding};
 use crate::report::Report;
+use crate::report::findings::{Cause, CheckResult, CheckStatus, Finding};
 
 pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
     let mut results = Vec::new();
@@ -129,7 +129,7 @@ mod tests {
     use super::*;
     use crate::analyzers::Analyzer;
     use crate::catalogue::Catalogue;
-    use crate::findings::CheckStatus;
+    use crate::report::findings::CheckStatus;
 
     #[derive(Debug)]
     struct Panics;

@@ -1,10 +1,18 @@
-//! The Report: what a doctor run found, in the shape of the versioned JSON schema.
+//! The report stage: what the checks found, as a Report in the shape of the
+//! versioned JSON schema. [`engine`] runs the checks and links causes,
+//! [`findings`] is the data, [`suppress`] and [`baseline`] set aside what a
+//! team accepted.
+
+pub mod baseline;
+pub mod engine;
+pub mod findings;
+pub mod suppress;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::CoverageRecord;
-use crate::findings::{CheckResult, CheckStatus, Finding, Severity};
-use crate::suppress::Suppressed;
+use crate::report::findings::{CheckResult, CheckStatus, Finding, Severity};
+use crate::report::suppress::Suppressed;
 
 /// Bumped when a field changes meaning or disappears; adding fields does not.
 pub const SCHEMA_VERSION: &str = "mlopsctl.report/v1";
@@ -111,7 +119,7 @@ impl Report {
     /// The findings that are roots (no cause among the reported findings), each
     /// followed by its symptoms: how people read a report.
     pub fn grouped(&self) -> Vec<(&Finding, Vec<&Finding>)> {
-        let is_reported = |c: &crate::findings::Cause| {
+        let is_reported = |c: &crate::report::findings::Cause| {
             self.findings
                 .iter()
                 .any(|f| f.code == c.code && f.subject == c.subject)
