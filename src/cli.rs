@@ -133,6 +133,22 @@ pub struct ClusterArgs {
     pub kafka_config: Vec<(String, String)>,
 }
 
+impl ClusterArgs {
+    /// The connection settings the collector and the write path take.
+    pub fn settings(&self) -> crate::collect::Settings {
+        crate::collect::Settings {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            request_timeout: self.request_timeout,
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            chunk_size: self.chunk_size,
+            kafka_bootstrap: self.kafka_bootstrap.clone(),
+            kafka_config: self.kafka_config.clone(),
+        }
+    }
+}
+
 /// `KEY=VALUE` into its two halves.
 pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {

@@ -10,9 +10,8 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use crate::catalogue::Check;
-use crate::cli::ClusterArgs;
 use crate::cluster::ClusterView;
-use crate::collect::{self, Options, Plan, Scope};
+use crate::collect::{self, Options, Plan, Scope, Settings};
 use crate::config::Suppression;
 use crate::report::Report;
 use crate::report::baseline::Baseline;
@@ -28,7 +27,7 @@ pub enum Source<'a> {
     },
     /// A live cluster.
     Live {
-        cluster: &'a ClusterArgs,
+        cluster: &'a Settings,
         scope: Scope,
         progress: bool,
     },

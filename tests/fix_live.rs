@@ -470,15 +470,15 @@ fn undo_names_missing_runs_and_other_clusters() {
 #[test]
 fn the_client_classifies_the_api_servers_answers() {
     use mlopsctl::changes::client::{Cluster as _, Guard, KubeCluster, WriteError};
-    use mlopsctl::cli::ClusterArgs;
     use mlopsctl::cluster::ObjectRef;
+    use mlopsctl::collect::Settings;
 
     mlopsctl::collect::install_crypto_provider();
     let cluster = Cluster::start(Faults {
         writes: vec![("nonml-prophet".into(), WriteFault::Forbidden)],
         ..Faults::default()
     });
-    let client = KubeCluster::connect(&ClusterArgs {
+    let client = KubeCluster::connect(&Settings {
         kubeconfig: Some(cluster.kubeconfig.clone()),
         context: None,
         request_timeout: Duration::from_secs(5),

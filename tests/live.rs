@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use mlopsctl::cli::ClusterArgs;
 use mlopsctl::cluster::{CoverageResult, Kind};
+use mlopsctl::collect::Settings;
 use mlopsctl::collect::{self, Options, Plan, Scope};
 use serde_json::{Value, json};
 use support::{ApiServer, Faults, fixture};
@@ -235,8 +235,8 @@ fn a_forbidden_kind_skips_the_checks_that_need_it() {
     assert_eq!(code, 1);
 }
 
-fn cluster_args(kubeconfig: &Path) -> ClusterArgs {
-    ClusterArgs {
+fn settings(kubeconfig: &Path) -> Settings {
+    Settings {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         context: None,
         request_timeout: Duration::from_secs(5),
@@ -270,7 +270,7 @@ fn absent_groups_are_not_installed_failures_are_failed_and_503_is_retried() {
         kafka: false,
     };
     let collected = collect::live(
-        &cluster_args(&kubeconfig),
+        &settings(&kubeconfig),
         &Scope::ContextNamespace,
         &plan,
         Options::default(),
@@ -536,7 +536,7 @@ fn collect_with(faults: Faults, plan: &Plan) -> mlopsctl::cluster::ClusterView {
     collect::install_crypto_provider();
     let (_server, _tmp, kubeconfig) = training_pipeline(faults);
     collect::live(
-        &cluster_args(&kubeconfig),
+        &settings(&kubeconfig),
         &Scope::ContextNamespace,
         plan,
         Options::default(),
@@ -607,9 +607,9 @@ fn an_expired_continue_token_restarts_the_list_once() {
         expire_continue_once: vec!["pods".into()],
         ..Faults::default()
     });
-    let args = ClusterArgs {
+    let args = Settings {
         chunk_size: 4,
-        ..cluster_args(&kubeconfig)
+        ..settings(&kubeconfig)
     };
     collect::install_crypto_provider();
     let plan = Plan {

@@ -11,8 +11,8 @@ use json_patch::PatchOperation;
 use kube::client::Body;
 use serde_json::{Value, json};
 
-use crate::cli::ClusterArgs;
 use crate::cluster::{Kind, ObjectRef};
+use crate::collect::Settings;
 
 /// The name mlopsctl's writes carry in `managedFields`.
 pub const FIELD_MANAGER: &str = "mlopsctl";
@@ -111,7 +111,7 @@ pub struct KubeCluster {
 }
 
 impl KubeCluster {
-    pub fn connect(args: &ClusterArgs) -> Result<Self> {
+    pub fn connect(args: &Settings) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

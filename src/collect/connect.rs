@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use kube::{Client, Error as KubeError};
 
-use crate::cli::ClusterArgs;
+use super::Settings;
 
 /// A client and what it points at, for messages and the report's source.
 pub struct Connection {
@@ -35,7 +35,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-pub async fn connect(args: &ClusterArgs) -> Result<Connection> {
+pub async fn connect(args: &Settings) -> Result<Connection> {
     install_crypto_provider();
     let (kubeconfig, origin) = load_kubeconfig(args)?;
     let (mut config, source) = match kubeconfig {
@@ -109,7 +109,7 @@ pub async fn connect(args: &ClusterArgs) -> Result<Connection> {
     })
 }
 
-fn load_kubeconfig(args: &ClusterArgs) -> Result<(Option<Kubeconfig>, Origin)> {
+fn load_kubeconfig(args: &Settings) -> Result<(Option<Kubeconfig>, Origin)> {
     if let Some(path) = &args.kubeconfig {
         let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
             anyhow!(

@@ -13,6 +13,7 @@ mod list;
 mod logs;
 mod probes;
 mod progress;
+mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -24,7 +25,6 @@ use tokio::time::Instant;
 
 use crate::analyzers::Data;
 use crate::catalogue::Check;
-use crate::cli::ClusterArgs;
 use crate::cluster::{ClusterView, Kind};
 
 pub use connect::{Connection, chain as error_chain, connect, install_crypto_provider};
@@ -33,6 +33,7 @@ use http::{Api, Failure};
 use list::Listed;
 pub use list::path as list_path;
 use progress::Progress;
+pub use settings::Settings;
 
 /// Requests in flight at once: quick on a big cluster, gentle on the API server.
 pub const CONCURRENCY: usize = 6;
@@ -106,7 +107,7 @@ pub struct Collected {
 }
 
 /// Collect from the cluster the flags select. Never takes longer than `--timeout`.
-pub fn live(args: &ClusterArgs, scope: &Scope, plan: &Plan, options: Options) -> Result<Collected> {
+pub fn live(args: &Settings, scope: &Scope, plan: &Plan, options: Options) -> Result<Collected> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -119,7 +120,7 @@ pub fn live(args: &ClusterArgs, scope: &Scope, plan: &Plan, options: Options) ->
 }
 
 async fn collect(
-    args: &ClusterArgs,
+    args: &Settings,
     scope: &Scope,
     plan: &Plan,
     options: Options,
@@ -175,7 +176,7 @@ async fn collect(
 /// laptop an in-cluster name would not resolve and Kafka would look down, so
 /// without the flag it is not read there: the Kafka checks say so.
 async fn kafka(
-    args: &ClusterArgs,
+    args: &Settings,
     source: &str,
     view: &ClusterView,
     deadline: Instant,
@@ -197,7 +198,7 @@ async fn kafka(
 /// The Kafka to talk to: `--kafka-bootstrap`, or, from inside the cluster
 /// (`source` "in-cluster"), the address Seldon is configured with; `None`
 /// from a laptop without the flag. The same broker for reading and for fixes.
-pub fn kafka_bootstrap(args: &ClusterArgs, source: &str, view: &ClusterView) -> Option<String> {
+pub fn kafka_bootstrap(args: &Settings, source: &str, view: &ClusterView) -> Option<String> {
     args.kafka_bootstrap.clone().or_else(|| {
         (source == "in-cluster")
             .then(|| crate::analyzers::seldon::model::configured_kafka(view))

@@ -23,10 +23,11 @@ pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit
         args.baseline.as_deref(),
     )?;
     let namespace = setup.namespace(&args.scope);
+    let settings = args.cluster.settings();
     let source = match &args.snapshot {
         Some(path) => Source::Snapshot { path, namespace },
         None => Source::Live {
-            cluster: &args.cluster,
+            cluster: &settings,
             scope: Scope::from_flags(namespace, args.scope.all_namespaces),
             progress: show_progress(args),
         },

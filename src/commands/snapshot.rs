@@ -17,7 +17,7 @@ pub fn save(args: &SnapshotSaveArgs, ctx: &Context) -> Result<Exit> {
     let checks = setup.checks(&args.scope.select, &args.scope.ignore)?;
     let namespace = setup.namespace(&args.scope);
     let live = collect::live(
-        &args.cluster,
+        &args.cluster.settings(),
         &Scope::from_flags(namespace, args.scope.all_namespaces),
         &Plan::for_checks(&checks),
         Options {

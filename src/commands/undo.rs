@@ -51,7 +51,7 @@ pub fn run(args: &UndoArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> 
         writeln!(out, "Run {} has nothing left to undo.", run.id)?;
         return Ok(Exit::Ok);
     }
-    let cluster = KubeCluster::connect(&args.cluster)?;
+    let cluster = KubeCluster::connect(&args.cluster.settings())?;
     let here = ClusterIdentity {
         server: cluster.server.clone(),
         uid: cluster.identity(),

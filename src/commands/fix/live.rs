@@ -42,8 +42,9 @@ pub fn run(
     scope: Scope,
     out: &mut dyn Write,
 ) -> Result<Exit> {
+    let settings = args.cluster.settings();
     let source = Source::Live {
-        cluster: &args.cluster,
+        cluster: &settings,
         scope,
         progress: false,
     };
@@ -79,8 +80,8 @@ pub fn run(
         return Ok(exit_with(exit, errored));
     }
 
-    let cluster = KubeCluster::connect(&args.cluster)?;
-    let bootstrap = collect::kafka_bootstrap(&args.cluster, &cluster.source, &first.view);
+    let cluster = KubeCluster::connect(&settings)?;
+    let bootstrap = collect::kafka_bootstrap(&settings, &cluster.source, &first.view);
     let admin = match &bootstrap {
         Some(bootstrap) => Some(RdkafkaTopicAdmin::new(
             bootstrap,
