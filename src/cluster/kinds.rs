@@ -3,37 +3,79 @@
 
 use serde::Serialize;
 
-/// A resource kind a check can need. Typed kinds are parsed into
-/// k8s-openapi structs; the custom resources stay dynamic JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Kind {
-    Namespace,
-    Node,
-    Pod,
-    Service,
-    Endpoints,
-    EndpointSlice,
-    ConfigMap,
-    Secret,
-    Event,
-    Deployment,
-    ReplicaSet,
-    StatefulSet,
-    DaemonSet,
-    Job,
-    CronJob,
-    HorizontalPodAutoscaler,
-    ApiService,
-    ScaledObject,
-    ScaledJob,
-    TriggerAuthentication,
-    SeldonModel,
-    SeldonPipeline,
-    SeldonServer,
-    SeldonRuntime,
-    SeldonConfig,
-    SeldonServerConfig,
-    SeldonExperiment,
+/// The kinds mlopsctl reads, one entry each: the variant, the object's kind,
+/// its API group and version, its plural, whether it is namespaced, and
+/// whether it is parsed into a k8s-openapi struct (`typed`, each with a
+/// store of its own in the ClusterView) or kept as dynamic JSON (`custom`).
+///
+/// Adding a custom resource (a CRD) is one `custom` line here: the
+/// collector lists it, the snapshot loader and the fix's plan applier keep
+/// it in the view's custom stores, the RBAC role and the tests' CRDs follow
+/// from the checks that need it.
+macro_rules! kinds {
+    ($($variant:ident => ($kind:literal, $group:literal, $version:literal, $plural:literal, $namespaced:literal, $storage:ident),)*) => {
+        /// A resource kind a check can need. Typed kinds are parsed into
+        /// k8s-openapi structs; the custom resources stay dynamic JSON.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        pub enum Kind {
+            $($variant,)*
+        }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant,)*];
+
+            pub const fn info(self) -> KindInfo {
+                match self {
+                    $(Kind::$variant => KindInfo {
+                        kind: $kind,
+                        group: $group,
+                        version: $version,
+                        plural: $plural,
+                        namespaced: $namespaced,
+                    },)*
+                }
+            }
+
+            /// Whether objects of this kind are parsed into typed structs.
+            pub const fn is_typed(self) -> bool {
+                match self {
+                    $(Kind::$variant => kinds!(@typed $storage),)*
+                }
+            }
+        }
+    };
+    (@typed typed) => { true };
+    (@typed custom) => { false };
+}
+
+kinds! {
+    Namespace => ("Namespace", "", "v1", "namespaces", false, typed),
+    Node => ("Node", "", "v1", "nodes", false, typed),
+    Pod => ("Pod", "", "v1", "pods", true, typed),
+    Service => ("Service", "", "v1", "services", true, typed),
+    Endpoints => ("Endpoints", "", "v1", "endpoints", true, typed),
+    EndpointSlice => ("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", true, typed),
+    ConfigMap => ("ConfigMap", "", "v1", "configmaps", true, typed),
+    Secret => ("Secret", "", "v1", "secrets", true, typed),
+    Event => ("Event", "", "v1", "events", true, typed),
+    Deployment => ("Deployment", "apps", "v1", "deployments", true, typed),
+    ReplicaSet => ("ReplicaSet", "apps", "v1", "replicasets", true, typed),
+    StatefulSet => ("StatefulSet", "apps", "v1", "statefulsets", true, typed),
+    DaemonSet => ("DaemonSet", "apps", "v1", "daemonsets", true, typed),
+    Job => ("Job", "batch", "v1", "jobs", true, typed),
+    CronJob => ("CronJob", "batch", "v1", "cronjobs", true, typed),
+    HorizontalPodAutoscaler => ("HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers", true, typed),
+    ApiService => ("APIService", "apiregistration.k8s.io", "v1", "apiservices", false, custom),
+    ScaledObject => ("ScaledObject", "keda.sh", "v1alpha1", "scaledobjects", true, custom),
+    ScaledJob => ("ScaledJob", "keda.sh", "v1alpha1", "scaledjobs", true, custom),
+    TriggerAuthentication => ("TriggerAuthentication", "keda.sh", "v1alpha1", "triggerauthentications", true, custom),
+    SeldonModel => ("Model", "mlops.seldon.io", "v1alpha1", "models", true, custom),
+    SeldonPipeline => ("Pipeline", "mlops.seldon.io", "v1alpha1", "pipelines", true, custom),
+    SeldonServer => ("Server", "mlops.seldon.io", "v1alpha1", "servers", true, custom),
+    SeldonRuntime => ("SeldonRuntime", "mlops.seldon.io", "v1alpha1", "seldonruntimes", true, custom),
+    SeldonConfig => ("SeldonConfig", "mlops.seldon.io", "v1alpha1", "seldonconfigs", true, custom),
+    SeldonServerConfig => ("ServerConfig", "mlops.seldon.io", "v1alpha1", "serverconfigs", true, custom),
+    SeldonExperiment => ("Experiment", "mlops.seldon.io", "v1alpha1", "experiments", true, custom),
 }
 
 /// Where a kind lives in the API: enough to list it and to write RBAC rules.
@@ -47,144 +89,6 @@ pub struct KindInfo {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 27] = [
-        Kind::Namespace,
-        Kind::Node,
-        Kind::Pod,
-        Kind::Service,
-        Kind::Endpoints,
-        Kind::EndpointSlice,
-        Kind::ConfigMap,
-        Kind::Secret,
-        Kind::Event,
-        Kind::Deployment,
-        Kind::ReplicaSet,
-        Kind::StatefulSet,
-        Kind::DaemonSet,
-        Kind::Job,
-        Kind::CronJob,
-        Kind::HorizontalPodAutoscaler,
-        Kind::ApiService,
-        Kind::ScaledObject,
-        Kind::ScaledJob,
-        Kind::TriggerAuthentication,
-        Kind::SeldonModel,
-        Kind::SeldonPipeline,
-        Kind::SeldonServer,
-        Kind::SeldonRuntime,
-        Kind::SeldonConfig,
-        Kind::SeldonServerConfig,
-        Kind::SeldonExperiment,
-    ];
-
-    pub const fn info(self) -> KindInfo {
-        const fn core(kind: &'static str, plural: &'static str, namespaced: bool) -> KindInfo {
-            KindInfo {
-                kind,
-                group: "",
-                version: "v1",
-                plural,
-                namespaced,
-            }
-        }
-        const fn grouped(
-            kind: &'static str,
-            group: &'static str,
-            version: &'static str,
-            plural: &'static str,
-            namespaced: bool,
-        ) -> KindInfo {
-            KindInfo {
-                kind,
-                group,
-                version,
-                plural,
-                namespaced,
-            }
-        }
-        match self {
-            Kind::Namespace => core("Namespace", "namespaces", false),
-            Kind::Node => core("Node", "nodes", false),
-            Kind::Pod => core("Pod", "pods", true),
-            Kind::Service => core("Service", "services", true),
-            Kind::Endpoints => core("Endpoints", "endpoints", true),
-            Kind::EndpointSlice => grouped(
-                "EndpointSlice",
-                "discovery.k8s.io",
-                "v1",
-                "endpointslices",
-                true,
-            ),
-            Kind::ConfigMap => core("ConfigMap", "configmaps", true),
-            Kind::Secret => core("Secret", "secrets", true),
-            Kind::Event => core("Event", "events", true),
-            Kind::Deployment => grouped("Deployment", "apps", "v1", "deployments", true),
-            Kind::ReplicaSet => grouped("ReplicaSet", "apps", "v1", "replicasets", true),
-            Kind::StatefulSet => grouped("StatefulSet", "apps", "v1", "statefulsets", true),
-            Kind::DaemonSet => grouped("DaemonSet", "apps", "v1", "daemonsets", true),
-            Kind::Job => grouped("Job", "batch", "v1", "jobs", true),
-            Kind::CronJob => grouped("CronJob", "batch", "v1", "cronjobs", true),
-            Kind::HorizontalPodAutoscaler => grouped(
-                "HorizontalPodAutoscaler",
-                "autoscaling",
-                "v2",
-                "horizontalpodautoscalers",
-                true,
-            ),
-            Kind::ApiService => grouped(
-                "APIService",
-                "apiregistration.k8s.io",
-                "v1",
-                "apiservices",
-                false,
-            ),
-            Kind::ScaledObject => {
-                grouped("ScaledObject", "keda.sh", "v1alpha1", "scaledobjects", true)
-            }
-            Kind::ScaledJob => grouped("ScaledJob", "keda.sh", "v1alpha1", "scaledjobs", true),
-            Kind::TriggerAuthentication => grouped(
-                "TriggerAuthentication",
-                "keda.sh",
-                "v1alpha1",
-                "triggerauthentications",
-                true,
-            ),
-            Kind::SeldonModel => grouped("Model", "mlops.seldon.io", "v1alpha1", "models", true),
-            Kind::SeldonPipeline => {
-                grouped("Pipeline", "mlops.seldon.io", "v1alpha1", "pipelines", true)
-            }
-            Kind::SeldonServer => grouped("Server", "mlops.seldon.io", "v1alpha1", "servers", true),
-            Kind::SeldonRuntime => grouped(
-                "SeldonRuntime",
-                "mlops.seldon.io",
-                "v1alpha1",
-                "seldonruntimes",
-                true,
-            ),
-            Kind::SeldonConfig => grouped(
-                "SeldonConfig",
-                "mlops.seldon.io",
-                "v1alpha1",
-                "seldonconfigs",
-                true,
-            ),
-            Kind::SeldonServerConfig => grouped(
-                "ServerConfig",
-                "mlops.seldon.io",
-                "v1alpha1",
-                "serverconfigs",
-                true,
-            ),
-            Kind::SeldonExperiment => grouped(
-                "Experiment",
-                "mlops.seldon.io",
-                "v1alpha1",
-                "experiments",
-                true,
-            ),
-        }
-    }
-
     /// `group/version`, or `version` for the core group: the `apiVersion` of an object.
     pub fn api_version(self) -> String {
         let info = self.info();
@@ -200,29 +104,11 @@ impl Kind {
     /// callers that parse typed structs check the version themselves.
     pub fn from_object(api_version: &str, kind: &str) -> Option<Kind> {
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        Kind::ALL.into_iter().find(|k| {
+        Kind::ALL.iter().copied().find(|k| {
             let info = k.info();
             info.kind == kind
                 && (info.group == group || (kind == "Event" && group == "events.k8s.io"))
         })
-    }
-
-    /// Whether objects of this kind are parsed into typed structs.
-    pub const fn is_typed(self) -> bool {
-        !matches!(
-            self,
-            Kind::ApiService
-                | Kind::ScaledObject
-                | Kind::ScaledJob
-                | Kind::TriggerAuthentication
-                | Kind::SeldonModel
-                | Kind::SeldonPipeline
-                | Kind::SeldonServer
-                | Kind::SeldonRuntime
-                | Kind::SeldonConfig
-                | Kind::SeldonServerConfig
-                | Kind::SeldonExperiment
-        )
     }
 }
 
@@ -260,7 +146,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        for kind in Kind::ALL {
+        for &kind in Kind::ALL {
             assert_eq!(
                 Kind::from_object(&kind.api_version(), kind.info().kind),
                 Some(kind)

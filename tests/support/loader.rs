@@ -97,7 +97,8 @@ pub fn crd(kind: Kind) -> Value {
 /// server serves them.
 pub fn install_crds(rest: &Rest, groups: &BTreeSet<&str>) {
     let kinds: Vec<Kind> = Kind::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| !k.is_typed() && *k != Kind::ApiService && groups.contains(k.info().group))
         .collect();
     for kind in &kinds {
