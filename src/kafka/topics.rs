@@ -12,16 +12,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication, Topi
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
-/// A topic to create.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NewTopicSpec {
-    pub name: String,
-    pub partitions: i32,
-    pub replication: i32,
-    /// Topic configs, e.g. `("retention.ms", "604800000")`.
-    pub config: Vec<(String, String)>,
-}
+pub use crate::analyzers::kafka::model::NewTopicSpec;
 
 /// What became of one topic.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::operation::{Change, Operation};
-use crate::kafka::NewTopicSpec;
+use crate::analyzers::kafka::model::NewTopicSpec;
 
 /// Why an operation could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn topic_numbers_come_from_their_inputs() {
-        let spec = crate::kafka::NewTopicSpec {
+        let spec = crate::analyzers::kafka::model::NewTopicSpec {
             name: "model-selected".into(),
             partitions: 0,
             replication: 0,

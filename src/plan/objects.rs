@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::apply::{TOPIC_API_VERSION, TOPIC_KIND, topic_object};
+use crate::analyzers::kafka::model::NewTopicSpec;
 use crate::cluster::{ClusterView, HasMeta, KafkaTopic, Kind, ObjectRef, Store};
-use crate::kafka::NewTopicSpec;
 use crate::snapshot::{Doc, ObjectSink};
 
 /// An object of the view as the API server would return it, if it is there.

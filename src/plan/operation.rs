@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::apply::{TOPIC_API_VERSION, TOPIC_KIND};
 use super::inputs::{TOPIC_PARTITIONS, TOPIC_REPLICATION};
+use crate::analyzers::kafka::model::NewTopicSpec;
 use crate::cluster::{Kind, ObjectRef, manager_of};
-use crate::kafka::NewTopicSpec;
 use crate::report::findings::Applicability;
 
 /// What must still be true of the object for the change to be applied.

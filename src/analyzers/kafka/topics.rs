@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use crate::analyzers::kafka::model::NewTopicSpec;
 use crate::analyzers::kafka::reachable as kafka_reachable;
 use crate::analyzers::seldon::model as seldon;
 use crate::analyzers::workloads::env::literal_env;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::kafka::NewTopicSpec;
 use crate::plan::{Operation, TOPIC_PARTITIONS, TOPIC_REPLICATION};
 use crate::report::findings::{Applicability, Fix};
 
