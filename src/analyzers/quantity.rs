@@ -15,10 +15,11 @@ pub fn millicores(q: &str) -> Option<f64> {
     }
 }
 
-/// `512Mi`, `1Gi`, `1500M`, `1e9`, `123456` → bytes.
+/// A Kubernetes quantity in base units, the one parser of them:
+/// `512Mi`, `1Gi`, `1500M`, `1e9`, `123456` → bytes; `100m` → 0.1.
 pub fn bytes(q: &str) -> Option<f64> {
     let q = q.trim();
-    const UNITS: [(&str, f64); 12] = [
+    const UNITS: [(&str, f64); 14] = [
         ("Ki", 1024.0),
         ("Mi", 1048576.0),
         ("Gi", 1073741824.0),
@@ -31,6 +32,8 @@ pub fn bytes(q: &str) -> Option<f64> {
         ("T", 1e12),
         ("P", 1e15),
         ("E", 1e18),
+        ("K", 1e3),
+        ("m", 1e-3),
     ];
     for (suffix, factor) in UNITS {
         if let Some(n) = q.strip_suffix(suffix) {

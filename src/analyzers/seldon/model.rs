@@ -6,6 +6,7 @@
 //! Names and defaults follow Seldon Core v2 (`operator/apis/mlops/v1alpha1`,
 //! `operator/scheduler`, `scheduler/pkg/kafka`, `scheduler/data-flow`).
 
+use crate::analyzers::quantity;
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Container, EnvVar, Pod};
@@ -445,30 +446,6 @@ pub fn errors_topic(prefix: &str, ns: &str) -> String {
     format!("{prefix}.{ns}.errors.errors")
 }
 
-/// A Kubernetes quantity in base units (`1G` → 1e9, `512Mi` → 536870912, `100m` → 0.1).
-pub fn quantity(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(text.len());
-    let (num, suffix) = text.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "m" => 1e-3,
-        "k" | "K" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        "Ti" => 1024.0_f64.powi(4),
-        _ => return None,
-    };
-    Some(n * factor)
-}
-
 /// Bytes as a person reads them, in the units they were likely given in:
 /// `1.1G` for decimal quantities, `1.5Gi`/`300Mi` for binary ones.
 pub fn bytes(n: f64) -> String {
@@ -593,7 +570,7 @@ pub fn server_memory(view: &ClusterView, server: &DynamicObject) -> Option<Repli
             c.pointer("/resources/requests/memory")
                 .and_then(Value::as_str)
         })
-        .and_then(quantity)?;
+        .and_then(quantity::bytes)?;
     let overcommit_percent = agent_env(&containers, "SELDON_OVERCOMMIT_PERCENTAGE")
         .and_then(|v| v.parse().ok())
         .unwrap_or(10.0);
@@ -629,7 +606,7 @@ pub fn model_replicas(model: &DynamicObject) -> i64 {
 pub fn model_memory(model: &DynamicObject) -> Option<f64> {
     model
         .str_at("/spec/memory")
-        .and_then(quantity)
+        .and_then(quantity::bytes)
         .or_else(|| model.pointer("/spec/memory").and_then(Value::as_f64))
 }
 
@@ -799,11 +776,11 @@ mod tests {
 
     #[test]
     fn quantities() {
-        assert_eq!(quantity("1G"), Some(1e9));
-        assert_eq!(quantity("512Mi"), Some(536_870_912.0));
-        assert_eq!(quantity("100m"), Some(0.1));
-        assert_eq!(quantity("3"), Some(3.0));
-        assert_eq!(quantity("1Q"), None);
+        assert_eq!(quantity::bytes("1G"), Some(1e9));
+        assert_eq!(quantity::bytes("512Mi"), Some(536_870_912.0));
+        assert_eq!(quantity::bytes("100m"), Some(0.1));
+        assert_eq!(quantity::bytes("3"), Some(3.0));
+        assert_eq!(quantity::bytes("1Q"), None);
         assert_eq!(bytes(1024.0 * 1024.0 * 300.0), "300Mi");
         assert_eq!(bytes(1.1e9), "1.1G");
     }
