@@ -250,7 +250,7 @@ impl Operation {
                     }
                 };
                 format!(
-                    "kafka-topics.sh --bootstrap-server $BOOTSTRAP --create --topic {} \
+                    "kafka-topics.sh --bootstrap-server $BOOTSTRAP --create --if-not-exists --topic {} \
                      --partitions {} --replication-factor {}{config}",
                     t.name,
                     count(TOPIC_PARTITIONS, t.partitions),

@@ -101,14 +101,22 @@ impl Fix {
         Self::new(Applicability::Manual, description)
     }
 
+    /// The command a person would type, for a fix without operations; a fix
+    /// with operations shows the command of exactly what is sent.
     pub fn with_kubectl(mut self, command: impl Into<String>) -> Self {
-        self.kubectl = Some(command.into());
+        if self.operations.is_empty() {
+            self.kubectl = Some(command.into());
+        }
         self
     }
 
     /// Add a change `mlopsctl fix` can make; several are applied in order.
+    /// Its kubectl command is then the operations' own (`test`s included,
+    /// quoted for the shell), one per line.
     pub fn with_operation(mut self, operation: Operation) -> Self {
         self.operations.push(operation);
+        let commands: Vec<String> = self.operations.iter().map(Operation::kubectl).collect();
+        self.kubectl = Some(commands.join("\n"));
         self
     }
 }

@@ -523,7 +523,10 @@ mod fixture_tests {
         assert_eq!(found[0].subject.name, "orchestrator-hpa");
         let kubectl = found[0].fix.as_ref().unwrap().kubectl.clone().unwrap();
         assert!(kubectl.contains("\"type\":\"cpu\""), "{kubectl}");
-        assert!(kubectl.ends_with("kubectl delete hpa orchestrator-hpa -n default"));
+        assert!(
+            kubectl.ends_with("kubectl delete horizontalpodautoscaler/orchestrator-hpa -n default"),
+            "{kubectl}"
+        );
         assert!(!kubectl.contains("delete hpa keda-hpa"));
         insta::assert_yaml_snapshot!(summary(&found));
     }

@@ -385,7 +385,7 @@ mod tests {
             fix.kubectl
                 .as_deref()
                 .unwrap()
-                .contains("--partitions PARTITIONS")
+                .contains("--partitions ${partitions}")
         );
         let plan = crate::plan::planner::build(
             &[crate::report::findings::Finding {

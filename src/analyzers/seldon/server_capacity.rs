@@ -210,17 +210,14 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
             "Make all replicas of Server {name} ready (see the StatefulSet's pods); the scheduler retries the Models when replicas join."
         ))), evidence);
     }
-    let mut spec = json!({"replicas": need});
     let mut raise_max = String::new();
     if let Some(m) = max
         && m < need
     {
-        spec["maxReplicas"] = json!(need);
         raise_max = format!(
             " and maxReplicas from {m} to {need} (Seldon rejects replicas above maxReplicas, as `kubectl scale` alone would hit: `scaling spec is invalid: number of replicas {need} must be <= max replicas {m}`)"
         );
     }
-    let body = json!({"spec": spec});
     let scale = scale_up(server, &server_ref, need, max.filter(|m| *m < need));
     with_evidence(Draft::new(
         subject,
@@ -239,7 +236,6 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
                 "Scale Server {name} up: raise replicas from {replicas} to {need}{raise_max}. Only adds replicas, but each one is a pod that needs room on the nodes and costs money: unsafe, applied with --unsafe. The scheduler then places the waiting Models."
             ),
         )
-        .with_kubectl(model::patch_command(&server_ref, "merge", &body))
         .with_operation(scale),
     ), evidence)
 }
