@@ -38,6 +38,36 @@ pub struct Context {
     pub journal_dir: Option<PathBuf>,
 }
 
+/// Ask before changing a cluster: `--yes` answers; else a person on a
+/// terminal is asked `question`; elsewhere nothing is changed. `doing` says
+/// what is refused: "applying 3 change(s)".
+pub fn confirm(yes: bool, ctx: &Context, doing: &str, question: &str) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !ctx.interactive {
+        anyhow::bail!(
+            "not {doing} without confirmation: pass --yes (or --dry-run to see what the API \
+             server would say); nothing was changed"
+        );
+    }
+    if ask(question)? {
+        Ok(())
+    } else {
+        anyhow::bail!("not confirmed: nothing was changed")
+    }
+}
+
+/// `question [y/N]` on stderr, the answer from stdin.
+pub fn ask(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
 /// Table width when stdout is not a terminal.
 pub const DEFAULT_WIDTH: u16 = 160;
 

@@ -3,7 +3,7 @@
 //! change as diffs, asks on a terminal and needs `--yes` elsewhere, and
 //! supports `--diff` and `--dry-run`; `--list` shows the journaled runs.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -116,7 +116,12 @@ pub fn run(args: &UndoArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> 
     }
     let mut journal = Journal::append(&run)?;
     if writes > 0 {
-        confirm(args, ctx, writes, &run.source)?;
+        super::confirm(
+            args.yes,
+            ctx,
+            &format!("undoing {writes} change(s)"),
+            &format!("Undo {writes} change(s) on {}?", run.source),
+        )?;
     }
     writeln!(out)?;
     let (mut failed, mut left) = (0, 0);
@@ -294,28 +299,6 @@ fn outcome_text(outcome: &Outcome, dry_run: bool) -> String {
         } => format!("failed at {target}: {reason}; {state}")
             .red()
             .to_string(),
-    }
-}
-
-/// Ask on a terminal; elsewhere require `--yes`.
-fn confirm(args: &UndoArgs, ctx: &Context, writes: usize, source: &str) -> Result<()> {
-    if args.yes {
-        return Ok(());
-    }
-    if !ctx.interactive {
-        bail!(
-            "not undoing {writes} change(s) without confirmation: pass --yes (or --dry-run to \
-             see what the API server would say); nothing was changed"
-        );
-    }
-    eprint!("Undo {writes} change(s) on {source}? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        bail!("not confirmed: nothing was changed")
     }
 }
 

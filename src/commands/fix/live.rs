@@ -4,7 +4,7 @@
 //! left to apply, and verify on the last collection.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -124,7 +124,13 @@ pub fn run(
         ));
     }
 
-    confirm(args, ctx, plan.ready(), &first.report.source)?;
+    let changes: usize = plan.ready().map(|p| p.operations.len()).sum();
+    super::super::confirm(
+        args.yes,
+        ctx,
+        &format!("applying {changes} change(s)"),
+        &format!("Apply {changes} change(s) to {}?", first.report.source),
+    )?;
     // What the person confirmed: the fixes shown ready, and those shown
     // isolated, which later passes apply once the field is free.
     let mut confirmed: BTreeSet<(String, ObjectRef)> = plan
@@ -289,11 +295,7 @@ fn confirm_again(
     print_plan(&plan, view, "cluster", &[], "ready", ctx.style.color, out)?;
     out.flush()?;
     let changes: usize = fixes.iter().map(|p| p.operations.len()).sum();
-    eprint!("Apply these {changes} change(s) too? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+    super::super::ask(&format!("Apply these {changes} change(s) too?"))
 }
 
 /// One fix's outcome, for the pass's list.
@@ -372,33 +374,5 @@ fn replanner<'a>(
                 target
             )),
         }
-    }
-}
-
-/// Ask on a terminal; elsewhere require `--yes`.
-fn confirm<'a>(
-    args: &FixArgs,
-    ctx: &Context,
-    ready: impl Iterator<Item = &'a Planned>,
-    source: &str,
-) -> Result<()> {
-    if args.yes {
-        return Ok(());
-    }
-    let changes: usize = ready.map(|p| p.operations.len()).sum();
-    if !ctx.interactive {
-        bail!(
-            "not applying {changes} change(s) without confirmation: pass --yes (or --dry-run to \
-             see what the API server would say); nothing was changed"
-        );
-    }
-    eprint!("Apply {changes} change(s) to {source}? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        bail!("not confirmed: nothing was changed")
     }
 }
