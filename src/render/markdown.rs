@@ -57,28 +57,21 @@ pub fn render(report: &Report, out: &mut dyn Write) -> Result<()> {
         }
         writeln!(out, "</details>\n")?;
     }
-    let errored: Vec<_> = report.errored().collect();
-    if !errored.is_empty() {
-        writeln!(out, "**Checks that failed to run**\n")?;
-        for c in errored {
-            writeln!(
-                out,
-                "- {} {}: {}",
-                c.code,
-                cell(&c.title),
-                cell(c.reason.as_deref().unwrap_or_default())
-            )?;
+    // Checks that did not judge, each with its reason.
+    for (title, status) in [
+        ("Checks that failed to run", CheckStatus::Error),
+        ("Skipped checks", CheckStatus::Skipped),
+    ] {
+        let listed: Vec<_> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == status)
+            .collect();
+        if listed.is_empty() {
+            continue;
         }
-        writeln!(out)?;
-    }
-    let skipped: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == CheckStatus::Skipped)
-        .collect();
-    if !skipped.is_empty() {
-        writeln!(out, "**Skipped checks**\n")?;
-        for c in skipped {
+        writeln!(out, "**{title}**\n")?;
+        for c in listed {
             writeln!(
                 out,
                 "- {} {}: {}",
