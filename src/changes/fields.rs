@@ -201,84 +201,69 @@ pub struct Drift {
     pub found: Option<Value>,
 }
 
-/// The JSON patch that changes `fields` of `object` from their `before` to
-/// their `after`: each guarded by a `test` that the field still holds its
-/// `before` value (for a field to add: that its parent is as read), so the
-/// server refuses the patch if anyone moved it meanwhile. Fields not at
-/// their `before` value are returned as drift; with `force` they are set
-/// anyway (still guarded by what was read).
-pub fn patch(
-    object: &Value,
-    fields: &[FieldChange],
-    force: bool,
-) -> Result<Vec<PatchOperation>, Vec<Drift>> {
+/// The JSON patch that sets `fields` of `object` to their `after` values,
+/// each guarded by a `test` of the value read (for a field to add: that its
+/// parent is as read), so the server refuses the patch if anyone moved it
+/// meanwhile; and the fields not at their `before` value (drift). A drifted
+/// field is in the patch too: whether to send it is the caller's choice
+/// (`undo --force`). A field whose parent is gone is drift only.
+pub fn patch(object: &Value, fields: &[FieldChange]) -> (Vec<PatchOperation>, Vec<Drift>) {
     let mut working = object.clone();
-    let mut ops: Vec<Value> = Vec::new();
+    let mut ops: Vec<PatchOperation> = Vec::new();
     let mut drift = Vec::new();
     for field in fields {
-        let Some((pointer, found)) = field.path.locate(&working) else {
-            drift.push(Drift {
-                path: field.path.clone(),
-                expected: field.before.clone(),
-                found: None,
-            });
-            continue;
-        };
-        let found = found.cloned();
-        if found == field.after {
+        let located = field.path.locate(&working);
+        let found = located.as_ref().and_then(|(_, v)| v.cloned());
+        if located.is_some() && found == field.after {
             continue; // already as wanted
         }
+        let moved = || Drift {
+            path: field.path.clone(),
+            expected: field.before.clone(),
+            found: found.clone(),
+        };
+        let Some((pointer, _)) = located else {
+            drift.push(moved());
+            continue;
+        };
         if found != field.before {
-            drift.push(Drift {
-                path: field.path.clone(),
-                expected: field.before.clone(),
-                found: found.clone(),
-            });
-            if !force {
-                continue;
-            }
+            drift.push(moved());
         }
-        let mut step = Vec::new();
-        match (&found, &field.after) {
-            (Some(now), Some(value)) => {
-                step.push(json!({"op": "test", "path": pointer, "value": now}));
-                step.push(json!({"op": "replace", "path": pointer, "value": value}));
-            }
-            (Some(now), None) => {
-                step.push(json!({"op": "test", "path": pointer, "value": now}));
-                step.push(json!({"op": "remove", "path": pointer}));
-            }
+        let step: Vec<Value> = match (&found, &field.after) {
+            (Some(now), Some(value)) => vec![
+                json!({"op": "test", "path": pointer, "value": now}),
+                json!({"op": "replace", "path": pointer, "value": value}),
+            ],
+            (Some(now), None) => vec![
+                json!({"op": "test", "path": pointer, "value": now}),
+                json!({"op": "remove", "path": pointer}),
+            ],
             (None, Some(value)) => {
                 let parent = parent_pointer(&pointer);
-                if let Some(current) = working.pointer(&parent) {
-                    step.push(json!({"op": "test", "path": parent, "value": current}));
-                }
-                step.push(json!({"op": "add", "path": pointer, "value": value}));
+                let guard = working
+                    .pointer(&parent)
+                    .map(|current| json!({"op": "test", "path": parent, "value": current}));
+                guard
+                    .into_iter()
+                    .chain([json!({"op": "add", "path": pointer, "value": value})])
+                    .collect()
             }
-            (None, None) => {}
-        }
+            (None, None) => Vec::new(),
+        };
         let typed: Vec<PatchOperation> = step
-            .iter()
-            .map(|o| serde_json::from_value(o.clone()).expect("well-formed operation"))
+            .into_iter()
+            .map(|o| serde_json::from_value(o).expect("well-formed operation"))
             .collect();
         if json_patch::patch(&mut working, &typed).is_err() {
             // The parent is not a map or list to add to: nothing can be put there.
-            drift.push(Drift {
-                path: field.path.clone(),
-                expected: field.before.clone(),
-                found,
-            });
+            if found == field.before {
+                drift.push(moved());
+            }
             continue;
         }
-        ops.extend(step);
+        ops.extend(typed);
     }
-    if !drift.is_empty() && !force {
-        return Err(drift);
-    }
-    Ok(ops
-        .into_iter()
-        .map(|o| serde_json::from_value(o).expect("well-formed operation"))
-        .collect())
+    (ops, drift)
 }
 
 fn parent_pointer(pointer: &str) -> String {
@@ -308,6 +293,14 @@ mod tests {
         )
     }
 
+    /// The patch when nothing drifted, else the drift.
+    fn strict(object: &Value, fields: &[FieldChange]) -> Result<Vec<PatchOperation>, Vec<Drift>> {
+        match patch(object, fields) {
+            (ops, drift) if drift.is_empty() => Ok(ops),
+            (_, drift) => Err(drift),
+        }
+    }
+
     #[test]
     fn keyed_lists_are_walked_by_name() {
         let before = deployment(1, 1, env(&[("A", "1")]));
@@ -335,7 +328,7 @@ mod tests {
             .collect();
         // Someone scaled to 3 and put a variable before ours since.
         let mut now = deployment(3, 5, env(&[("B", "2"), ("A", "1"), ("MODEL_TYPE", "LSTM")]));
-        let ops = patch(&now, &restore, false).unwrap();
+        let ops = strict(&now, &restore).unwrap();
         json_patch::patch(&mut now, &ops).unwrap();
         assert_eq!(now, deployment(3, 1, env(&[("B", "2"), ("A", "1")])));
     }
@@ -349,7 +342,7 @@ mod tests {
             .map(FieldChange::inverse)
             .collect();
         let mut now = deployment(4, 7, env(&[]));
-        let drift = patch(&now, &restore, false).unwrap_err();
+        let drift = strict(&now, &restore).unwrap_err();
         assert_eq!(drift.len(), 1);
         assert_eq!(
             drift[0].path.to_string(),
@@ -359,7 +352,7 @@ mod tests {
             (drift[0].expected.clone(), drift[0].found.clone()),
             (Some(json!(5)), Some(json!(7)))
         );
-        let ops = patch(&now, &restore, true).unwrap();
+        let ops = patch(&now, &restore).0;
         json_patch::patch(&mut now, &ops).unwrap();
         assert_eq!(now, deployment(4, 1, env(&[])));
     }
@@ -368,7 +361,7 @@ mod tests {
     fn every_write_is_guarded_by_a_test() {
         let before = deployment(1, 1, env(&[("A", "1")]));
         let fixed = deployment(1, 5, env(&[]));
-        let ops = patch(&before, &diff(&before, &fixed), false).unwrap();
+        let ops = strict(&before, &diff(&before, &fixed)).unwrap();
         let text = serde_json::to_value(&ops).unwrap();
         assert_eq!(
             text,
@@ -385,8 +378,7 @@ mod tests {
     fn an_added_item_goes_at_the_end_under_a_test_of_its_list() {
         let before = deployment(1, 1, env(&[("A", "1")]));
         let fixed = deployment(1, 1, env(&[("A", "1"), ("B", "2")]));
-        let ops =
-            serde_json::to_value(patch(&before, &diff(&before, &fixed), false).unwrap()).unwrap();
+        let ops = serde_json::to_value(strict(&before, &diff(&before, &fixed)).unwrap()).unwrap();
         assert_eq!(ops[0]["op"], "test");
         assert_eq!(ops[0]["path"], "/spec/template/spec/containers/0/env");
         assert_eq!(
@@ -404,7 +396,7 @@ mod tests {
             .map(FieldChange::inverse)
             .collect();
         let now = json!({"spec": {"replicas": 1, "template": {"spec": {"containers": []}}}});
-        let drift = patch(&now, &restore, false).unwrap_err();
+        let drift = strict(&now, &restore).unwrap_err();
         assert_eq!(drift[0].found, None);
     }
 

@@ -213,13 +213,10 @@ fn restore_fields(
     force: bool,
 ) -> Result<(Vec<PatchOperation>, Value, Vec<Drift>), Vec<Drift>> {
     let back: Vec<FieldChange> = fields.iter().map(FieldChange::inverse).collect();
-    let drift = fields::patch(object, &back, false)
-        .err()
-        .unwrap_or_default();
+    let (ops, drift) = fields::patch(object, &back);
     if !drift.is_empty() && !force {
         return Err(drift);
     }
-    let ops = fields::patch(object, &back, true)?;
     let mut after = object.clone();
     json_patch::patch(&mut after, &ops).map_err(|_| drift.clone())?;
     Ok((ops, after, drift))
@@ -338,7 +335,8 @@ fn put_back(
                 let forward = json_patch::patch(&mut restored, ops).ok().and_then(|()| {
                     let fix = fields::diff(&content(&restored), &content(now));
                     let current = cluster.get(&step.target).ok().flatten()?;
-                    fields::patch(&current, &fix, false).ok()
+                    let (ops, drift) = fields::patch(&current, &fix);
+                    drift.is_empty().then_some(ops)
                 });
                 match forward {
                     Some(ops) => cluster.patch(&step.target, &ops, false).map(drop),
