@@ -12,6 +12,7 @@ use crate::analyzers::autoscaling::metrics_api::{apiservice_for_reason, apiservi
 use crate::analyzers::autoscaling::scaling::{
     self, condition, event_lines, hpa_condition, hpa_target, keda_owner, name_of, ns_of, qualified,
 };
+use crate::analyzers::autoscaling::triggers::masked;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 use crate::report::findings::Fix;
@@ -223,12 +224,7 @@ fn scaled_object_symptom(view: &ClusterView, so: &DynamicObject) -> Option<Draft
         .into_iter()
         .rev()
         .take(2)
-        .map(|l| {
-            l.split(' ')
-                .map(scaling::masked)
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
+        .map(|l| l.split(' ').map(masked).collect::<Vec<_>>().join(" ")),
     );
     draft = draft
         .caused_by("keda-triggers", r.clone())

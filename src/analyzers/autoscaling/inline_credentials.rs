@@ -4,9 +4,8 @@
 
 use serde::Deserialize;
 
-use crate::analyzers::autoscaling::scaling::{
-    self, Trigger, name_of, ns_of, qualified, triggers, url_password,
-};
+use crate::analyzers::autoscaling::scaling::{self, name_of, ns_of, qualified};
+use crate::analyzers::autoscaling::triggers::{Trigger, masked, triggers, url_password, with_host};
 use crate::analyzers::text::mask;
 use crate::analyzers::workloads::service_refs::addresses;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
@@ -108,7 +107,7 @@ fn finding(
     let shown = if secret == value {
         mask(value)
     } else {
-        scaling::masked(value)
+        masked(value)
     };
     let kind_of_secret = if secret == value {
         "a secret"
@@ -127,7 +126,7 @@ fn finding(
             .into_iter()
             .find(|a| !a.host.contains('.') && view.services.get(ns, &a.service).is_some())
         {
-            Some(a) => scaling::with_host(
+            Some(a) => with_host(
                 &shape,
                 &a.host,
                 &format!("{}.{ns}.svc.cluster.local", a.service),

@@ -1,21 +1,19 @@
 //! `keda-triggers`: KEDA triggers whose address (`serverAddress`, `host`, …) names
 //! a Service that does not exist, has no ready endpoints, or is a short name: the
 //! KEDA operator makes the connection, so `rabbitmq` resolves in the operator's
-//! namespace (`keda`), not in the ScaledObject's.
+//! namespace (`keda`), not in the ScaledObject's. The fix is in `repair`.
+
+mod repair;
 
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::analyzers::autoscaling::scaling::{
-    self, Trigger, condition, event_lines, masked, name_of, ns_of, qualified, shell_quote,
-    triggers, url_password,
+    self, condition, event_lines, name_of, ns_of, qualified,
 };
+use crate::analyzers::autoscaling::triggers::{Trigger, masked, triggers};
 use crate::analyzers::workloads::service_refs::{Address, addresses};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
-use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef, manager_of};
-use crate::plan::Operation;
-use crate::plan::operation::escape;
-use crate::report::findings::{Applicability, Fix};
+use crate::cluster::{ClusterView, DynamicObject, Kind};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "keda-triggers",
@@ -325,116 +323,6 @@ impl KedaTriggers {
         let fix = self.fix(obj, t, key, addr, &cause, &fqdn, lookup_ns);
         draft.fix(fix)
     }
-
-    #[allow(clippy::too_many_arguments)]
-    fn fix(
-        &self,
-        obj: &DynamicObject,
-        t: &Trigger<'_>,
-        key: &str,
-        addr: &Address,
-        cause: &Cause<'_>,
-        fqdn: &str,
-        lookup_ns: &str,
-    ) -> Fix {
-        let ns = ns_of(&obj.metadata);
-        let r: ObjectRef = scaling::custom_ref(obj);
-        let resource = obj.kind.to_lowercase();
-        let svc = &addr.service;
-        let original = t.get(key).unwrap_or_default();
-        let helm = manager_of(&obj.metadata)
-            .map(|m| format!(" {} is managed by {m}: change the value there too, or the next upgrade puts the short name back.", r))
-            .unwrap_or_default();
-        match cause {
-            Cause::ShortName { ready, wrong_port } => {
-                let new_value = scaling::with_host(original, &addr.host, fqdn);
-                // Safe only when the full name is known to serve: ready endpoints, the port exposed.
-                let serving = ready.is_some_and(|n| n > 0) && wrong_port.is_none();
-                if url_password(original).is_some() {
-                    return Fix::manual(format!(
-                        "Use the Service's full name {fqdn} in metadata.{key}. The value carries a password, so do not patch it in place: put the corrected URL (with host {fqdn}) in a Secret referenced by a TriggerAuthentication, as the inline-credentials finding describes.{helm}"
-                    ));
-                }
-                let path = format!("/spec/triggers/{}/metadata/{}", t.index, escape(key));
-                let patch = json!([{ "op": "replace", "path": path, "value": new_value }]);
-                let kubectl = format!(
-                    "kubectl patch {resource} {}{} --type json -p {}",
-                    r.name,
-                    r.kubectl_ns(),
-                    shell_quote(&patch.to_string())
-                );
-                // Guarded by the value read: the host is rewritten only while
-                // the trigger still names the short one.
-                let rewrite = |applicability| {
-                    Operation::patch(&r, &obj.metadata, applicability)
-                        .test(&path, json!(original))
-                        .replace(&path, json!(new_value))
-                };
-                if serving {
-                    Fix::new(
-                        Applicability::Safe,
-                        format!(
-                            "Use the Service's full name in metadata.{key}: {new_value}.{helm}"
-                        ),
-                    )
-                    .with_kubectl(kubectl)
-                    .with_operation(rewrite(Applicability::Safe))
-                } else {
-                    let also = match (wrong_port, ready) {
-                        (Some(ports), _) => format!(
-                            "and use one of the ports Service {ns}/{svc} exposes ({})",
-                            ports
-                                .iter()
-                                .map(i32::to_string)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        (None, Some(0)) => format!(
-                            "and make the pods behind Service {ns}/{svc} ready: it has no ready endpoints"
-                        ),
-                        (None, _) => format!(
-                            "after checking Service {ns}/{svc} has ready endpoints (they were not collected)"
-                        ),
-                    };
-                    Fix::manual(format!(
-                        "Use the Service's full name in metadata.{key} ({new_value}), {also}.{helm}"
-                    ))
-                    .with_kubectl(kubectl)
-                    .with_operation(rewrite(Applicability::Manual))
-                }
-            }
-            Cause::Missing { elsewhere, others } => {
-                let guess = scaling::closest(svc, others)
-                    .map(|g| format!(" Service {g} looks like the one meant."))
-                    .unwrap_or_default();
-                let hint = match elsewhere.as_slice() {
-                    [one] => {
-                        let (other_ns, _) = one.split_once('/').unwrap_or_default();
-                        format!(
-                            " A Service {svc} exists in namespace {other_ns}: if that is the one meant, use {svc}.{other_ns}.svc.cluster.local."
-                        )
-                    }
-                    _ => String::new(),
-                };
-                Fix::manual(format!(
-                    "Deploy the {} server this trigger reads (nothing named {svc} is serving), then point metadata.{key} at its Service by full name, name.namespace.svc.cluster.local, since KEDA resolves short names in its own namespace.{guess}{hint}{helm}",
-                    t.type_
-                ))
-            }
-            Cause::NoEndpoints => Fix::manual(format!(
-                "Make the pods behind Service {lookup_ns}/{svc} ready (see their findings), or fix the Service's selector."
-            )),
-            Cause::Port { ports } => Fix::manual(format!(
-                "Use one of Service {lookup_ns}/{svc}'s ports ({}) in metadata.{key}, or add port {} to the Service.{helm}",
-                ports
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                addr.port.unwrap_or_default()
-            )),
-        }
-    }
 }
 
 /// A Service's ports.
@@ -539,34 +427,6 @@ mod tests {
             &fixture("keda-problems"),
         );
         assert!(found.is_empty(), "{:#?}", summary(&found));
-    }
-
-    #[test]
-    fn rewrites_only_the_host() {
-        assert_eq!(
-            crate::analyzers::autoscaling::scaling::with_host(
-                "amqp://rabbitmq:pw@rabbitmq:5672/%2f",
-                "rabbitmq",
-                "rabbitmq.default.svc.cluster.local"
-            ),
-            "amqp://rabbitmq:pw@rabbitmq.default.svc.cluster.local:5672/%2f"
-        );
-        assert_eq!(
-            crate::analyzers::autoscaling::scaling::with_host(
-                "kafka:9092",
-                "kafka",
-                "kafka.ml.svc.cluster.local"
-            ),
-            "kafka.ml.svc.cluster.local:9092"
-        );
-        assert_eq!(
-            crate::analyzers::autoscaling::scaling::with_host(
-                "http://prometheus-server:9090",
-                "prometheus",
-                "x"
-            ),
-            "http://prometheus-server:9090"
-        );
     }
 
     #[test]

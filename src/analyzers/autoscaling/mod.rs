@@ -9,3 +9,4 @@ pub mod keda_triggers;
 pub mod metrics_api;
 pub mod scaling;
 pub mod scaling_limits;
+pub mod triggers;

@@ -1,5 +1,6 @@
 //! What the autoscaling analyzers share: HPA and KEDA conditions, which HPA a
-//! ScaledObject owns, the workload an autoscaler targets, evidence lines.
+//! ScaledObject owns, the workload an autoscaler targets, evidence lines. KEDA
+//! triggers and the addresses and credentials in them are in `triggers`.
 
 use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricSpec};
 use serde_json::Value;
@@ -333,80 +334,7 @@ pub fn event_lines(
         .collect()
 }
 
-/// The triggers of a ScaledObject or ScaledJob: (index, type, metadata, has authenticationRef).
-pub fn triggers(obj: &DynamicObject) -> Vec<Trigger<'_>> {
-    obj.pointer("/spec/triggers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(index, t)| Trigger {
-            index,
-            type_: t.get("type").and_then(Value::as_str).unwrap_or_default(),
-            metadata: t
-                .get("metadata")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            authentication_ref: t.pointer("/authenticationRef/name").and_then(Value::as_str),
-        })
-        .collect()
-}
-
-/// One trigger of a ScaledObject or ScaledJob.
-#[derive(Debug)]
-pub struct Trigger<'a> {
-    pub index: usize,
-    pub type_: &'a str,
-    /// String-valued metadata entries, in key order.
-    pub metadata: Vec<(&'a str, &'a str)>,
-    pub authentication_ref: Option<&'a str>,
-}
-
-impl Trigger<'_> {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.metadata
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-    }
-
-    /// `spec.triggers[0].metadata.host`.
-    pub fn field(&self, key: &str) -> String {
-        format!("spec.triggers[{}].metadata.{key}", self.index)
-    }
-
-    /// `trigger 0 (rabbitmq)`.
-    pub fn label(&self) -> String {
-        format!("trigger {} ({})", self.index, self.type_)
-    }
-}
-
-/// The user:password part of a URL, if the URL has one with a password.
-pub fn url_password(value: &str) -> Option<&str> {
-    let (_, rest) = value.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    let (_, password) = userinfo.split_once(':')?;
-    (!password.is_empty()).then_some(password)
-}
-
-/// A value with any URL password masked: `amqp://celery:Xk******24@rabbitmq:5672/`.
-pub fn masked(value: &str) -> String {
-    match url_password(value) {
-        Some(pw) => value.replacen(
-            &format!(":{pw}@"),
-            &format!(":{}@", crate::analyzers::text::mask(pw)),
-            1,
-        ),
-        None => value.to_string(),
-    }
-}
-
+/// Helpers for the autoscaling analyzers' tests.
 /// The name most like the one asked for, if any is close.
 pub fn closest<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
     names
@@ -417,73 +345,6 @@ pub fn closest<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
         .map(|(_, n)| n)
 }
 
-/// `value` with the host part `host` replaced in the first address naming it:
-/// after any `scheme://` and `user:password@`, before any `:port` or path.
-pub fn with_host(value: &str, host: &str, new_host: &str) -> String {
-    let mut done = false;
-    value
-        .split(',')
-        .map(|token| {
-            if done {
-                return token.to_string();
-            }
-            let (scheme, rest) = match token.find("://") {
-                Some(i) => token.split_at(i + 3),
-                None => ("", token),
-            };
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(end);
-            let (user, hostport) = match authority.rfind('@') {
-                Some(i) => authority.split_at(i + 1),
-                None => ("", authority),
-            };
-            let lead = token.len() - token.trim_start().len();
-            let hostport_trimmed = if user.is_empty() && scheme.is_empty() {
-                &hostport[lead..]
-            } else {
-                hostport
-            };
-            let port = hostport_trimmed.strip_prefix(host);
-            match port {
-                Some(p) if p.is_empty() || p.starts_with(':') => {
-                    done = true;
-                    let pad = &hostport[..hostport.len() - hostport_trimmed.len()];
-                    format!("{scheme}{user}{pad}{new_host}{p}{tail}")
-                }
-                _ => token.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Quote a string for a shell command in single quotes.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_and_masks_url_passwords() {
-        let url = "amqp://celery:Xk9-rabbit-2024@rabbitmq:5672/%2f";
-        assert_eq!(url_password(url), Some("Xk9-rabbit-2024"));
-        assert_eq!(
-            masked(url),
-            "amqp://celery:Xk***********24@rabbitmq:5672/%2f"
-        );
-        assert_eq!(url_password("http://prometheus:9090"), None);
-        assert_eq!(url_password("amqp://guest@rabbitmq:5672"), None);
-        assert_eq!(
-            url_password("postgres://u:p@db:5432/x?sslmode=disable"),
-            Some("p")
-        );
-    }
-}
-
-/// Helpers for the autoscaling analyzers' tests.
 #[cfg(test)]
 pub(crate) mod testing {
     use serde_json::{Value, json};

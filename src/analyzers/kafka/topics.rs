@@ -289,18 +289,6 @@ impl KafkaTopics {
         let plural = if names.len() == 1 { "" } else { "s" };
         let partitions = self.partitions.filter(|n| *n > 0);
         let replication = self.replication_factor.filter(|n| *n > 0);
-        let word = |n: Option<i32>, unknown: &str| n.map_or(unknown.to_string(), |n| n.to_string());
-        let create: Vec<String> = names
-            .iter()
-            .map(|t| {
-                format!(
-                    "kafka-topics.sh --bootstrap-server {} --create --if-not-exists --topic {t} --partitions {} --replication-factor {}",
-                    kafka.bootstrap,
-                    word(partitions, "PARTITIONS"),
-                    word(replication, "REPLICATION")
-                )
-            })
-            .collect();
         let layout = match (partitions, replication) {
             (Some(p), Some(r)) => format!(
                 "with {p} partition{} and replication factor {r}, as the check's params say",
@@ -317,8 +305,7 @@ impl KafkaTopics {
                 kafka.bootstrap,
                 if names.len() == 1 { "it" } else { "them" }
             ),
-        )
-        .with_kubectl(create.join(" && "));
+        );
         for name in names {
             let spec = NewTopicSpec {
                 name: name.to_string(),

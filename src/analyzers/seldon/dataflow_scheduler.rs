@@ -4,22 +4,23 @@
 //! `SELDON_UPSTREAM_HOST`/`SELDON_UPSTREAM_PORT` (default `seldon-scheduler:9008`);
 //! a SeldonRuntime override appends env, so its value wins.
 
+mod logs;
+mod repair;
+
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
 
-use k8s_openapi::jiff;
-use regex::Regex;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::analyzers::seldon::model::{
-    self, DATAFLOW_COMPONENT, DATAFLOW_CONTAINER, Dataflow, UPSTREAM_HOST, UPSTREAM_PORT,
+use crate::analyzers::seldon::dataflow::{
+    self, DATAFLOW_COMPONENT, Dataflow, UPSTREAM_HOST, UPSTREAM_PORT,
 };
-use crate::analyzers::text::clip;
+use crate::analyzers::seldon::model;
+use crate::analyzers::seldon::patches;
 use crate::analyzers::workloads::service_refs::addresses;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
-use crate::plan::{Operation, restart};
+use crate::plan::restart;
 use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
@@ -51,16 +52,6 @@ fn default_log_lines() -> usize {
     4
 }
 
-/// `will connect to HOST:PORT` (PipelineSubscriber.subscribe).
-static CONNECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"will connect to (?P<host>[^\s:]+):(?P<port>\d+)").expect("regex")
-});
-/// grpc-java's DnsNameResolver and the JVM's resolver.
-static UNRESOLVED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:Unable to resolve host (?P<a>[^\s:]+)|UnknownHostException: (?P<b>[^\s:]+): Name or service not known)")
-        .expect("regex")
-});
-
 /// What is wrong with the upstream address, if anything.
 enum Upstream {
     Ok,
@@ -89,7 +80,7 @@ impl Analyzer for DataflowScheduler {
         }
         let mut drafts = Vec::new();
         for ns in namespaces {
-            if let Some(df) = model::dataflow(view, ns)
+            if let Some(df) = dataflow::dataflow(view, ns)
                 && let Some(d) = self.judge(view, ns, &df)
             {
                 drafts.push(d);
@@ -152,51 +143,9 @@ impl DataflowScheduler {
             },
         };
 
-        // Log evidence: only failures to resolve the upstream host blame the scheduler
-        // address; other hosts (the tracing collector, Kafka) are other checks' business.
-        let mut log_lines: Vec<String> = Vec::new();
-        let mut seen = BTreeSet::new();
-        let mut resolve_failed = false;
-        let mut connects_to: Option<String> = None;
-        // Pods created before the last rollout restart are being replaced: what
-        // they logged says nothing about the engine that runs next.
-        let restarted = df.deployment.and_then(restarted_at);
-        for pod in df.pods.iter().filter(|p| {
-            !restarted.is_some_and(|r| {
-                p.metadata
-                    .creation_timestamp
-                    .as_ref()
-                    .is_some_and(|c| c.0 < r)
-            })
-        }) {
-            let name = pod.metadata.name.as_deref().unwrap_or_default();
-            for log in view.logs_of(ns, name, DATAFLOW_CONTAINER) {
-                for line in log.lines() {
-                    if let Some(c) = CONNECT.captures(line) {
-                        connects_to = Some(format!("{}:{}", &c["host"], &c["port"]));
-                        if seen.insert(format!("connect {}", &c["host"])) {
-                            log_lines.push(format!("{name}: {}", clip(line.trim(), 240)));
-                        }
-                    }
-                    if let Some(c) = UNRESOLVED.captures(line) {
-                        let unresolved = c
-                            .name("a")
-                            .or(c.name("b"))
-                            .expect("one alternative")
-                            .as_str();
-                        if unresolved == host {
-                            resolve_failed = true;
-                            let key = if c.name("a").is_some() { "grpc" } else { "jvm" };
-                            if seen.insert(format!("{key} {unresolved}")) {
-                                log_lines.push(format!("{name}: {}", clip(line.trim(), 240)));
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let log = logs::read(view, ns, df, host);
         let config_problem = !matches!(verdict, Upstream::Ok | Upstream::Unknown);
-        if !config_problem && !resolve_failed {
+        if !config_problem && !log.resolve_failed {
             return None;
         }
 
@@ -237,7 +186,7 @@ impl DataflowScheduler {
             }
             Upstream::NoEndpoints | Upstream::Ok | Upstream::Unknown => {}
         }
-        if let Some(c) = &connects_to
+        if let Some(c) = &log.connects_to
             && *c != format!("{host}:{port}")
         {
             draft
@@ -266,11 +215,11 @@ impl DataflowScheduler {
         }
         draft
             .evidence
-            .extend(log_lines.into_iter().take(self.log_lines));
-        let scheduler = scheduler_service(view, ns);
+            .extend(log.lines.into_iter().take(self.log_lines));
+        let scheduler = repair::scheduler_service(view, ns);
         let engine = view.workload("Deployment", ns, DATAFLOW_COMPONENT);
         let restart = engine.as_ref().and_then(restart::restart);
-        Some(draft.fix(fix(df, &runtime, host, port, scheduler, restart)))
+        Some(draft.fix(repair::fix(df, &runtime, host, port, scheduler, restart)))
     }
 
     fn switched_off(&self, df: &Dataflow<'_>, subject: ObjectRef) -> Draft {
@@ -309,148 +258,12 @@ impl DataflowScheduler {
                     "Run the dataflow engine again: {} in SeldonRuntime {}. The operator then creates its pods.{}",
                     if df.disabled { "remove the override's `disable`" } else { "set the override's replicas to 1" },
                     runtime.name,
-                    model::managed_note(df.runtime, "The SeldonRuntime")
+                    patches::managed_note(df.runtime, "The SeldonRuntime")
                 ),
             )
-            .with_kubectl(model::patch_command(&runtime, "json", &ops)),
+            .with_kubectl(patches::patch_command(&runtime, "json", &ops)),
         )
     }
-}
-
-/// When the Deployment was last restarted (`kubectl rollout restart`'s annotation).
-fn restarted_at(d: &k8s_openapi::api::apps::v1::Deployment) -> Option<jiff::Timestamp> {
-    d.spec
-        .as_ref()?
-        .template
-        .metadata
-        .as_ref()?
-        .annotations
-        .as_ref()?
-        .get(restart::RESTARTED_AT)?
-        .parse()
-        .ok()
-}
-
-/// The scheduler Service of a namespace and its dataflow port, when it is healthy.
-struct Scheduler {
-    name: String,
-    port: i32,
-    ready: bool,
-}
-
-fn scheduler_service(view: &ClusterView, ns: &str) -> Option<Scheduler> {
-    let dataflow_port = |svc: &k8s_openapi::api::core::v1::Service| {
-        svc.spec.as_ref().and_then(|s| {
-            s.ports.iter().flatten().find_map(|p| {
-                (p.name.as_deref() == Some("dataflow") || p.port == 9008).then_some(p.port)
-            })
-        })
-    };
-    let svc = view
-        .services
-        .get(ns, model::DEFAULT_UPSTREAM_HOST)
-        .filter(|s| dataflow_port(s).is_some())
-        .or_else(|| {
-            view.services
-                .in_namespace(ns)
-                .find(|s| dataflow_port(s).is_some())
-        })?;
-    let name = svc.metadata.name.clone()?;
-    Some(Scheduler {
-        port: dataflow_port(svc)?,
-        ready: view.ready_endpoints(ns, &name).is_none_or(|n| n > 0),
-        name,
-    })
-}
-
-fn fix(
-    df: &Dataflow<'_>,
-    runtime: &ObjectRef,
-    host: &str,
-    port: &str,
-    scheduler: Option<Scheduler>,
-    restart: Option<Operation>,
-) -> Fix {
-    let owner_note = format!(
-        " The operator owns Deployment {DATAFLOW_COMPONENT} and reverts edits made there; it rolls the dataflow pods once the SeldonRuntime changes.{}",
-        model::managed_note(df.runtime, "The SeldonRuntime")
-    );
-    let Some(s) = scheduler else {
-        return Fix::manual(format!(
-            "Deploy the scheduler in namespace {} (its SeldonRuntime creates Service seldon-scheduler), or set {UPSTREAM_HOST}/{UPSTREAM_PORT} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override to a scheduler that exists.{owner_note}",
-            runtime.namespace.as_deref().unwrap_or_default(),
-            runtime.name
-        ));
-    };
-    let new_port = s.port.to_string();
-    let mut ops = Vec::new();
-    let mut changes = Vec::new();
-    if host != s.name {
-        match model::set_env_ops(df, &df.upstream_host.source, UPSTREAM_HOST, host, &s.name) {
-            Some(o) => ops.extend(o),
-            None => {
-                return Fix::manual(format!(
-                    "Set {UPSTREAM_HOST}={} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}",
-                    s.name, runtime.name
-                ));
-            }
-        }
-        changes.push(format!("{UPSTREAM_HOST} from {host} to {}", s.name));
-    }
-    if port != new_port {
-        match model::set_env_ops(df, &df.upstream_port.source, UPSTREAM_PORT, port, &new_port) {
-            Some(o) => ops.extend(o),
-            None => {
-                return Fix::manual(format!(
-                    "Set {UPSTREAM_PORT}={new_port} on container {DATAFLOW_CONTAINER} in SeldonRuntime {}'s {DATAFLOW_COMPONENT} override.{owner_note}",
-                    runtime.name
-                ));
-            }
-        }
-        changes.push(format!("{UPSTREAM_PORT} from {port} to {new_port}"));
-    }
-    if ops.is_empty() {
-        if let Some(op) = restart.filter(|_| s.ready) {
-            // The address is right and the scheduler serves, yet the engine
-            // failed to resolve it (it started before the scheduler Service
-            // existed, or DNS failed once): the JVM caches the failed lookup
-            // and the engine keeps its broken subscription until it restarts.
-            let ns = runtime.namespace.as_deref().unwrap_or_default();
-            return Fix::new(
-                Applicability::Unsafe,
-                format!(
-                    "The address already names Service {}:{}, which has ready endpoints, but the engine failed to resolve it and has not recovered: restart Deployment {DATAFLOW_COMPONENT} (what `kubectl rollout restart` does: annotate its pod template with {}). Pipelines stop streaming while the new pod starts; the SeldonRuntime is not changed.",
-                    s.name,
-                    s.port,
-                    restart::RESTARTED_AT
-                ),
-            )
-            .with_kubectl(format!(
-                "kubectl rollout restart deployment {DATAFLOW_COMPONENT} -n {ns}"
-            ))
-            .with_operation(op);
-        }
-        return Fix::manual(format!(
-            "The address already names Service {}:{}; make its scheduler pods ready (see the scheduler's own findings).",
-            s.name, s.port
-        ));
-    }
-    let applicability = if s.ready {
-        Applicability::Safe
-    } else {
-        Applicability::Manual
-    };
-    Fix::new(
-        applicability,
-        format!(
-            "Point the dataflow engine at the scheduler Service {}:{} in its own namespace: in SeldonRuntime {}, change {}.{owner_note}",
-            s.name,
-            s.port,
-            runtime.name,
-            changes.join(" and ")
-        ),
-    )
-    .with_kubectl(model::patch_command(runtime, "json", &Value::Array(ops)))
 }
 
 /// A view where the engine lost a scheduler that serves again.

@@ -7,7 +7,9 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::analyzers::seldon::model::{self, Dataflow, KAFKA_BOOTSTRAP, KAFKA_CONFIGMAP};
+use crate::analyzers::seldon::dataflow::{self, Dataflow, KAFKA_BOOTSTRAP};
+use crate::analyzers::seldon::model::{self, KAFKA_CONFIGMAP};
+use crate::analyzers::seldon::patches;
 use crate::analyzers::text::clip;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind};
@@ -131,7 +133,7 @@ impl Analyzer for KafkaBootstrap {
         let mut drafts = Vec::new();
         for runtime in model::runtimes(view)? {
             let ns = model::namespace(runtime);
-            let Some(df) = model::dataflow(view, ns) else {
+            let Some(df) = dataflow::dataflow(view, ns) else {
                 continue;
             };
             if df.disabled {
@@ -242,7 +244,7 @@ fn judge(
     let hosts: Vec<String> = brokers(df_value, ns).into_iter().map(|b| b.host).collect();
     for pod in &df.pods {
         let name = pod.metadata.name.as_deref().unwrap_or_default();
-        for log in view.logs_of(ns, name, model::DATAFLOW_CONTAINER) {
+        for log in view.logs_of(ns, name, dataflow::DATAFLOW_CONTAINER) {
             if let Some(line) = log.lines().find(|l| {
                 (l.contains("Couldn't resolve server")
                     || l.contains("No resolvable bootstrap urls")
@@ -268,18 +270,18 @@ fn judge(
                 .kafka_bootstrap
                 .as_ref()
                 .map(|s| s.source.clone())
-                .unwrap_or(model::Source::Default);
-            let fix = match model::set_env_ops(df, &source, KAFKA_BOOTSTRAP, df_value, good) {
+                .unwrap_or(dataflow::Source::Default);
+            let fix = match patches::set_env_ops(df, &source, KAFKA_BOOTSTRAP, df_value, good) {
                 Some(ops) => Fix::new(
                     Applicability::Unsafe,
                     format!(
                         "Give the dataflow engine the brokers the seldon-kafka ConfigMap names: set {KAFKA_BOOTSTRAP}={good} in SeldonRuntime {}'s seldon-dataflow-engine override (the operator owns the Deployment and reverts edits made there). The engine restarts and rebuilds its streams.{}",
                         rt.name,
-                        model::managed_note(df.runtime, "The SeldonRuntime")
+                        patches::managed_note(df.runtime, "The SeldonRuntime")
                     ),
                 )
-                .with_kubectl(model::patch_command(&rt, "json", &serde_json::Value::Array(ops))),
-                None => Fix::manual(format!("Set {KAFKA_BOOTSTRAP}={good} on container {} in SeldonRuntime {}'s seldon-dataflow-engine override.", model::DATAFLOW_CONTAINER, rt.name)),
+                .with_kubectl(patches::patch_command(&rt, "json", &serde_json::Value::Array(ops))),
+                None => Fix::manual(format!("Set {KAFKA_BOOTSTRAP}={good} on container {} in SeldonRuntime {}'s seldon-dataflow-engine override.", dataflow::DATAFLOW_CONTAINER, rt.name)),
             };
             (subject, message, fix)
         }
@@ -295,10 +297,10 @@ fn judge(
                 format!(
                     "Set kafkaConfig bootstrap.servers to {df_value} in SeldonRuntime {} (the operator rewrites ConfigMap {KAFKA_CONFIGMAP} from it; editing the ConfigMap directly is reverted). Restart the scheduler and gateways afterwards so they reread it.{}",
                     rt.name,
-                    model::managed_note(df.runtime, "The SeldonRuntime")
+                    patches::managed_note(df.runtime, "The SeldonRuntime")
                 ),
             )
-            .with_kubectl(model::patch_command(&rt, "merge", &body));
+            .with_kubectl(patches::patch_command(&rt, "merge", &body));
             (
                 rt.clone().with_field("spec.config.kafkaConfig"),
                 message,

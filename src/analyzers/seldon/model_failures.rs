@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::analyzers::seldon::model as seldon;
 use crate::analyzers::seldon::server_capacity::serves;
+use crate::analyzers::seldon::servers;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind};
 use crate::report::findings::Fix;
@@ -66,7 +67,7 @@ impl Analyzer for ModelFailures {
             if let Some(uri) = m.str_at("/spec/storageUri") {
                 draft.evidence.push(format!("spec.storageUri: {uri}"));
             }
-            let reqs = seldon::model_requirements(m);
+            let reqs = servers::model_requirements(m);
             if !reqs.is_empty() {
                 draft
                     .evidence

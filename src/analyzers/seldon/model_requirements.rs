@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::analyzers::seldon::model as seldon;
 use crate::analyzers::seldon::server_capacity::serves;
+use crate::analyzers::seldon::{patches, servers};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 use crate::report::findings::Fix;
@@ -57,14 +58,14 @@ impl Analyzer for ModelRequirements {
 fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> Option<Draft> {
     let name = seldon::name(m);
     let ns = seldon::namespace(m);
-    let reqs = seldon::model_requirements(m);
+    let reqs = servers::model_requirements(m);
     let model_ref = seldon::object_ref(Kind::SeldonModel, m);
     let state = seldon::model_state(m);
     let mut evidence: Vec<String> = state.iter().map(|s| s.condition.describe()).collect();
     let capable: Vec<&str> = servers
         .iter()
         .filter(|s| {
-            let caps = seldon::server_capabilities(view, s);
+            let caps = servers::server_capabilities(view, s);
             reqs.iter().all(|r| caps.contains(r))
         })
         .map(|s| seldon::name(s))
@@ -95,7 +96,7 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
             }
         ));
         if let Some(first) = capable.first() {
-            fix = fix.with_kubectl(seldon::patch_command(
+            fix = fix.with_kubectl(patches::patch_command(
                 &model_ref,
                 "merge",
                 &json!({"spec": {"server": first}}),
@@ -117,12 +118,12 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
     // in the view) might meet the requirements: do not claim none does.
     if servers
         .iter()
-        .any(|s| seldon::server_capabilities(view, s).is_empty())
+        .any(|s| servers::server_capabilities(view, s).is_empty())
     {
         return None;
     }
     for s in servers {
-        let caps = seldon::server_capabilities(view, s);
+        let caps = servers::server_capabilities(view, s);
         let lacking: Vec<&str> = reqs
             .iter()
             .filter(|r| !caps.contains(r))

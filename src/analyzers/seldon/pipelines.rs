@@ -6,6 +6,7 @@
 use serde::Deserialize;
 
 use crate::analyzers::kafka::reachable as kafka_reachable;
+use crate::analyzers::seldon::dataflow;
 use crate::analyzers::seldon::model::{self, State};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
@@ -199,7 +200,7 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
             )),
         )
     };
-    if dataflow_root && let Some(d) = view.deployments.get(ns, model::DATAFLOW_COMPONENT) {
+    if dataflow_root && let Some(d) = view.deployments.get(ns, dataflow::DATAFLOW_COMPONENT) {
         let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         let ready = d
             .status

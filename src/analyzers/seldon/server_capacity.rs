@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::analyzers::seldon::model::{self, ReplicaMemory};
+use crate::analyzers::seldon::model;
+use crate::analyzers::seldon::servers::{self, ReplicaMemory};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 use crate::plan::Operation;
@@ -35,8 +36,8 @@ pub fn serves(view: &ClusterView, server: &DynamicObject, model: &DynamicObject)
     match model.str_at("/spec/server") {
         Some(pinned) => pinned == model::name(server),
         None => {
-            let caps = model::server_capabilities(view, server);
-            model::model_requirements(model)
+            let caps = servers::server_capabilities(view, server);
+            servers::model_requirements(model)
                 .iter()
                 .all(|r| caps.contains(r))
         }
@@ -89,7 +90,7 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
     let replicas = server.i64_at("/spec/replicas").unwrap_or(1);
     let max = server.i64_at("/spec/maxReplicas").filter(|m| *m > 0);
     let loaded = server.i64_at("/status/loadedModels");
-    let memory = model::server_memory(view, server);
+    let memory = servers::server_memory(view, server);
 
     // The ready Models this Server hosts as far as the view tells (pinned, or matching).
     let hosted: Vec<&DynamicObject> = view
@@ -112,17 +113,17 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
     }
     let want_replicas = failing
         .iter()
-        .map(|m| model::model_replicas(m))
+        .map(|m| servers::model_replicas(m))
         .max()
         .unwrap_or(1);
     for m in failing {
-        let mem = model::model_memory(m)
-            .map_or(String::new(), |b| format!(" of {} each", model::bytes(b)));
+        let mem = servers::model_memory(m)
+            .map_or(String::new(), |b| format!(" of {} each", servers::bytes(b)));
         evidence.push(format!(
             "Model {} wants {} replica{}{mem}; each model replica needs its own Server replica",
             model::name(m),
-            model::model_replicas(m),
-            if model::model_replicas(m) == 1 {
+            servers::model_replicas(m),
+            if servers::model_replicas(m) == 1 {
                 ""
             } else {
                 "s"
@@ -147,7 +148,7 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
     let demand: f64 = hosted
         .iter()
         .chain(failing)
-        .filter_map(|m| model::model_memory(m).map(|b| b * model::model_replicas(m) as f64))
+        .filter_map(|m| servers::model_memory(m).map(|b| b * servers::model_replicas(m) as f64))
         .sum();
     let mut need = want_replicas;
     let mut too_big = Vec::new();
@@ -159,15 +160,15 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
         let capacity = memory.expect("some").capacity();
         evidence.push(format!(
             "each replica offers {} for models ({} memory request + {overcommit_percent}% overcommit); Models here need {} in total",
-            model::bytes(capacity),
-            model::bytes(request),
-            model::bytes(demand)
+            servers::bytes(capacity),
+            servers::bytes(request),
+            servers::bytes(demand)
         ));
         if capacity > 0.0 {
             need = need.max((demand / capacity).ceil() as i64);
         }
         for m in failing {
-            if model::model_memory(m).is_some_and(|b| b > capacity) {
+            if servers::model_memory(m).is_some_and(|b| b > capacity) {
                 too_big.push(model::name(m).to_string());
             }
         }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::analyzers::seldon::model as seldon;
+use crate::analyzers::seldon::patches;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind};
 use crate::report::findings::{Applicability, Fix};
@@ -99,7 +100,7 @@ impl Analyzer for ServerScale {
                         "Change the bounds with the replicas: {what} on Server {name}. `kubectl scale` only sets replicas, so it cannot get past maxReplicas; a merge patch sets both. Only adds capacity."
                     ),
                 )
-                .with_kubectl(seldon::patch_command(&server, "merge", &body))
+                .with_kubectl(patches::patch_command(&server, "merge", &body))
             };
             let mut d = Draft::new(server.with_field("spec.maxReplicas"), message);
             d.evidence = evidence;

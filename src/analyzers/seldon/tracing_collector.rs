@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::analyzers::seldon::model::{self, TRACING_CONFIGMAP};
+use crate::analyzers::seldon::patches;
 use crate::analyzers::text::clip;
 use crate::analyzers::workloads::service_refs::addresses;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
@@ -169,9 +170,9 @@ impl Analyzer for TracingCollector {
                     addr.service,
                     addr.namespace,
                     rt.name,
-                    model::managed_note(runtime, "The SeldonRuntime")
+                    patches::managed_note(runtime, "The SeldonRuntime")
                 ))
-                .with_kubectl(model::patch_command(&rt, "merge", &disable)),
+                .with_kubectl(patches::patch_command(&rt, "merge", &disable)),
             ));
         }
         Ok(drafts)

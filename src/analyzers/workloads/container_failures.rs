@@ -279,15 +279,16 @@ fn oom_finding(w: &Workload<'_>, container: &str, seen: &Seen<'_>) -> Draft {
             " {subject} is managed by {manager}: change the chart's resources value too."
         ));
     }
-    let mut fix = Fix::new(Applicability::Unsafe, description).with_kubectl(format!(
-        "kubectl set resources {}{} -c {container} --limits=memory={value}",
-        subject.kubectl_name(),
-        subject.kubectl_ns()
-    ));
-    if let Some(op) = raise_memory(w, c, limit.as_deref(), &value) {
-        fix = fix.with_operation(op);
-    }
-    draft.fix(fix)
+    let fix = Fix::new(Applicability::Unsafe, description);
+    // The command a person would type only where there is no operation to show.
+    draft.fix(match raise_memory(w, c, limit.as_deref(), &value) {
+        Some(op) => fix.with_operation(op),
+        None => fix.with_kubectl(format!(
+            "kubectl set resources {}{} -c {container} --limits=memory={value}",
+            subject.kubectl_name(),
+            subject.kubectl_ns()
+        )),
+    })
 }
 
 /// Set the container's memory limit from `--set memory=VALUE`. Unsafe: the

@@ -162,15 +162,16 @@ fn finding(
             " {subject} is managed by {manager}: add {var} to its values too, or the next upgrade removes it."
         ));
     }
-    let mut fix = Fix::manual(description).with_kubectl(format!(
-        "kubectl set env {}{} -c {container} {var}=<value>",
-        subject.kubectl_name(),
-        subject.kubectl_ns()
-    ));
-    if let Some(op) = add_env(w, c, var) {
-        fix = fix.with_operation(op);
-    }
-    draft.fix(fix)
+    let fix = Fix::manual(description);
+    // The command a person would type only where there is no operation to show.
+    draft.fix(match add_env(w, c, var) {
+        Some(op) => fix.with_operation(op),
+        None => fix.with_kubectl(format!(
+            "kubectl set env {}{} -c {container} {var}=<value>",
+            subject.kubectl_name(),
+            subject.kubectl_ns()
+        )),
+    })
 }
 
 /// Add `var` to the container, its value from `--set VAR=VALUE`. Safe once the
