@@ -18,12 +18,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use colored::Colorize;
 use serde::Deserialize;
 
 use super::{Context, Exit};
 use crate::catalogue::Catalogue;
 use crate::pipeline::{Pipeline, Source};
+use crate::render;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +49,7 @@ struct Fires {
 }
 
 pub fn test(dir: &Path, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
-    colored::control::set_override(ctx.style.color);
+    render::use_color(ctx.style.color);
     let catalogue = Catalogue::load(&[dir.to_path_buf()])?;
     let pack: Vec<_> = catalogue
         .iter()
@@ -149,25 +149,13 @@ pub fn test(dir: &Path, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
                 skipped.reason.as_deref().unwrap_or_default()
             ));
         }
-        if problems.is_empty() {
-            writeln!(out, "{} {name}", "PASS".green())?;
-        } else {
-            failed += 1;
-            writeln!(out, "{} {name}", "FAIL".red())?;
-            for p in problems {
-                writeln!(out, "     {p}")?;
-            }
-        }
+        failed += usize::from(!problems.is_empty());
+        render::pack::case(&name, &problems, out)?;
     }
     for check in &pack {
         if !fired_anywhere.contains(&check.spec.code) {
             failed += 1;
-            writeln!(
-                out,
-                "{} {} never fires in its tests: add a case where it must fire (its conditions may match nothing)",
-                "FAIL".red(),
-                check.spec.code
-            )?;
+            render::pack::never_fires(&check.spec.code, out)?;
         }
     }
     writeln!(

@@ -1,12 +1,18 @@
-//! One renderer per output format. Renderers only print what the Report holds;
-//! they decide nothing. Only the table renderer styles its output.
+//! All output: one renderer per report format, and what `fix` and `undo`
+//! print (their plans, diffs, outcomes and verification). Renderers only print
+//! what they are given; they decide nothing. Only the table, fix and undo
+//! output is styled.
 
+pub mod catalogue;
+pub mod fix;
 mod github;
 mod json;
 mod junit;
 mod markdown;
+pub mod pack;
 mod sarif;
 mod table;
+pub mod undo;
 
 use std::io::Write;
 
@@ -39,6 +45,13 @@ pub struct Style {
     pub color: bool,
     /// Terminal width for wrapping tables, when known.
     pub width: Option<u16>,
+}
+
+/// Colour on or off for the styled output that follows. `colored` keeps a
+/// process-wide switch; commands that print through `fix` and `undo` set it
+/// once from the resolved style.
+pub fn use_color(color: bool) {
+    colored::control::set_override(color);
 }
 
 /// Render a report. `rules` documents every check (SARIF embeds it).

@@ -8,12 +8,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use colored::Colorize;
 
-use super::{
-    Context, Exit, exit_with, fixed_findings, print_plan, print_verification, report_errored,
-};
-use crate::analyzers::text::plural;
+use super::{Context, Exit, exit_with, fixed_findings, report_errored};
 use crate::catalogue::Check;
 use crate::changes::client::Cluster as _;
 use crate::changes::client::KubeCluster;
@@ -25,6 +21,7 @@ use crate::collect::{self, Scope};
 use crate::kafka::{RdkafkaTopicAdmin, TopicAdmin};
 use crate::pipeline::{Pipeline, Source};
 use crate::plan::{self, Inputs, Plan, Planned, Status, objects};
+use crate::render;
 use crate::report::findings::Finding;
 
 /// Collections at most: the first, then one after each pass of changes. A
@@ -58,7 +55,7 @@ pub fn run(
         Some(DryRun::Server) => "ready: sent with dryRun=All",
         None => "ready",
     };
-    print_plan(
+    render::fix::plan(
         &plan,
         &first.view,
         "cluster",
@@ -99,20 +96,14 @@ pub fn run(
             journal: None,
         };
         let mut view = first.view;
-        writeln!(out)?;
-        writeln!(
-            out,
-            "{}",
-            "Server-side dry run (nothing is changed):".bold()
-        )?;
+        render::fix::heading("Server-side dry run (nothing is changed):", out)?;
         let mut refused = 0;
         for p in plan.ready() {
             let outcome = executor.apply(p, &mut replanner(&mut view, pipeline, inputs, args, p));
             if matches!(outcome, Outcome::Failed { .. }) {
                 refused += 1;
             }
-            let text = outcome_text(&outcome, true);
-            writeln!(out, "  {}: {text}", p.label())?;
+            render::fix::outcome(&p.label(), &outcome, true, out)?;
         }
         return Ok(exit_with(
             if refused > 0 {
@@ -194,11 +185,7 @@ pub fn run(
         if pass == MAX_PASSES {
             break;
         }
-        writeln!(
-            out,
-            "{}",
-            format!("Pass {pass}: applying {} fix(es)", ready.len()).bold()
-        )?;
+        render::fix::pass(pass, ready.len(), out)?;
         for p in &ready {
             attempted.insert(key(p));
             let mut executor = Executor {
@@ -212,8 +199,7 @@ pub fn run(
                 Outcome::Failed { .. } => failures += 1,
                 Outcome::Superseded(_) => {}
             }
-            let text = outcome_text(&outcome, false);
-            writeln!(out, "  {}: {text}", p.label())?;
+            render::fix::outcome(&p.label(), &outcome, false, out)?;
         }
         let again = pipeline.run(&source)?;
         view = again.view;
@@ -225,32 +211,15 @@ pub fn run(
     // ones are verified too.
     let fixed = fixed_findings(&initial, done.iter());
     let verification = plan::verify(&initial, &fixed, &after);
-    print_verification(
-        "Verify (the checks again on the cluster as it is now)",
-        &verification,
-        !attempted.is_empty(),
-        out,
-    )?;
-    if !deferred.is_empty() {
-        writeln!(out)?;
-        writeln!(
+    if !attempted.is_empty() {
+        render::fix::verification(
+            "Verify (the checks again on the cluster as it is now)",
+            &verification,
             out,
-            "{}",
-            "Not applied: new since the plan was confirmed (run mlopsctl fix again to see and confirm them):"
-                .bold()
         )?;
-        for p in &deferred {
-            writeln!(out, "  {}: {}", p.label(), p.message)?;
-        }
     }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "Journal: {} (run {}); `mlopsctl undo {}` restores what this run changed.",
-        journal.path().display(),
-        journal.run(),
-        journal.run()
-    )?;
+    render::fix::deferred(&deferred, out)?;
+    render::fix::journaled(&journal, out)?;
     if !converged {
         bail!(
             "did not converge: fixes were still ready after {} passes; the journal {} holds \
@@ -286,48 +255,15 @@ fn confirm_again(
     if args.yes || !ctx.interactive {
         return Ok(false);
     }
-    writeln!(out)?;
-    writeln!(out, "{}", "New since the plan was confirmed:".bold())?;
+    render::fix::heading("New since the plan was confirmed:", out)?;
     let plan = Plan {
         planned: fixes.to_vec(),
         unfixable: Vec::new(),
     };
-    print_plan(&plan, view, "cluster", &[], "ready", ctx.style.color, out)?;
+    render::fix::plan(&plan, view, "cluster", &[], "ready", ctx.style.color, out)?;
     out.flush()?;
     let changes: usize = fixes.iter().map(|p| p.operations.len()).sum();
     super::super::ask(&format!("Apply these {changes} change(s) too?"))
-}
-
-/// One fix's outcome, for the pass's list.
-fn outcome_text(outcome: &Outcome, dry_run: bool) -> String {
-    match outcome {
-        Outcome::Done { .. } if dry_run => {
-            "the API server accepts every change".green().to_string()
-        }
-        Outcome::Done { changes } => format!(
-            "applied ({} change{})",
-            changes.len(),
-            plural(changes.len())
-        )
-        .green()
-        .to_string(),
-        Outcome::Superseded(why) => format!("not needed any more: {why}"),
-        Outcome::Failed { reason, .. } if dry_run => {
-            format!("would fail: {reason}").red().to_string()
-        }
-        Outcome::Failed { reason, changes } => {
-            let made = if changes.is_empty() {
-                "nothing was changed".to_string()
-            } else {
-                format!(
-                    "{} change{} made before it stay journaled",
-                    changes.len(),
-                    plural(changes.len())
-                )
-            };
-            format!("failed: {reason}; {made}").red().to_string()
-        }
-    }
 }
 
 /// Re-plan one fix on the object as it is now: put it into the view, run the
