@@ -2,6 +2,7 @@
 //! an analyzer and gives it parameters; the analyzer reads the ClusterView and
 //! returns drafts of findings. Analyzers never print, never do I/O, never mutate.
 
+pub mod address;
 pub mod autoscaling;
 pub mod cluster;
 pub mod kafka;

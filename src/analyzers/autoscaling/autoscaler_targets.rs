@@ -97,7 +97,7 @@ fn missing_target_fix(
     name: &str,
 ) -> Fix {
     let ns = r.namespace.as_deref().unwrap_or_default();
-    match scaling::closest(name, &names_of_kind(view, ns, kind)) {
+    match crate::analyzers::text::closest(name, &names_of_kind(view, ns, kind)) {
         Some(guess) => Fix::manual(format!(
             "Point {path} at the {kind} that exists ({kind} {guess} looks like the one meant), or delete {r} if its workload is gone."
         ))

@@ -4,10 +4,10 @@
 
 use serde::Deserialize;
 
+use crate::analyzers::address::addresses;
 use crate::analyzers::autoscaling::scaling::{self, name_of, ns_of, qualified};
 use crate::analyzers::autoscaling::triggers::{Trigger, masked, triggers, url_password, with_host};
 use crate::analyzers::text::mask;
-use crate::analyzers::workloads::service_refs::addresses;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, manager_of};
 use crate::report::findings::Fix;

@@ -335,16 +335,6 @@ pub fn event_lines(
 }
 
 /// Helpers for the autoscaling analyzers' tests.
-/// The name most like the one asked for, if any is close.
-pub fn closest<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
-    names
-        .iter()
-        .map(|n| (strsim::jaro_winkler(wanted, n), *n))
-        .filter(|(score, n)| *score >= 0.85 || wanted.starts_with(*n) || n.starts_with(wanted))
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| n)
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     use serde_json::{Value, json};

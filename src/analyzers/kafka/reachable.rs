@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::analyzers::workloads::service_refs::addresses;
+use crate::analyzers::address::addresses;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
 use crate::report::findings::Fix;

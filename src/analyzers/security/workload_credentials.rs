@@ -72,6 +72,15 @@ static USERINFO: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// An on/off value (`RABBITMQ_SECURE_PASSWORD=yes` turns a feature on): a
+/// switch, never a secret.
+fn is_switch(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off" | "enabled" | "disabled" | "0" | "1"
+    )
+}
+
 /// What was found in one place: (name, masked value, why).
 type Hits = Vec<(String, String, String)>;
 
@@ -204,7 +213,7 @@ impl InlineCredentials {
                 }
                 Mode::Plaintext => {
                     let reference = value.starts_with("$(") || value.starts_with("${");
-                    if reference {
+                    if reference || is_switch(value) {
                         continue;
                     }
                     if self.secret_names.as_ref().is_some_and(|p| p.is_match(name)) {
@@ -399,5 +408,21 @@ ignoreNames: '(?i)_(FILE|PATH|DIR)$'
         let view = fixture("healthy-serving");
         assert_eq!(run("workload-credentials", DEFAULTS, &view), Vec::new());
         assert_eq!(run("workload-credentials", PLAINTEXT, &view), Vec::new());
+    }
+
+    #[test]
+    fn switches_and_secret_locations_are_not_secrets() {
+        // Bitnami's RabbitMQ turns a feature on with RABBITMQ_SECURE_PASSWORD=yes;
+        // Seldon names the key inside its SASL Secret with *_PASSWORD_LOCATION.
+        let plaintext = PLAINTEXT.replace("_(FILE|PATH|DIR)$", "_(FILE|PATH|DIR|LOCATION)$");
+        let analyzer: super::InlineCredentials = serde_saphyr::from_str(&plaintext).unwrap();
+        for pair in [
+            ("RABBITMQ_SECURE_PASSWORD", "yes"),
+            ("USE_TOKEN", "false"),
+            ("KAFKA_CLIENT_SASL_PASSWORD_LOCATION", "password"),
+        ] {
+            assert!(analyzer.judge(&[pair]).is_empty(), "{pair:?}");
+        }
+        assert_eq!(analyzer.judge(&[("DB_PASSWORD", "hunter2")]).len(), 1);
     }
 }

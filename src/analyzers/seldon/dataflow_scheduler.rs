@@ -12,12 +12,12 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::analyzers::address::addresses;
 use crate::analyzers::seldon::dataflow::{
     self, DATAFLOW_COMPONENT, Dataflow, UPSTREAM_HOST, UPSTREAM_PORT,
 };
 use crate::analyzers::seldon::model;
 use crate::analyzers::seldon::patches;
-use crate::analyzers::workloads::service_refs::addresses;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
 use crate::plan::restart;

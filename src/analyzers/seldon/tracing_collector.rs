@@ -6,10 +6,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::analyzers::address::addresses;
 use crate::analyzers::seldon::model::{self, TRACING_CONFIGMAP};
 use crate::analyzers::seldon::patches;
 use crate::analyzers::text::clip;
-use crate::analyzers::workloads::service_refs::addresses;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 use crate::report::findings::Fix;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::analyzers::pattern::Pattern;
 use crate::analyzers::target::Target;
+use crate::analyzers::workloads::env::Env;
 use crate::cluster::{ClusterView, Kind, Workload};
 
 /// The shipped profiles (`server_profiles.yaml`), what `servers` defaults to.
@@ -142,12 +143,27 @@ impl Server<'_> {
     }
 }
 
-/// The command line as words: command and args, with `sh -c` scripts split too.
+/// The command line as written, as words: command and args, with `sh -c`
+/// scripts split too.
 pub fn words(c: &Container) -> Vec<String> {
-    c.command
+    split_words(c.command.iter().flatten().chain(c.args.iter().flatten()))
+}
+
+/// The command line as the kubelet runs it: `$(VAR)` references in command
+/// and args expanded from the container's environment.
+pub fn expanded_words(c: &Container, env: &Env) -> Vec<String> {
+    let items: Vec<String> = c
+        .command
         .iter()
         .flatten()
         .chain(c.args.iter().flatten())
+        .map(|item| env.expand(item))
+        .collect();
+    split_words(items.iter())
+}
+
+fn split_words<'a>(items: impl Iterator<Item = &'a String>) -> Vec<String> {
+    items
         .flat_map(|s| s.split_whitespace())
         .map(|w| w.trim_matches(|ch| ch == '"' || ch == '\'').to_string())
         .filter(|w| !w.is_empty())
@@ -208,7 +224,8 @@ pub fn recognise<'p>(
     c: &Container,
     profiles: &[&'p ServerProfile],
 ) -> Option<Server<'p>> {
-    let words = words(c);
+    let env = Env::of(view, w.namespace(), c);
+    let words = expanded_words(c, &env);
     let line = words.join(" ");
     let image = c.image.as_deref().unwrap_or_default();
     let by_spec = profiles.iter().find_map(|p| {
@@ -248,24 +265,26 @@ pub fn recognise<'p>(
         (Some(found), None) | (None, Some(found)) => found,
         (None, None) => return None,
     };
-    Some(describe(profile, recognised_by, c, &words))
+    Some(describe(profile, recognised_by, &env, &words))
 }
 
+/// Where the server listens and how many workers it runs, from its
+/// environment (as the kubelet sets it) and its expanded command line.
 fn describe<'p>(
     profile: &'p ServerProfile,
     recognised_by: &'static str,
-    c: &Container,
+    env: &Env,
     words: &[String],
 ) -> Server<'p> {
     let mut host = (profile.default_host.clone(), Source::Default);
     let mut port = (profile.default_port, Source::Default);
     for var in &profile.host_env {
-        if let Some(v) = env_value(c, var) {
+        if let Some(v) = env.get(var) {
             host = (v.to_string(), Source::Env(var.clone()));
         }
     }
     for var in &profile.port_env {
-        if let Some(p) = env_value(c, var).and_then(|v| v.parse().ok()) {
+        if let Some(p) = env.get(var).and_then(|v| v.parse().ok()) {
             port = (p, Source::Env(var.clone()));
         }
     }
@@ -285,7 +304,10 @@ fn describe<'p>(
             port = (p, Source::Flag(f));
         }
     }
-    let workers = profile.workers.as_ref().map(|spec| workers(spec, c, words));
+    let workers = profile
+        .workers
+        .as_ref()
+        .map(|spec| workers(spec, env, words));
     Server {
         profile,
         recognised_by,
@@ -297,10 +319,10 @@ fn describe<'p>(
     }
 }
 
-fn workers(spec: &WorkersSpec, c: &Container, words: &[String]) -> (u32, Source) {
+fn workers(spec: &WorkersSpec, env: &Env, words: &[String]) -> (u32, Source) {
     let mut out = (spec.default, Source::Default);
     for var in &spec.env {
-        if let Some(n) = env_value(c, var).and_then(|v| v.trim().parse().ok()) {
+        if let Some(n) = env.get(var).and_then(|v| v.trim().parse().ok()) {
             out = (n, Source::Env(var.clone()));
         }
     }
@@ -311,7 +333,7 @@ fn workers(spec: &WorkersSpec, c: &Container, words: &[String]) -> (u32, Source)
     }
     // Expanded after the command's own flags, so its flags win.
     if let Some(var) = &spec.cmd_args_env
-        && let Some(extra) = env_value(c, var)
+        && let Some(extra) = env.get(var)
     {
         let extra: Vec<String> = extra.split_whitespace().map(str::to_string).collect();
         if let Some(n) = flag_value(&extra, &spec.flags).and_then(|(v, _)| v.parse().ok()) {
@@ -419,5 +441,33 @@ mod fixture_tests {
                 "iris-mlserver mlserver 0.0.0.0:8080 workers=None by command",
             ]
         );
+    }
+
+    /// Seldon's triton ServerConfig passes its ports as `$(VAR)` references in
+    /// a `bash -c` script; the kubelet expands them, and so do we.
+    #[test]
+    fn upstream_triton_ports_are_read_through_var_references() {
+        let view = fixture("healthy-upstream-seldon");
+        let profiles: Vec<&ServerProfile> = DEFAULT_PROFILES.iter().collect();
+        let triton = view
+            .workloads()
+            .into_iter()
+            .find(|w| w.name() == "triton")
+            .expect("the triton Server's StatefulSet");
+        let c = triton
+            .spec
+            .containers
+            .iter()
+            .find(|c| c.name == "triton")
+            .unwrap();
+        assert!(
+            words(c)
+                .join(" ")
+                .contains("--http-port=$(SERVER_HTTP_PORT)"),
+            "the fixture keeps upstream's reference"
+        );
+        let s = recognise(&view, &triton, c, &profiles).expect("recognised");
+        assert_eq!((s.profile.name.as_str(), s.port), ("triton", 9000));
+        assert_eq!(s.port_source, Source::Flag("--http-port".into()));
     }
 }

@@ -2,14 +2,13 @@
 //! `minio:9000`, `kafka.ns.svc:9092`) whose Service does not exist in that
 //! namespace, lacks the port, or has no ready endpoints.
 
-use std::sync::LazyLock;
-
 use k8s_openapi::api::core::v1::Service;
-use regex::Regex;
 use serde::Deserialize;
 
+use crate::analyzers::address::{Address, addresses};
 use crate::analyzers::target::Target;
-use crate::analyzers::workloads::env::literal_env;
+use crate::analyzers::text::closest;
+use crate::analyzers::workloads::env::literal_env_expanded;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, Kind, Workload};
 use crate::report::findings::Fix;
@@ -53,67 +52,6 @@ fn yes() -> bool {
     true
 }
 
-/// An address found in an env value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Address {
-    pub host: String,
-    pub service: String,
-    pub namespace: String,
-    pub port: Option<i32>,
-}
-
-/// `[scheme://][user[:pass]@]host[:port][/path]`
-static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://)?(?:[^@/\s]*@)?(?P<host>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)(?::(?P<port>\d{1,5}))?(?:[/?#].*)?$")
-        .expect("valid regex")
-});
-
-/// In-cluster Service addresses in one env value; `namespace` is the workload's,
-/// `known_ns` tells whether `a.b` means Service a in namespace b.
-pub fn addresses(value: &str, namespace: &str, known_ns: &dyn Fn(&str) -> bool) -> Vec<Address> {
-    let mut out = Vec::new();
-    for token in value
-        .split([',', ' ', ';'])
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        let Some(caps) = ADDRESS.captures(token) else {
-            continue;
-        };
-        let host = &caps["host"];
-        let port = caps
-            .name("port")
-            .and_then(|p| p.as_str().parse::<i32>().ok());
-        if caps.name("scheme").is_none() && port.is_none() {
-            continue; // a bare word is not an address
-        }
-        if host == "localhost" || host.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            continue;
-        }
-        let labels: Vec<&str> = host.split('.').collect();
-        let (service, ns) = if let Some(svc_at) = labels.iter().position(|l| *l == "svc") {
-            // name.ns.svc[.cluster.local], or pod.name.ns.svc… for headless Services
-            if svc_at < 2 {
-                continue;
-            }
-            (labels[svc_at - 2], labels[svc_at - 1])
-        } else {
-            match labels.as_slice() {
-                [one] => (*one, namespace),
-                [name, ns] if known_ns(ns) => (*name, *ns),
-                _ => continue, // an outside name such as api.example.com
-            }
-        };
-        out.push(Address {
-            host: host.to_string(),
-            service: service.to_string(),
-            namespace: ns.to_string(),
-            port,
-        });
-    }
-    out
-}
-
 impl Analyzer for ServiceRefs {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         if !view.has(Kind::Service) {
@@ -123,8 +61,8 @@ impl Analyzer for ServiceRefs {
         let mut drafts = Vec::new();
         for w in self.target.workloads(view) {
             for c in self.target.containers(&w) {
-                for (name, value) in literal_env(c) {
-                    for addr in addresses(value, w.namespace(), &known_ns) {
+                for (name, value) in literal_env_expanded(view, w.namespace(), c) {
+                    for addr in addresses(&value, w.namespace(), &known_ns) {
                         if self
                             .ignore_hosts
                             .iter()
@@ -132,7 +70,7 @@ impl Analyzer for ServiceRefs {
                         {
                             continue;
                         }
-                        if let Some(draft) = self.judge(view, &w, &c.name, name, value, &addr) {
+                        if let Some(draft) = self.judge(view, &w, &c.name, name, &value, &addr) {
                             drafts.push(draft);
                         }
                     }
@@ -253,16 +191,6 @@ fn has_selector(svc: &Service) -> bool {
         .is_some_and(|s| !s.is_empty())
 }
 
-/// The Service name most like the one asked for, if any is close.
-fn closest<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
-    names
-        .iter()
-        .map(|n| (strsim::jaro_winkler(wanted, n), *n))
-        .filter(|(score, n)| *score >= 0.85 || wanted.starts_with(*n) || n.starts_with(wanted))
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| n)
-}
-
 fn fix_for(
     w: &Workload<'_>,
     container: &str,
@@ -295,58 +223,6 @@ fn fix_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(value: &str) -> Vec<(String, String, Option<i32>)> {
-        addresses(value, "ml", &|ns| ns == "kafka")
-            .into_iter()
-            .map(|a| (a.service, a.namespace, a.port))
-            .collect()
-    }
-
-    #[test]
-    fn finds_in_cluster_addresses() {
-        assert_eq!(
-            parse("http://mlflow:5000"),
-            vec![("mlflow".into(), "ml".into(), Some(5000))]
-        );
-        assert_eq!(
-            parse("minio:9000"),
-            vec![("minio".into(), "ml".into(), Some(9000))]
-        );
-        assert_eq!(
-            parse("kafka.kafka.svc:9092"),
-            vec![("kafka".into(), "kafka".into(), Some(9092))]
-        );
-        assert_eq!(
-            parse("broker.kafka:9092"),
-            vec![("broker".into(), "kafka".into(), Some(9092))]
-        );
-        assert_eq!(
-            parse("kafka-0.kafka-headless.kafka.svc.cluster.local:9092"),
-            vec![("kafka-headless".into(), "kafka".into(), Some(9092))]
-        );
-        assert_eq!(parse("a:1,b:2").len(), 2);
-        assert_eq!(
-            parse("http://user:pw@minio:9000/bucket"),
-            vec![("minio".into(), "ml".into(), Some(9000))]
-        );
-    }
-
-    #[test]
-    fn ignores_what_is_not_an_in_cluster_address() {
-        for v in [
-            "LSTM",
-            "GRU,LSTM,PROPHET",
-            "https://api.example.com",
-            "127.0.0.1:8080",
-            "localhost:5000",
-            "s3://bucket.other:1",
-            "0.5",
-            "true",
-        ] {
-            assert!(parse(v).is_empty(), "{v}");
-        }
-    }
 
     #[test]
     fn suggests_close_names() {
@@ -381,5 +257,58 @@ mod fixture_tests {
             &fixture("training-pipeline"),
         );
         assert!(drafts.is_empty());
+    }
+
+    /// An MLflow install keeps bucket URLs (`s3://mlflow-artifacts/…`) and
+    /// registered models (`models:/churn/3`) in env: neither names a Service.
+    #[test]
+    fn bucket_and_model_uris_are_not_services() {
+        let view = fixture("healthy-upstream-mlflow");
+        let values: Vec<String> = view
+            .workloads()
+            .iter()
+            .flat_map(|w| {
+                w.containers()
+                    .flat_map(crate::analyzers::workloads::env::literal_env)
+                    .map(|(_, v)| v.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(values.iter().any(|v| v.starts_with("s3://")), "{values:?}");
+        assert!(run("service-refs", "{}", &view).is_empty());
+    }
+
+    /// An env value is judged as the kubelet sets it: `$(VAR)` expanded.
+    #[test]
+    fn addresses_are_read_after_var_expansion() {
+        let mut view = fixture("healthy");
+        let mut deployment = view.deployments.iter().next().unwrap().clone();
+        let ns = deployment.metadata.namespace.clone().unwrap();
+        let c = &mut deployment
+            .spec
+            .as_mut()
+            .unwrap()
+            .template
+            .spec
+            .as_mut()
+            .unwrap()
+            .containers[0];
+        c.env = Some(
+            serde_json::from_value(serde_json::json!([
+                {"name": "TRACKING_HOST", "value": "mlflw"},
+                {"name": "MLFLOW_TRACKING_URI", "value": "http://$(TRACKING_HOST):5000"},
+            ]))
+            .unwrap(),
+        );
+        view.deployments.insert(deployment);
+        let drafts = run("service-refs", "{}", &view);
+        assert_eq!(drafts.len(), 1, "{drafts:?}");
+        assert!(
+            drafts[0]
+                .message
+                .contains(&format!("Service mlflw does not exist in namespace {ns}")),
+            "{}",
+            drafts[0].message
+        );
     }
 }

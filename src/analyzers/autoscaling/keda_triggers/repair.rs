@@ -5,9 +5,9 @@
 use serde_json::json;
 
 use super::{Cause, KedaTriggers};
+use crate::analyzers::address::Address;
 use crate::analyzers::autoscaling::scaling::{self, ns_of};
 use crate::analyzers::autoscaling::triggers::{Trigger, url_password, with_host};
-use crate::analyzers::workloads::service_refs::Address;
 use crate::cluster::{DynamicObject, ObjectRef, manager_of};
 use crate::plan::Operation;
 use crate::plan::operation::escape;
@@ -82,7 +82,7 @@ impl KedaTriggers {
                 }
             }
             Cause::Missing { elsewhere, others } => {
-                let guess = scaling::closest(svc, others)
+                let guess = crate::analyzers::text::closest(svc, others)
                     .map(|g| format!(" Service {g} looks like the one meant."))
                     .unwrap_or_default();
                 let hint = match elsewhere.as_slice() {

@@ -39,18 +39,23 @@ pub(super) fn loopback_problem(w: &Workload<'_>, c: &Container, server: &Server<
         .any(|s| s.contains(char::is_whitespace));
     match &server.host_source {
         Source::Env(var) => {
-            let i = c
+            // Only a literal value is changed in place; one from a ConfigMap
+            // is changed where it is defined.
+            let literal = c
                 .env
+                .as_deref()
+                .unwrap_or_default()
                 .iter()
-                .flatten()
-                .position(|e| &e.name == var)
-                .unwrap_or(0);
-            Problem {
-                what,
-                change: format!("set {var}=0.0.0.0"),
-                ops: vec![
-                    json!({"op": "replace", "path": format!("{base}/env/{i}/value"), "value": "0.0.0.0"}),
-                ],
+                .rposition(|e| &e.name == var && e.value.is_some());
+            match literal {
+                Some(i) => Problem {
+                    what,
+                    change: format!("set {var}=0.0.0.0"),
+                    ops: vec![
+                        json!({"op": "replace", "path": format!("{base}/env/{i}/value"), "value": "0.0.0.0"}),
+                    ],
+                },
+                None => manual(format!("set {var}=0.0.0.0 where it is defined")),
             }
         }
         Source::Flag(flag) if !shell => {

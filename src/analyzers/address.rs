@@ -1,0 +1,259 @@
+//! Addresses in configuration values — `[scheme://][user[:password]@]host[:port][/path]` —
+//! and what their host names, as cluster DNS resolves it. Every check that
+//! reads an address (Service references, KEDA triggers, the Seldon scheduler
+//! and collector, Kafka bootstrap servers) reads it here.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Schemes whose "host" is not a host inside the cluster: object stores,
+/// file systems, volumes and model registries name a bucket, a claim or a
+/// model there.
+const NOT_A_HOST: &[&str] = &[
+    "s3", "s3a", "s3n", "gs", "gcs", "abfs", "abfss", "wasb", "wasbs", "adl", "hdfs", "viewfs",
+    "file", "local", "pvc", "hf", "models", "runs", "dbfs",
+];
+
+/// One address, split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parts<'a> {
+    pub scheme: Option<&'a str>,
+    pub user: Option<&'a str>,
+    /// Never printed: [`Parts::masked`] shows it as `****`.
+    pub password: Option<&'a str>,
+    pub host: &'a str,
+    pub port: Option<i32>,
+    /// What follows the authority: `/path`, `?query`, `#fragment`.
+    pub path: &'a str,
+}
+
+/// `[scheme://][userinfo@]host[:port][/path]`, the host a DNS name.
+static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://)?(?:(?P<userinfo>[^@/\s]*)@)?(?P<host>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)(?::(?P<port>\d{1,5}))?(?P<path>[/?#].*)?$")
+        .expect("valid regex")
+});
+
+/// The parts of one address, or None when `token` is not one.
+pub fn parse(token: &str) -> Option<Parts<'_>> {
+    let caps = ADDRESS.captures(token)?;
+    let (user, password) = match caps.name("userinfo").map(|u| u.as_str()) {
+        Some(info) => match info.split_once(':') {
+            Some((user, password)) => (Some(user), Some(password)),
+            None => (Some(info), None),
+        },
+        None => (None, None),
+    };
+    Some(Parts {
+        scheme: caps.name("scheme").map(|s| s.as_str()),
+        user,
+        password,
+        host: caps.name("host")?.as_str(),
+        port: caps.name("port").and_then(|p| p.as_str().parse().ok()),
+        path: caps.name("path").map_or("", |p| p.as_str()),
+    })
+}
+
+impl Parts<'_> {
+    /// The host names a machine to connect to (not a bucket, claim or model).
+    fn names_a_host(&self) -> bool {
+        !self
+            .scheme
+            .is_some_and(|s| NOT_A_HOST.contains(&s.to_ascii_lowercase().as_str()))
+    }
+}
+
+/// How a host names a Service, as cluster DNS resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `name`: the pod's search path makes it `name.<pod's namespace>.svc…`.
+    Short,
+    /// `name.namespace`: the search path completes it with `svc.cluster.local`.
+    Namespaced,
+    /// `name.namespace.svc` or the full `name.namespace.svc.cluster.local`
+    /// (with a pod's name in front for a headless Service).
+    Full,
+}
+
+/// An address that names a Service inside the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub host: String,
+    pub service: String,
+    pub namespace: String,
+    pub port: Option<i32>,
+    pub form: Form,
+}
+
+impl Address {
+    /// The host as Kubernetes DNS resolves it: "short name `rabbitmq`, which
+    /// resolves in the pod's namespace ml", "`rabbitmq.default.svc.cluster.local`,
+    /// Service rabbitmq in namespace default".
+    pub fn described(&self, resolver: &str) -> String {
+        match self.form {
+            Form::Short => format!(
+                "short name `{}`, which {resolver} resolves in its own namespace ({})",
+                self.host, self.namespace
+            ),
+            Form::Namespaced | Form::Full => format!(
+                "`{}`, Service {} in namespace {}",
+                self.host, self.service, self.namespace
+            ),
+        }
+    }
+}
+
+/// The in-cluster Service addresses in one value (a single address or a
+/// list separated by commas, spaces or semicolons); `namespace` is the
+/// namespace of whoever resolves them, `known_ns` tells whether `a.b` means
+/// Service a in namespace b (else it is an outside name such as `example.com`).
+pub fn addresses(value: &str, namespace: &str, known_ns: &dyn Fn(&str) -> bool) -> Vec<Address> {
+    let mut out = Vec::new();
+    for token in value
+        .split([',', ' ', ';'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let Some(parts) = parse(token) else {
+            continue;
+        };
+        if parts.scheme.is_none() && parts.port.is_none() {
+            continue; // a bare word is not an address
+        }
+        if !parts.names_a_host() {
+            continue;
+        }
+        let host = parts.host;
+        if host == "localhost" || host.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            continue;
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        let (service, ns, form) = if let Some(svc_at) = labels.iter().position(|l| *l == "svc") {
+            // name.ns.svc[.cluster.local], or pod.name.ns.svc… for headless Services
+            if svc_at < 2 {
+                continue;
+            }
+            (labels[svc_at - 2], labels[svc_at - 1], Form::Full)
+        } else {
+            match labels.as_slice() {
+                [one] => (*one, namespace, Form::Short),
+                [name, ns] if known_ns(ns) => (*name, *ns, Form::Namespaced),
+                _ => continue, // an outside name such as api.example.com
+            }
+        };
+        out.push(Address {
+            host: host.to_string(),
+            service: service.to_string(),
+            namespace: ns.to_string(),
+            port: parts.port,
+            form,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn services(value: &str) -> Vec<(String, String, Option<i32>)> {
+        addresses(value, "ml", &|ns| ns == "kafka")
+            .into_iter()
+            .map(|a| (a.service, a.namespace, a.port))
+            .collect()
+    }
+
+    #[test]
+    fn finds_in_cluster_addresses() {
+        let cases = [
+            ("http://mlflow:5000", "mlflow", "ml", Some(5000)),
+            ("minio:9000", "minio", "ml", Some(9000)),
+            ("kafka.kafka.svc:9092", "kafka", "kafka", Some(9092)),
+            ("broker.kafka:9092", "broker", "kafka", Some(9092)),
+            (
+                "kafka-0.kafka-headless.kafka.svc.cluster.local:9092",
+                "kafka-headless",
+                "kafka",
+                Some(9092),
+            ),
+            (
+                "http://user:pw@minio:9000/bucket",
+                "minio",
+                "ml",
+                Some(9000),
+            ),
+            (
+                "mlflow-artifacts://mlflow:5000/x",
+                "mlflow",
+                "ml",
+                Some(5000),
+            ),
+        ];
+        for (value, service, ns, port) in cases {
+            assert_eq!(
+                services(value),
+                vec![(service.to_string(), ns.to_string(), port)],
+                "{value}"
+            );
+        }
+        assert_eq!(services("a:1,b:2").len(), 2);
+    }
+
+    #[test]
+    fn ignores_what_is_not_an_in_cluster_address() {
+        for v in [
+            "LSTM",
+            "GRU,LSTM,PROPHET",
+            "https://api.example.com",
+            "127.0.0.1:8080",
+            "localhost:5000",
+            "s3://bucket.other:1",
+            "0.5",
+            "true",
+            // Buckets, claims, file systems and registered models are not hosts.
+            "s3://models/prefix",
+            "s3a://training-data",
+            "gs://bucket/path",
+            "abfs://container@account.dfs.core.windows.net/x",
+            "hdfs://namenode:8020/data",
+            "file:///mnt/models",
+            "pvc://model-store/sklearn",
+            "models:/churn/3",
+            "runs:/0f3a/model",
+            "hf://org/model",
+        ] {
+            assert!(services(v).is_empty(), "{v}: {:?}", services(v));
+        }
+    }
+
+    #[test]
+    fn splits_an_address_into_its_parts() {
+        let p =
+            parse("amqp://celery:s3cret@rabbitmq.default.svc.cluster.local:5672/vhost").unwrap();
+        assert_eq!(p.scheme, Some("amqp"));
+        assert_eq!((p.user, p.password), (Some("celery"), Some("s3cret")));
+        assert_eq!(p.host, "rabbitmq.default.svc.cluster.local");
+        assert_eq!((p.port, p.path), (Some(5672), "/vhost"));
+        let bare = parse("minio:9000").unwrap();
+        assert_eq!((bare.scheme, bare.user, bare.password), (None, None, None));
+        assert!(parse("not an address").is_none());
+    }
+
+    #[test]
+    fn names_the_form_as_dns_resolves_it() {
+        let one = |v: &str| addresses(v, "ml", &|ns| ns == "default").remove(0);
+        let full = one("amqp://rabbitmq.default.svc.cluster.local:5672");
+        assert_eq!(full.form, Form::Full);
+        assert_eq!(
+            full.described("the KEDA operator"),
+            "`rabbitmq.default.svc.cluster.local`, Service rabbitmq in namespace default"
+        );
+        assert_eq!(one("rabbitmq.default:5672").form, Form::Namespaced);
+        let short = one("rabbitmq:5672");
+        assert_eq!(short.form, Form::Short);
+        assert_eq!(
+            short.described("the KEDA operator"),
+            "short name `rabbitmq`, which the KEDA operator resolves in its own namespace (ml)"
+        );
+    }
+}
