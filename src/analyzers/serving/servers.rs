@@ -187,15 +187,6 @@ pub fn flag_value<'w>(words: &'w [String], flags: &[String]) -> Option<(&'w str,
     found
 }
 
-/// A literal env value of the container.
-pub fn env_value<'c>(c: &'c Container, name: &str) -> Option<&'c str> {
-    c.env
-        .iter()
-        .flatten()
-        .find(|e| e.name == name)
-        .and_then(|e| e.value.as_deref())
-}
-
 /// The model servers a target runs for good: each selected container of a
 /// long-running workload (not Jobs or CronJobs) that a profile recognises.
 pub fn running_servers<'a, 'p>(

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::analyzers::serving::servers::{self, Server, ServerProfile, Source};
 use crate::analyzers::target::Target;
+use crate::analyzers::workloads::env::Env;
 use crate::analyzers::workloads::probe_fit::describe_probe;
 use crate::analyzers::{
     Analyzer, AnalyzerDef, Data, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build,
@@ -132,8 +133,9 @@ impl ServingWorkers {
                 }
             }
         }
+        let env = Env::of(view, w.namespace(), c);
         for var in &spec.ignored_env {
-            if let Some(value) = servers::env_value(c, var) {
+            if let Some(value) = env.get(var) {
                 draft.evidence.push(format!(
                     "env {var}={value} is set but has no effect: {} does not read it",
                     server.profile.title

@@ -6,8 +6,8 @@
 use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
 
-use crate::analyzers::serving::servers::env_value;
 use crate::analyzers::target::Target;
+use crate::analyzers::workloads::env::Env;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, WORKLOAD_CONTEXT, WORKLOAD_KINDS, build};
 use crate::cluster::{ClusterView, Workload, pod_label};
 use crate::report::findings::{Applicability, Fix};
@@ -93,11 +93,11 @@ impl Analyzer for ProvidedValues {
             .workloads(view)
             .into_iter()
             .filter_map(|w| {
-                let value = self
-                    .providers
-                    .containers(&w)
-                    .find_map(|c| env_value(c, &self.provider_env))
-                    .map(|v| v.trim().to_string());
+                let value = self.providers.containers(&w).find_map(|c| {
+                    Env::of(view, w.namespace(), c)
+                        .get(&self.provider_env)
+                        .map(|v| v.trim().to_string())
+                });
                 value.map(|v| (w, v))
             })
             .collect();
@@ -116,7 +116,8 @@ impl Analyzer for ProvidedValues {
         let mut drafts = Vec::new();
         for w in self.consumer.workloads(view) {
             for c in self.consumer.containers(&w) {
-                let Some(list) = env_value(c, &self.list_env) else {
+                let env = Env::of(view, w.namespace(), c);
+                let Some(list) = env.get(&self.list_env) else {
                     continue;
                 };
                 for value in list
