@@ -63,6 +63,28 @@ impl Parts<'_> {
     }
 }
 
+/// The password in a URL's `user:password@`, if it has one. Lenient on
+/// purpose (any host, any case): whatever looks like a password is masked.
+pub fn url_password(value: &str) -> Option<&str> {
+    let (_, rest) = value.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
+/// A value with a URL password masked whole: `amqp://celery:****@rabbitmq:5672/`.
+pub fn masked(value: &str) -> String {
+    match url_password(value) {
+        Some(pw) => value.replacen(
+            &format!(":{pw}@"),
+            &format!(":{}@", crate::analyzers::text::mask(pw)),
+            1,
+        ),
+        None => value.to_string(),
+    }
+}
+
 /// How a host names a Service, as cluster DNS resolves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
@@ -254,6 +276,19 @@ mod tests {
         assert_eq!(
             short.described("the KEDA operator"),
             "short name `rabbitmq`, which the KEDA operator resolves in its own namespace (ml)"
+        );
+    }
+
+    #[test]
+    fn finds_and_masks_url_passwords() {
+        let url = "amqp://celery:Xk9-rabbit-2024@rabbitmq:5672/%2f";
+        assert_eq!(url_password(url), Some("Xk9-rabbit-2024"));
+        assert_eq!(masked(url), "amqp://celery:****@rabbitmq:5672/%2f");
+        assert_eq!(url_password("http://prometheus:9090"), None);
+        assert_eq!(url_password("amqp://guest@rabbitmq:5672"), None);
+        assert_eq!(
+            url_password("postgres://u:p@db:5432/x?sslmode=disable"),
+            Some("p")
         );
     }
 }

@@ -7,12 +7,12 @@
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use serde::Deserialize;
 
+use crate::analyzers::address::masked;
 use crate::analyzers::autoscaling::autoscaler_conflicts::ambiguous_hpas;
 use crate::analyzers::autoscaling::metrics_api::{apiservice_for_reason, apiservice_ref};
 use crate::analyzers::autoscaling::scaling::{
     self, condition, event_lines, hpa_condition, hpa_target, keda_owner, name_of, ns_of, qualified,
 };
-use crate::analyzers::autoscaling::triggers::masked;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 use crate::report::findings::Fix;

@@ -5,8 +5,9 @@
 use serde::Deserialize;
 
 use crate::analyzers::address::addresses;
+use crate::analyzers::address::{masked, url_password};
 use crate::analyzers::autoscaling::scaling::{self, name_of, ns_of, qualified};
-use crate::analyzers::autoscaling::triggers::{Trigger, masked, triggers, url_password, with_host};
+use crate::analyzers::autoscaling::triggers::{Trigger, triggers, with_host};
 use crate::analyzers::text::mask;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, manager_of};

@@ -7,11 +7,12 @@ mod repair;
 
 use serde::Deserialize;
 
+use crate::analyzers::address::masked;
 use crate::analyzers::address::{Address, addresses};
 use crate::analyzers::autoscaling::scaling::{
     self, condition, event_lines, name_of, ns_of, qualified,
 };
-use crate::analyzers::autoscaling::triggers::{Trigger, masked, triggers};
+use crate::analyzers::autoscaling::triggers::{Trigger, triggers};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 

@@ -1,6 +1,5 @@
-//! KEDA triggers: reading them from a ScaledObject or ScaledJob, and the
-//! addresses and credentials in their metadata — URL passwords found and
-//! masked, a host rewritten to another name.
+//! KEDA triggers: reading them from a ScaledObject or ScaledJob, and a host
+//! in their metadata rewritten to another name.
 
 use serde_json::Value;
 
@@ -59,27 +58,6 @@ impl Trigger<'_> {
     }
 }
 
-/// The user:password part of a URL, if the URL has one with a password.
-pub fn url_password(value: &str) -> Option<&str> {
-    let (_, rest) = value.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    let (_, password) = userinfo.split_once(':')?;
-    (!password.is_empty()).then_some(password)
-}
-
-/// A value with any URL password masked: `amqp://celery:Xk******24@rabbitmq:5672/`.
-pub fn masked(value: &str) -> String {
-    match url_password(value) {
-        Some(pw) => value.replacen(
-            &format!(":{pw}@"),
-            &format!(":{}@", crate::analyzers::text::mask(pw)),
-            1,
-        ),
-        None => value.to_string(),
-    }
-}
-
 /// `value` with the host part `host` replaced in the first address naming it:
 /// after any `scheme://` and `user:password@`, before any `:port` or path.
 pub fn with_host(value: &str, host: &str, new_host: &str) -> String {
@@ -123,22 +101,6 @@ pub fn with_host(value: &str, host: &str, new_host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_and_masks_url_passwords() {
-        let url = "amqp://celery:Xk9-rabbit-2024@rabbitmq:5672/%2f";
-        assert_eq!(url_password(url), Some("Xk9-rabbit-2024"));
-        assert_eq!(
-            masked(url),
-            "amqp://celery:Xk***********24@rabbitmq:5672/%2f"
-        );
-        assert_eq!(url_password("http://prometheus:9090"), None);
-        assert_eq!(url_password("amqp://guest@rabbitmq:5672"), None);
-        assert_eq!(
-            url_password("postgres://u:p@db:5432/x?sslmode=disable"),
-            Some("p")
-        );
-    }
 
     #[test]
     fn rewrites_only_the_host() {

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::analyzers::address::masked;
 use crate::analyzers::pattern::Pattern;
 use crate::analyzers::target::Target;
 use crate::analyzers::text::mask;
@@ -71,6 +72,13 @@ static USERINFO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<user>[^:@/\s]+):(?P<pass>[^@/\s]+)@")
         .expect("valid regex")
 });
+
+/// A URL with its password masked whole, or the whole value masked when
+/// the password cannot be told apart.
+fn url_shown(value: &str) -> String {
+    let shown = masked(value);
+    if shown == value { mask(value) } else { shown }
+}
 
 /// An on/off value (`RABBITMQ_SECURE_PASSWORD=yes` turns a feature on): a
 /// switch, never a secret.
@@ -202,7 +210,7 @@ impl InlineCredentials {
                         {
                             hits.push((
                                 name.to_string(),
-                                mask(value),
+                                url_shown(value),
                                 format!(
                                     "{}:// URL with {}'s default password",
                                     &c["scheme"], d.product
@@ -225,7 +233,7 @@ impl InlineCredentials {
                     } else if let Some(c) = USERINFO.captures(value) {
                         hits.push((
                             name.to_string(),
-                            mask(value),
+                            url_shown(value),
                             format!("{}:// URL with a password in it", &c["scheme"]),
                         ));
                     }
@@ -383,13 +391,13 @@ ignoreNames: '(?i)_(FILE|PATH|DIR)$'
             [
                 (
                     "ConfigMap ml/celery".to_string(),
-                    vec!["key BROKER_URL = am******************************// (amqp:// URL with RabbitMQ's default password)".to_string()]
+                    vec!["key BROKER_URL = amqp://guest:****@rabbitmq:5672// (amqp:// URL with RabbitMQ's default password)".to_string()]
                 ),
                 (
                     "Secret ml/minio".to_string(),
                     vec![
-                        "key rootPassword = mi******in (MinIO's default credential)".to_string(),
-                        "key rootUser = mi******in (MinIO's default credential)".to_string(),
+                        "key rootPassword = **** (MinIO's default credential)".to_string(),
+                        "key rootUser = **** (MinIO's default credential)".to_string(),
                     ]
                 ),
             ]

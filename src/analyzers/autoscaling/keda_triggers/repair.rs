@@ -6,8 +6,9 @@ use serde_json::json;
 
 use super::{Cause, KedaTriggers};
 use crate::analyzers::address::Address;
+use crate::analyzers::address::url_password;
 use crate::analyzers::autoscaling::scaling::{self, ns_of};
-use crate::analyzers::autoscaling::triggers::{Trigger, url_password, with_host};
+use crate::analyzers::autoscaling::triggers::{Trigger, with_host};
 use crate::cluster::{DynamicObject, ObjectRef, manager_of};
 use crate::plan::Operation;
 use crate::plan::operation::escape;
