@@ -7,8 +7,7 @@ mod repair;
 
 use serde::Deserialize;
 
-use crate::analyzers::address::masked;
-use crate::analyzers::address::{Address, addresses};
+use crate::analyzers::address::{Address, Form, addresses, masked};
 use crate::analyzers::autoscaling::scaling::{
     self, condition, event_lines, name_of, ns_of, qualified,
 };
@@ -156,7 +155,7 @@ impl KedaTriggers {
         keda_ns: &str,
     ) -> Option<Draft> {
         let ns = ns_of(&obj.metadata);
-        let short = !addr.host.contains('.');
+        let short = addr.form == Form::Short;
         let lookup_ns = if short {
             keda_ns
         } else {
@@ -246,7 +245,7 @@ impl KedaTriggers {
                 "{what} points at {}, a short name: the KEDA operator connects from namespace {keda_ns}, where it resolves to {svc}.{keda_ns}.svc.cluster.local, which does not exist; the Service is {ns}/{svc}",
                 addr.host
             ),
-            Cause::Missing { .. } if lookup_ns != ns => format!(
+            Cause::Missing { .. } if addr.form == Form::Short && lookup_ns != ns => format!(
                 "{what} points at {}, a short name the KEDA operator resolves in its own namespace {keda_ns}; no Service {svc} exists there, nor in the {}'s namespace {ns}",
                 addr.host, obj.kind
             ),
@@ -433,5 +432,43 @@ mod tests {
     #[test]
     fn quiet_with_full_names() {
         silent_on("keda-triggers", &["healthy-autoscaling"]);
+    }
+
+    /// A full name in another namespace is not a short name: it names that
+    /// namespace, and the message and fix say so.
+    #[test]
+    fn a_full_name_elsewhere_is_worded_as_a_full_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keda-problems");
+        for entry in std::fs::read_dir(&from).unwrap().flatten() {
+            if entry.path().is_file() {
+                let text = std::fs::read_to_string(entry.path()).unwrap().replace(
+                    "host: postgres.data.svc.cluster.local",
+                    "host: postgres.keda.svc.cluster.local",
+                );
+                std::fs::write(dir.path().join(entry.file_name()), text).unwrap();
+            }
+        }
+        let view = crate::snapshot::load(dir.path()).unwrap();
+        let found = run("keda-triggers", "{}", &view);
+        let postgres: Vec<&crate::analyzers::Draft> = found
+            .iter()
+            .filter(|d| d.message.contains("postgres.keda.svc.cluster.local"))
+            .collect();
+        assert_eq!(postgres.len(), 1, "{:#?}", summary(&found));
+        let d = postgres[0];
+        assert!(!d.message.contains("short name"), "{}", d.message);
+        assert!(
+            d.message
+                .contains("but Service postgres does not exist in namespace keda"),
+            "{}",
+            d.message
+        );
+        let fix = d.fix.as_ref().unwrap();
+        assert!(
+            !fix.description.contains("short names"),
+            "{}",
+            fix.description
+        );
     }
 }

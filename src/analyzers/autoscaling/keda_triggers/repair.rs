@@ -5,8 +5,7 @@
 use serde_json::json;
 
 use super::{Cause, KedaTriggers};
-use crate::analyzers::address::Address;
-use crate::analyzers::address::url_password;
+use crate::analyzers::address::{Address, Form, url_password};
 use crate::analyzers::autoscaling::scaling::{self, ns_of};
 use crate::analyzers::autoscaling::triggers::{Trigger, with_host};
 use crate::cluster::{DynamicObject, ObjectRef, manager_of};
@@ -95,8 +94,13 @@ impl KedaTriggers {
                     }
                     _ => String::new(),
                 };
+                let point = if addr.form == Form::Short {
+                    "by full name, name.namespace.svc.cluster.local, since KEDA resolves short names in its own namespace"
+                } else {
+                    "by the namespace it runs in"
+                };
                 Fix::manual(format!(
-                    "Deploy the {} server this trigger reads (nothing named {svc} is serving), then point metadata.{key} at its Service by full name, name.namespace.svc.cluster.local, since KEDA resolves short names in its own namespace.{guess}{hint}{helm}",
+                    "Deploy the {} server this trigger reads (nothing named {svc} is serving), then point metadata.{key} at its Service {point}.{guess}{hint}{helm}",
                     t.type_
                 ))
             }
