@@ -130,6 +130,9 @@ pub enum CoverageResult {
     Forbidden,
     NotInstalled,
     Failed,
+    /// Read in part, within a budget (`pods/log`: at most so many logs a run);
+    /// the message says how much was left out.
+    Limited,
 }
 
 impl CoverageResult {
@@ -138,13 +141,15 @@ impl CoverageResult {
             CoverageResult::Forbidden => "forbidden",
             CoverageResult::NotInstalled => "not installed",
             CoverageResult::Failed => "failed",
+            CoverageResult::Limited => "limited",
         }
     }
 }
 
 impl CoverageRecord {
     /// "forbidden: list horizontalpodautoscalers in namespace ml",
-    /// "failed: get pods/proxy in namespace ml"
+    /// "failed: get pods/proxy in namespace ml"; a limited read says how much
+    /// was left out ("limited: get pods/log cluster-wide (37 of 137 …)").
     pub fn describe(&self) -> String {
         let scope = self.namespace.as_deref().map_or_else(
             || "cluster-wide".to_string(),
@@ -156,12 +161,19 @@ impl CoverageRecord {
         } else {
             "list"
         };
-        format!("{}: {verb} {} {scope}", self.result.as_str(), self.resource)
+        let what = format!("{}: {verb} {} {scope}", self.result.as_str(), self.resource);
+        match (self.result, self.message.as_str()) {
+            (CoverageResult::Limited, message) if !message.is_empty() => {
+                format!("{what} ({message})")
+            }
+            _ => what,
+        }
     }
 
     /// [`describe`](Self::describe) with the API server's own message.
     pub fn detail(&self) -> String {
         match self.message.as_str() {
+            _ if self.result == CoverageResult::Limited => self.describe(),
             "" => self.describe(),
             message => format!("{} ({message})", self.describe()),
         }

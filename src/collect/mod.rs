@@ -278,9 +278,11 @@ async fn gather(
     }
 
     if plan.logs {
-        let keys = logs::wanted(&view);
-        progress.add(keys.len());
-        let fetches = keys.into_iter().map(|key| {
+        let wanted = logs::wanted(&view);
+        // The logs the budget left out are said, not silently dropped.
+        view.coverage.extend(wanted.coverage());
+        progress.add(wanted.keys.len());
+        let fetches = wanted.keys.into_iter().map(|key| {
             let progress = &progress;
             async move {
                 let text = logs::fetch(api, &key).await;
