@@ -94,6 +94,46 @@ fn every_check_fires_somewhere_and_healthy_fixtures_are_quiet() {
     assert!(never.is_empty(), "checks no fixture fires: {never:?}");
 }
 
+/// `CODE Kind namespace/name` of a finding's subject.
+fn root_line(f: &mlopsctl::report::findings::Finding) -> String {
+    let s = &f.subject;
+    match &s.namespace {
+        Some(ns) => format!("{} {} {ns}/{}", f.code, s.kind, s.name),
+        None => format!("{} {} {}", f.code, s.kind, s.name),
+    }
+}
+
+/// Each fixture with findings declares its true roots in `roots.txt`; the
+/// report shows exactly those as roots, and every other finding under one.
+#[test]
+fn every_fixture_shows_its_true_roots_and_nothing_else_as_a_root() {
+    let catalogue = Catalogue::load(&[]).unwrap();
+    let checks = catalogue.select(&[], &[]).unwrap();
+    for dir in fixture_dirs() {
+        let view = snapshot::load(&dir).unwrap();
+        let report = engine::run(&checks, &view, name(&dir));
+        let shown: BTreeSet<String> = report
+            .grouped()
+            .iter()
+            .map(|(root, _)| root_line(root))
+            .collect();
+        let file = dir.join("roots.txt");
+        let declared: BTreeSet<String> = match std::fs::read_to_string(&file) {
+            Ok(text) => text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from)
+                .collect(),
+            Err(_) if report.findings.is_empty() => BTreeSet::new(),
+            Err(e) => panic!("{}: {e}: declare the fixture's true roots", file.display()),
+        };
+        assert_eq!(shown, declared, "roots of fixture {}", name(&dir));
+        let (roots, symptoms) = report.incidents();
+        assert_eq!(roots + symptoms, report.findings.len());
+    }
+}
+
 #[test]
 fn example_checks_load() {
     let catalogue =

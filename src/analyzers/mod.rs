@@ -34,6 +34,10 @@ pub struct Draft {
     pub causes: Vec<CauseHint>,
     /// Overrides the check's severity for this finding (e.g. a log signature's own).
     pub severity: Option<Severity>,
+    /// The object the finding is about when it is not the subject: the
+    /// missing Service, ConfigMap or Secret a workload refers to. Findings
+    /// about one missing object are one incident, with one root.
+    pub about: Option<ObjectRef>,
 }
 
 impl Draft {
@@ -45,6 +49,7 @@ impl Draft {
             fix: None,
             causes: Vec::new(),
             severity: None,
+            about: None,
         }
     }
 
@@ -55,6 +60,28 @@ impl Draft {
 
     pub fn fix(mut self, fix: Fix) -> Self {
         self.fix = Some(fix);
+        self
+    }
+
+    /// The object this finding is about (see [`Draft::about`]).
+    pub fn about(mut self, object: ObjectRef) -> Self {
+        self.about = Some(object.object());
+        self
+    }
+
+    /// Caused by the workloads behind a Service not running: their crash
+    /// loop or unavailable rollout, when reported.
+    pub fn caused_by_backends(
+        mut self,
+        view: &ClusterView,
+        namespace: &str,
+        service: &str,
+    ) -> Self {
+        for w in view.workloads_behind(namespace, service) {
+            self = self
+                .caused_by("container-failures", w.object_ref())
+                .caused_by("rollout-status", w.object_ref());
+        }
         self
     }
 

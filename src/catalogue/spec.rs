@@ -28,6 +28,12 @@ pub struct CheckSpec {
     pub analyzer: String,
     #[serde(default)]
     pub params: Value,
+    /// Its findings describe an effect (a crash loop, an unavailable rollout,
+    /// a log line, an endpoint not ready): one on an object that another
+    /// object renders (a Deployment of an operator's custom resource, KEDA's
+    /// HPA) hangs under that object's finding, the likelier root.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub symptom: bool,
     pub docs: Docs,
 }
 

@@ -260,6 +260,29 @@ impl ClusterView {
             .filter(move |p| selector::map_selects(selector, p.metadata.labels.as_ref()))
     }
 
+    /// The workloads whose pods a Service selects (by their pod template's
+    /// labels, so a workload with no pod left still counts).
+    pub fn workloads_behind(&self, namespace: &str, service: &str) -> Vec<Workload<'_>> {
+        let Some(selector) = self
+            .services
+            .get(namespace, service)
+            .and_then(|s| s.spec.as_ref()?.selector.as_ref())
+            .filter(|s| !s.is_empty())
+        else {
+            return Vec::new();
+        };
+        self.workloads()
+            .into_iter()
+            .filter(|w| {
+                w.namespace() == namespace
+                    && selector::map_selects(
+                        selector,
+                        w.template_meta.and_then(|m| m.labels.as_ref()),
+                    )
+            })
+            .collect()
+    }
+
     /// Events about an object, oldest first.
     pub fn events_for(&self, kind: Kind, namespace: &str, name: &str) -> Vec<&Event> {
         let key = (kind, namespace.to_string(), name.to_string());

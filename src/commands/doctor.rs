@@ -3,8 +3,6 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context as _, Result};
-use comfy_table::{Table, presets};
-use serde::Serialize;
 
 use super::{Context, Exit, Setup};
 use crate::cli::DoctorArgs;
@@ -67,7 +65,7 @@ fn emit(
     out: &mut dyn Write,
 ) -> Result<()> {
     if args.statistics {
-        statistics(report, args.output, out)
+        render::statistics::render(report, args.output, out)
     } else {
         render::render(report, rules, args.output, ctx.style, out)
     }
@@ -88,45 +86,4 @@ fn gate(args: &DoctorArgs, report: &Report) -> Exit {
     } else {
         Exit::Ok
     }
-}
-
-#[derive(Serialize)]
-struct Stat<'a> {
-    code: &'a str,
-    severity: &'a str,
-    count: usize,
-    title: &'a str,
-}
-
-/// Findings per code, most frequent first.
-fn statistics(report: &Report, format: Format, out: &mut dyn Write) -> Result<()> {
-    let mut stats: Vec<Stat> = report
-        .checks
-        .iter()
-        .filter(|c| c.findings > 0)
-        .map(|c| Stat {
-            code: &c.code,
-            severity: c.severity.as_str(),
-            count: c.findings,
-            title: &c.title,
-        })
-        .collect();
-    stats.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(b.code)));
-    if format == Format::Json {
-        serde_json::to_writer_pretty(&mut *out, &stats)?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    for s in &stats {
-        table.add_row(vec![
-            s.count.to_string(),
-            s.code.to_string(),
-            s.severity.to_string(),
-            s.title.to_string(),
-        ]);
-    }
-    writeln!(out, "{table}")?;
-    Ok(())
 }

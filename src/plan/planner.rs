@@ -342,6 +342,7 @@ mod tests {
 
     fn finding(code: &str, name: &str, fix: Fix) -> Finding {
         Finding {
+            id: String::new(),
             code: code.into(),
             check: "c".into(),
             severity: Severity::Error,
@@ -349,6 +350,7 @@ mod tests {
             message: format!("{code} on {name}"),
             evidence: vec![],
             cause: None,
+            root: None,
             fix: Some(fix),
         }
     }

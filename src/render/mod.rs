@@ -11,6 +11,7 @@ mod junit;
 mod markdown;
 pub mod pack;
 mod sarif;
+pub mod statistics;
 mod table;
 pub mod undo;
 

@@ -70,7 +70,7 @@ pub fn render(report: &Report, rules: &[&CheckSpec], out: &mut dyn Write) -> Res
                 .position(|r| r.code == f.code)
                 .map(|i| i as i64)
                 .unwrap_or(-1);
-            sarif::Result::builder()
+            let mut result = sarif::Result::builder()
                 .rule_id(f.code.clone())
                 .rule_index(rule_index)
                 .level(level(f.severity))
@@ -92,7 +92,33 @@ pub fn render(report: &Report, rules: &[&CheckSpec], out: &mut dyn Write) -> Res
                     .into_iter()
                     .collect::<std::collections::BTreeMap<_, _>>(),
                 )
-                .build()
+                .build();
+            // A symptom points at the root of its incident.
+            if let Some(root) = f
+                .root
+                .as_ref()
+                .and_then(|id| report.findings.iter().find(|r| &r.id == id))
+            {
+                result.related_locations = Some(vec![
+                    sarif::Location::builder()
+                        .id(0)
+                        .logical_locations(vec![
+                            sarif::LogicalLocation::builder()
+                                .name(root.subject.name.clone())
+                                .kind(root.subject.kind.clone())
+                                .fully_qualified_name(format!(
+                                    "{}/{}/{}",
+                                    root.subject.namespace.as_deref().unwrap_or("(cluster)"),
+                                    root.subject.kind,
+                                    root.subject.name
+                                ))
+                                .build(),
+                        ])
+                        .message(&format!("root cause: {} {}", root.code, root.message))
+                        .build(),
+                ]);
+            }
+            result
         })
         .collect();
     let driver = sarif::ToolComponent::builder()

@@ -10,6 +10,7 @@ use crate::analyzers::Draft;
 use crate::catalogue::Check;
 use crate::cluster::{ClusterView, ObjectRef};
 use crate::report::Report;
+use crate::report::causes::{self, Traits};
 use crate::report::findings::{Cause, CheckResult, CheckStatus, Finding};
 
 pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
@@ -67,6 +68,7 @@ pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
     }
 
     let mut findings = Vec::new();
+    let mut traits = Vec::new();
     for (check, drafts) in &drafts_by_check {
         for d in drafts {
             let cause = d.causes.iter().find_map(|hint| {
@@ -75,7 +77,12 @@ pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
                     .and_then(|list| list.iter().find(|(code, _)| *code != check.spec.code))
                     .map(|(_, cause)| cause.clone())
             });
+            traits.push(Traits {
+                symptom: check.spec.symptom,
+                about: d.about.clone(),
+            });
             findings.push(Finding {
+                id: String::new(),
                 code: check.spec.code.clone(),
                 check: check.spec.name.clone(),
                 severity: d.severity.unwrap_or(check.spec.severity),
@@ -83,10 +90,12 @@ pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
                 message: d.message.clone(),
                 evidence: d.evidence.clone(),
                 cause,
+                root: None,
                 fix: d.fix.clone(),
             });
         }
     }
+    causes::link(&mut findings, &traits, view);
     findings.sort_by(|a, b| {
         (a.severity, &a.code, &a.subject, &a.message)
             .cmp(&(b.severity, &b.code, &b.subject, &b.message))

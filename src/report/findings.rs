@@ -131,6 +131,10 @@ pub struct Cause {
 /// One problem found by one check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
+    /// Stable across runs: the check's code and the subject
+    /// (`WKL004:Deployment/ml/train#spec.template.spec.containers[train]`).
+    #[serde(default)]
+    pub id: String,
     pub code: String,
     /// The check's name, e.g. `required-env`.
     pub check: String,
@@ -141,11 +145,27 @@ pub struct Finding {
     pub evidence: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
+    /// For a symptom, the id of the root of its incident (the top of its
+    /// cause chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
 }
 
 impl Finding {
+    /// The stable id of a finding of `code` on `subject`.
+    pub fn id_of(code: &str, subject: &ObjectRef) -> String {
+        let place = match &subject.namespace {
+            Some(ns) => format!("{}/{ns}/{}", subject.kind, subject.name),
+            None => format!("{}/{}", subject.kind, subject.name),
+        };
+        match &subject.field_path {
+            Some(field) => format!("{code}:{place}#{field}"),
+            None => format!("{code}:{place}"),
+        }
+    }
+
     /// The key a cause link points at.
     pub fn as_cause(&self) -> Cause {
         Cause {

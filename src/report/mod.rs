@@ -4,6 +4,7 @@
 //! team accepted.
 
 pub mod baseline;
+pub mod causes;
 pub mod engine;
 pub mod findings;
 pub mod suppress;
@@ -73,9 +74,11 @@ impl Report {
         report
     }
 
-    /// Recompute the summary and each check's status from the findings, after
-    /// some were suppressed.
+    /// Recompute the roots, the summary and each check's status from the
+    /// findings, after some were suppressed (a suppressed root leaves its
+    /// symptoms to the next cause up the chain, or makes them roots).
     pub fn recount(&mut self) {
+        causes::stamp(&mut self.findings);
         for check in &mut self.checks {
             if matches!(check.status, CheckStatus::Skipped | CheckStatus::Error) {
                 continue;
@@ -116,30 +119,26 @@ impl Report {
         threshold.is_some_and(|t| self.findings.iter().any(|f| f.severity.at_least(t)))
     }
 
-    /// The findings that are roots (no cause among the reported findings), each
-    /// followed by its symptoms: how people read a report.
+    /// The incidents: each root (a finding without a reported cause) followed
+    /// by every finding whose cause chain leads to it, nearest first.
     pub fn grouped(&self) -> Vec<(&Finding, Vec<&Finding>)> {
-        let is_reported = |c: &crate::report::findings::Cause| {
-            self.findings
-                .iter()
-                .any(|f| f.code == c.code && f.subject == c.subject)
-        };
-        let mut out: Vec<(&Finding, Vec<&Finding>)> = Vec::new();
-        for f in &self.findings {
-            if f.cause.as_ref().is_some_and(is_reported) {
-                continue;
-            }
-            let symptoms = self
-                .findings
-                .iter()
-                .filter(|s| {
-                    s.cause
-                        .as_ref()
-                        .is_some_and(|c| c.code == f.code && c.subject == f.subject)
-                })
-                .collect();
-            out.push((f, symptoms));
-        }
-        out
+        self.findings
+            .iter()
+            .filter(|f| f.root.is_none())
+            .map(|root| {
+                let symptoms = self
+                    .findings
+                    .iter()
+                    .filter(|s| s.root.as_deref() == Some(root.id.as_str()))
+                    .collect();
+                (root, symptoms)
+            })
+            .collect()
+    }
+
+    /// How many findings are roots, and how many are symptoms of one.
+    pub fn incidents(&self) -> (usize, usize) {
+        let symptoms = self.findings.iter().filter(|f| f.root.is_some()).count();
+        (self.findings.len() - symptoms, symptoms)
     }
 }

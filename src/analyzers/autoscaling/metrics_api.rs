@@ -161,6 +161,7 @@ fn judge(
             .evidence(format!("APIService {}: {}", api.apiservice, cond.line()));
             if let Some((ns, name)) = &backend {
                 draft.evidence.push(backend_state(view, ns, name));
+                draft = draft.caused_by_backends(view, ns, name);
             }
             let fix = unavailable_fix(view, api, &cond, backend.as_ref());
             (draft, fix)

@@ -76,6 +76,7 @@ impl Analyzer for KafkaReachable {
                 }
                 Some(_) => match view.ready_endpoints(&a.namespace, &a.service) {
                     Some(0) => {
+                        draft = draft.caused_by_backends(view, &a.namespace, &a.service);
                         draft.evidence.push(format!(
                             "Service {}/{} has no ready endpoints",
                             a.namespace, a.service

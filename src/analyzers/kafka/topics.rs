@@ -376,6 +376,7 @@ mod tests {
         );
         let plan = crate::plan::planner::build(
             &[crate::report::findings::Finding {
+                id: String::new(),
                 code: "KFK002".into(),
                 check: "kafka-topics-missing".into(),
                 severity: crate::report::findings::Severity::Error,
@@ -383,6 +384,7 @@ mod tests {
                 message: drafts[0].message.clone(),
                 evidence: Vec::new(),
                 cause: None,
+                root: None,
                 fix: Some(fix.clone()),
             }],
             &crate::plan::Inputs::parse(&["partitions=3", "replication=1"]).unwrap(),

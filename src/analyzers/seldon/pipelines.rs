@@ -243,10 +243,18 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
     if kafka_down {
         draft = draft.caused_by("kafka-reachable", kafka_reachable::subject(view));
     }
-    if let Some(r) = runtime
-        && draft.causes.is_empty()
-    {
-        draft = draft.caused_by("seldon-dataflow-scheduler", r);
+    match runtime {
+        Some(r) if draft.causes.is_empty() => {
+            draft = draft.caused_by("seldon-dataflow-scheduler", r);
+        }
+        Some(_) => {}
+        // No SeldonRuntime: nothing in the namespace can make it ready.
+        None => {
+            draft = draft.caused_by(
+                "seldon-runtime-missing",
+                ObjectRef::new("v1", "Namespace", None, ns),
+            );
+        }
     }
     draft.fix(fix)
 }

@@ -11,7 +11,7 @@ use crate::analyzers::seldon::model::{self, TRACING_CONFIGMAP};
 use crate::analyzers::seldon::patches;
 use crate::analyzers::text::clip;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
-use crate::cluster::{ClusterView, DynamicObject, Kind};
+use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
@@ -136,7 +136,13 @@ impl Analyzer for TracingCollector {
                 rt.clone().with_field("spec.config.tracingConfig"),
                 format!("tracing exports to {endpoint}, but {problem}: spans are dropped and components log DNS errors for {}", addr.host),
             )
-            .evidence(format!("tracing enabled with endpoint {endpoint} ({})", t.source));
+            .evidence(format!("tracing enabled with endpoint {endpoint} ({})", t.source))
+            .about(ObjectRef::new(
+                "v1",
+                "Service",
+                Some(&addr.namespace),
+                &addr.service,
+            ));
             let mut quoted = 0;
             for pod in view.pods.in_namespace(ns) {
                 let pod_name = pod.metadata.name.as_deref().unwrap_or_default();

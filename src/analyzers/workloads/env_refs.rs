@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::analyzers::target::Target;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, WORKLOAD_KINDS, build};
-use crate::cluster::{ClusterView, Kind, Workload};
+use crate::cluster::{ClusterView, Kind, ObjectRef, Workload};
 use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
@@ -212,7 +212,8 @@ fn finding(view: &ClusterView, w: &Workload<'_>, r: &Ref, problem: Problem) -> D
             r.used_by, r.name
         ),
     };
-    let mut draft = Draft::new(subject, message);
+    let mut draft =
+        Draft::new(subject, message).about(ObjectRef::new("v1", kind, Some(ns), &r.name));
     // What the kubelet said about this reference, from pod status and events.
     for pod in view.pods_of(w) {
         let name = pod.metadata.name.as_deref().unwrap_or_default();

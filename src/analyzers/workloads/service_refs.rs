@@ -10,7 +10,7 @@ use crate::analyzers::target::Target;
 use crate::analyzers::text::closest;
 use crate::analyzers::workloads::env::literal_env_expanded;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
-use crate::cluster::{ClusterView, Kind, Workload};
+use crate::cluster::{ClusterView, Kind, ObjectRef, Workload};
 use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
@@ -101,6 +101,7 @@ impl ServiceRefs {
         if !view.can_judge(Kind::Service, ns) {
             return None;
         }
+        let service = ObjectRef::new("v1", "Service", Some(ns), &addr.service);
         let Some(svc) = view.services.get(ns, &addr.service) else {
             let mut draft = Draft::new(
                 subject,
@@ -109,7 +110,8 @@ impl ServiceRefs {
                     addr.host, addr.service
                 ),
             )
-            .evidence(used);
+            .evidence(used)
+            .about(service.clone());
             let mut others: Vec<&str> = view
                 .services
                 .in_namespace(ns)
@@ -169,7 +171,8 @@ impl ServiceRefs {
                     addr.service
                 ),
             )
-            .evidence(used);
+            .evidence(used)
+            .about(service);
             draft.evidence.push(if backing.is_empty() {
                 "no pod matches the Service's selector".to_string()
             } else {
