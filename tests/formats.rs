@@ -116,7 +116,15 @@ fn sarif_round_trips_with_rules_and_locations() {
         results.len(),
         sample_report()["findings"].as_array().unwrap().len()
     );
-    for result in results {
+    let findings = sample_report()["findings"].as_array().unwrap().clone();
+    for (result, finding) in results.iter().zip(&findings) {
+        // A symptom points at the root of its incident.
+        let related = result.related_locations.as_ref();
+        assert_eq!(related.is_some(), finding.get("root").is_some(), "{finding}");
+        if let Some(related) = related {
+            let message = related[0].message.as_ref().unwrap().text.as_ref().unwrap();
+            assert!(message.starts_with("root cause: "), "{message}");
+        }
         let id = result.rule_id.as_ref().expect("ruleId");
         let index = result.rule_index.expect("ruleIndex") as usize;
         assert_eq!(&rules[index].id, id);
