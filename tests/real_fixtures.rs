@@ -224,6 +224,66 @@ fixtures! {
     training_pipeline => "training-pipeline",
 }
 
+/// SEL001 from the spec alone: seldon-mesh-broken with its dataflow engine
+/// pointed at `seldon-scheduler.seldon-core`, a namespace the cluster does
+/// not have. A control plane without a kubelet serves no logs, so only the
+/// spec can show that the name resolves nowhere; live gives what the
+/// snapshot without logs gives, inferred from the spec.
+#[test]
+fn sel001_an_upstream_in_no_namespace_is_found_without_logs() {
+    let Some(cluster) = envtest::isolated() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fixture");
+    std::fs::create_dir(&dir).unwrap();
+    without_kubelet(&fixture("seldon-mesh-broken"), &dir, false);
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let renamed = text.replace(
+            "seldon-scheduler.seldon-system",
+            "seldon-scheduler.seldon-core",
+        );
+        std::fs::write(entry.path(), renamed).unwrap();
+    }
+    let loaded = load_fixture(&cluster.rest, &dir);
+    let kubeconfig = cluster.kubeconfig(tmp.path(), "default");
+    let select = ["--select", "SEL001"];
+    let (_, live, stderr) = mlopsctl(
+        &[
+            &["doctor", "--kubeconfig", s(&kubeconfig), "-A", "-o", "json"][..],
+            &select,
+        ]
+        .concat(),
+    );
+    let (_, offline, _) = mlopsctl(
+        &[
+            &["doctor", "--snapshot", s(&dir), "-o", "json"][..],
+            &select,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        headlines(&live, Some(&loaded)),
+        headlines(&offline, None),
+        "{stderr}"
+    );
+    let findings = live["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{stderr}");
+    let f = &findings[0];
+    assert_eq!(f["code"], "SEL001");
+    assert_eq!(
+        f["message"],
+        "the dataflow engine cannot resolve its scheduler address seldon-scheduler.seldon-core:9008: namespace seldon-core does not exist and seldon-core is no public domain"
+    );
+    assert!(
+        f["evidence"].as_array().unwrap().contains(&json!(
+            "inferred from the spec: the engine's logs were not read"
+        )),
+        "{f:#}"
+    );
+}
+
 /// The fixture taken by a ServiceAccount that may not list Secrets or
 /// HorizontalPodAutoscalers: live, as that account, on the shipped doctor
 /// role less those two, the same findings, and the same checks skipped.

@@ -174,6 +174,106 @@ pub fn addresses(value: &str, namespace: &str, known_ns: &dyn Fn(&str) -> bool) 
     out
 }
 
+/// Whether a name is under a public suffix of the Public Suffix List
+/// (`com`, `io`, `co.uk`): the part of DNS anyone can register names in.
+/// `internal`, `local`, `corp` or a namespace's name are not.
+pub fn public_suffix(host: &str) -> bool {
+    psl::suffix(host.trim_end_matches('.').as_bytes()).is_some_and(|s| s.is_known())
+}
+
+/// Where a dotted host name without `svc` (`x.y`, `a.b.c`) can resolve, as
+/// far as names and the cluster's namespaces tell (see [`resolves`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolves {
+    /// `x.y` with namespace y: Service x in namespace y, what [`addresses`] reads.
+    Service,
+    /// `x.y` with a Service y in the resolver's own namespace: pod x of that
+    /// headless Service (`x.y.<own namespace>.svc.cluster.local`).
+    HeadlessPod,
+    /// Its suffix is public (`api.example.com`): outside DNS may answer.
+    Outside,
+    /// Nowhere: cluster DNS completes it to `….<namespace>.svc.cluster.local`
+    /// and that namespace does not exist; outside the cluster, its last label
+    /// is no public suffix.
+    Nowhere {
+        /// The would-be namespace: the host's last label.
+        namespace: String,
+    },
+    /// Not known: not such a name (a short name, `….svc…`, an IP, an absolute
+    /// `name.`), or whether the namespace (or the resolver's Service) exists
+    /// was not read.
+    Unknown,
+}
+
+impl Resolves {
+    /// Some(false) when the name resolves nowhere, Some(true) when it may,
+    /// None when that is not known.
+    pub fn can_resolve(&self) -> Option<bool> {
+        match self {
+            Resolves::Service | Resolves::HeadlessPod | Resolves::Outside => Some(true),
+            Resolves::Nowhere { .. } => Some(false),
+            Resolves::Unknown => None,
+        }
+    }
+}
+
+/// Where a dotted host name without `svc` can resolve, for a pod whose DNS
+/// is the cluster's (`dnsPolicy: ClusterFirst`, `ndots:5`): cluster DNS tries
+/// `host.<own namespace>.svc.cluster.local` (a headless Service's pod, for
+/// `x.y`), then `host.svc.cluster.local` (Service x of namespace y, for
+/// `x.y`), then the name as it is, which outside DNS answers only under a
+/// public suffix. `namespace_exists` and `own_service` (a Service of that
+/// name in the resolver's namespace) answer None when that was not read.
+///
+/// A private zone (a CoreDNS stub domain, a corporate resolver serving
+/// `.corp` or `.internal`) can still answer a name judged `Nowhere`; the
+/// judgement is for names meant as in-cluster Services.
+pub fn resolves(
+    host: &str,
+    namespace_exists: &dyn Fn(&str) -> Option<bool>,
+    own_service: &dyn Fn(&str) -> Option<bool>,
+) -> Resolves {
+    let host = host.to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let is_label = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if labels.len() < 2
+        || !labels.iter().all(is_label)
+        || host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        // Forms cluster DNS serves itself: Services, pods, the cluster domain.
+        || labels.iter().any(|l| *l == "svc" || *l == "pod")
+        || host.ends_with(".cluster.local")
+    {
+        return Resolves::Unknown;
+    }
+    let last = labels[labels.len() - 1];
+    match namespace_exists(last) {
+        None => return Resolves::Unknown,
+        Some(true) if labels.len() == 2 => return Resolves::Service,
+        // a.b.ns: pod a of headless Service b in namespace ns.
+        Some(true) => return Resolves::Unknown,
+        Some(false) => {}
+    }
+    if public_suffix(&host) {
+        return Resolves::Outside;
+    }
+    if let [_, subdomain] = labels.as_slice() {
+        match own_service(subdomain) {
+            None => return Resolves::Unknown,
+            Some(true) => return Resolves::HeadlessPod,
+            Some(false) => {}
+        }
+    }
+    Resolves::Nowhere {
+        namespace: last.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +390,74 @@ mod tests {
             url_password("postgres://u:p@db:5432/x?sslmode=disable"),
             Some("p")
         );
+    }
+
+    /// A cluster whose namespaces are ml and kafka, and ml has Services
+    /// minio and kafka-headless.
+    fn judged(host: &str) -> Resolves {
+        resolves(host, &|ns| Some(["ml", "kafka"].contains(&ns)), &|svc| {
+            Some(["minio", "kafka-headless"].contains(&svc))
+        })
+    }
+
+    #[test]
+    fn a_dotted_name_in_no_namespace_and_no_public_suffix_resolves_nowhere() {
+        let nowhere = |ns: &str| Resolves::Nowhere {
+            namespace: ns.to_string(),
+        };
+        assert_eq!(
+            judged("seldon-scheduler.seldon-system"),
+            nowhere("seldon-system")
+        );
+        assert_eq!(judged("foo.internal"), nowhere("internal"));
+        assert_eq!(judged("db.prod.corp"), nowhere("corp"));
+        assert_eq!(judged("Seldon-Scheduler.Seldon"), nowhere("seldon"));
+        assert_eq!(judged("foo.internal").can_resolve(), Some(false));
+    }
+
+    #[test]
+    fn a_dotted_name_that_may_resolve() {
+        assert_eq!(judged("api.example.com"), Resolves::Outside);
+        assert_eq!(judged("bucket.s3.amazonaws.com"), Resolves::Outside);
+        assert_eq!(judged("example.co.uk"), Resolves::Outside);
+        assert_eq!(judged("broker.kafka"), Resolves::Service);
+        // pod kafka-0 of the headless Service kafka-headless in ml itself
+        assert_eq!(judged("kafka-0.kafka-headless"), Resolves::HeadlessPod);
+        assert_eq!(judged("kafka-0.kafka-headless.kafka"), Resolves::Unknown);
+        for r in [Resolves::Outside, Resolves::Service, Resolves::HeadlessPod] {
+            assert_eq!(r.can_resolve(), Some(true));
+        }
+    }
+
+    #[test]
+    fn what_names_alone_cannot_tell() {
+        for host in [
+            "seldon-scheduler",
+            "kafka.kafka.svc",
+            "rabbitmq.default.svc.cluster.local",
+            "10-1-2-3.ml.pod.cluster.local",
+            "a.b.cluster.local",
+            "127.0.0.1",
+            "seldon-scheduler.seldon-system.",
+            "not a host.x",
+            "",
+        ] {
+            assert_eq!(judged(host), Resolves::Unknown, "{host}");
+        }
+        // Namespaces (or the resolver's Services) not read: unknown, never nowhere.
+        let unread = |host: &str| resolves(host, &|_| None, &|_| Some(false));
+        assert_eq!(unread("seldon-scheduler.seldon-system"), Resolves::Unknown);
+        let no_services = |host: &str| resolves(host, &|_| Some(false), &|_| None);
+        assert_eq!(
+            no_services("seldon-scheduler.seldon-system"),
+            Resolves::Unknown
+        );
+        assert_eq!(
+            no_services("db.prod.corp"),
+            Resolves::Nowhere {
+                namespace: "corp".into()
+            }
+        );
+        assert_eq!(Resolves::Unknown.can_resolve(), None);
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::analyzers::address::addresses;
+use crate::analyzers::address::{self, Resolves, addresses};
 use crate::analyzers::seldon::dataflow::{
     self, DATAFLOW_COMPONENT, Dataflow, UPSTREAM_HOST, UPSTREAM_PORT,
 };
@@ -62,6 +62,11 @@ enum Upstream {
         ports: Vec<String>,
     },
     NoEndpoints,
+    /// A dotted name in no namespace and under no public suffix (see
+    /// [`address::resolves`]): it resolves neither inside the cluster nor outside.
+    Nowhere {
+        namespace: String,
+    },
     /// Not an in-cluster Service name (an IP, an outside name): judged by logs only.
     Unknown,
 }
@@ -107,7 +112,13 @@ impl DataflowScheduler {
             .into_iter()
             .next();
         let verdict = match &addr {
-            None => Upstream::Unknown,
+            None => match address::resolves(host, &|n| namespace_known(view, n), &|s| {
+                view.can_judge(Kind::Service, ns)
+                    .then(|| view.services.get(ns, s).is_some())
+            }) {
+                Resolves::Nowhere { namespace } => Upstream::Nowhere { namespace },
+                _ => Upstream::Unknown,
+            },
             Some(a) if !model::namespace_visible(view, &a.namespace) => Upstream::Unknown,
             Some(a) => match view.services.get(&a.namespace, &a.service) {
                 None => Upstream::NoService {
@@ -163,6 +174,9 @@ impl DataflowScheduler {
             Upstream::NoEndpoints => format!(
                 "the dataflow engine cannot reach the scheduler: {target} has no ready endpoints"
             ),
+            Upstream::Nowhere { namespace } => format!(
+                "the dataflow engine cannot resolve its scheduler address {host}:{port}: namespace {namespace} does not exist and {namespace} is no public domain"
+            ),
             Upstream::Ok | Upstream::Unknown => {
                 format!("the dataflow engine cannot resolve its scheduler address {host}:{port}")
             }
@@ -183,6 +197,19 @@ impl DataflowScheduler {
                 draft
                     .evidence
                     .push(format!("{target} exposes {}", ports.join(", ")));
+            }
+            Upstream::Nowhere { namespace } => {
+                draft.evidence.push(format!(
+                    "no namespace {namespace} in the cluster, so cluster DNS has no {host}.svc.cluster.local; outside the cluster, {namespace} is no public suffix"
+                ));
+                if !log.resolve_failed {
+                    draft.evidence.push(if log.read {
+                        "inferred from the spec: the engine's log does not show the failed lookup"
+                            .to_string()
+                    } else {
+                        "inferred from the spec: the engine's logs were not read".to_string()
+                    });
+                }
             }
             Upstream::NoEndpoints | Upstream::Ok | Upstream::Unknown => {}
         }
@@ -266,11 +293,69 @@ impl DataflowScheduler {
     }
 }
 
+/// Whether a namespace exists: None when the view cannot tell (Namespaces
+/// were not read and nothing lives in it).
+fn namespace_known(view: &ClusterView, ns: &str) -> Option<bool> {
+    if view.namespace_exists(ns) {
+        Some(true)
+    } else {
+        (view.has(Kind::Namespace) && view.coverage_gap(Kind::Namespace).is_none()).then_some(false)
+    }
+}
+
 /// A view where the engine lost a scheduler that serves again.
 #[cfg(test)]
 pub(crate) mod testing {
+    use std::path::Path;
+
     use crate::analyzers::testing::fixture;
     use crate::cluster::{ClusterView, LogKey};
+
+    /// seldon-mesh-broken with the engine pointed at
+    /// `seldon-scheduler.seldon-core`, a namespace the cluster does not have
+    /// (seldon-system, where the fixture's address points, exists). What is
+    /// copied: the logs when `logs` (their host renamed when `renamed_logs`),
+    /// the Namespaces when `namespaces`.
+    pub fn nowhere(logs: bool, renamed_logs: bool, namespaces: bool) -> ClusterView {
+        fn copy(
+            from: &Path,
+            to: &Path,
+            rename: &dyn Fn(&Path) -> bool,
+            keep: &dyn Fn(&str) -> bool,
+        ) {
+            std::fs::create_dir_all(to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let (src, dst) = (entry.path(), to.join(&name));
+                if !keep(&name) {
+                    continue;
+                }
+                if src.is_dir() {
+                    copy(&src, &dst, rename, keep);
+                } else {
+                    let text = std::fs::read_to_string(&src).unwrap();
+                    let text = if rename(&src) {
+                        text.replace(
+                            "seldon-scheduler.seldon-system",
+                            "seldon-scheduler.seldon-core",
+                        )
+                    } else {
+                        text
+                    };
+                    std::fs::write(dst, text).unwrap();
+                }
+            }
+        }
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seldon-mesh-broken");
+        let dir = tempfile::tempdir().unwrap();
+        copy(
+            &fixture,
+            dir.path(),
+            &|p| renamed_logs || !p.to_string_lossy().contains("/logs/"),
+            &|name| (logs || name != "logs") && (namespaces || name != "namespaces.yaml"),
+        );
+        crate::snapshot::load(dir.path()).expect("the copy loads")
+    }
 
     /// healthy-seldon, but the dataflow engine's log shows it failed to resolve
     /// `seldon-scheduler` (it started before the scheduler's Service served)
@@ -413,6 +498,87 @@ mod tests {
                 .evidence
                 .iter()
                 .any(|e| e.contains("has no Services"))
+        );
+    }
+
+    #[test]
+    fn a_host_that_resolves_nowhere_fires_from_the_spec_when_logs_were_not_read() {
+        // Live without pods/log (forbidden, over the log budget, no kubelet):
+        // the spec alone shows seldon-scheduler.seldon-core cannot resolve.
+        let drafts = run(
+            "seldon-dataflow-scheduler",
+            "{}",
+            &super::testing::nowhere(false, false, true),
+        );
+        assert_eq!(drafts.len(), 1);
+        assert!(
+            drafts[0]
+                .evidence
+                .contains(&"inferred from the spec: the engine's logs were not read".to_string()),
+            "{:#?}",
+            drafts[0].evidence
+        );
+        assert_eq!(
+            drafts[0].fix.as_ref().unwrap().applicability,
+            Applicability::Safe
+        );
+        insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+
+    #[test]
+    fn a_host_that_resolves_nowhere_quotes_the_log_that_confirms_it() {
+        let drafts = run(
+            "seldon-dataflow-scheduler",
+            "{}",
+            &super::testing::nowhere(true, true, true),
+        );
+        assert_eq!(drafts.len(), 1);
+        let d = &drafts[0];
+        assert!(
+            d.message.starts_with(
+                "the dataflow engine cannot resolve its scheduler address seldon-scheduler.seldon-core:9008: namespace seldon-core does not exist"
+            ),
+            "{}",
+            d.message
+        );
+        assert!(!d.evidence.iter().any(|e| e.contains("inferred")));
+        assert!(
+            d.evidence
+                .iter()
+                .any(|e| e.contains("UnknownHostException: seldon-scheduler.seldon-core"))
+        );
+        insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+
+    #[test]
+    fn a_log_that_does_not_show_the_lookup_leaves_it_inferred() {
+        // The log is of an older address: it neither confirms nor clears this one.
+        let drafts = run(
+            "seldon-dataflow-scheduler",
+            "{}",
+            &super::testing::nowhere(true, false, true),
+        );
+        assert_eq!(drafts.len(), 1);
+        assert!(drafts[0].evidence.contains(
+            &"inferred from the spec: the engine's log does not show the failed lookup".to_string()
+        ));
+    }
+
+    #[test]
+    fn without_namespaces_a_dotted_name_is_left_to_the_logs() {
+        // Namespaces not read: whether seldon-core exists is unknown.
+        let view = super::testing::nowhere(false, false, false);
+        assert!(!view.has(crate::cluster::Kind::Namespace));
+        assert!(run("seldon-dataflow-scheduler", "{}", &view).is_empty());
+        let drafts = run(
+            "seldon-dataflow-scheduler",
+            "{}",
+            &super::testing::nowhere(true, true, false),
+        );
+        assert_eq!(drafts.len(), 1);
+        assert_eq!(
+            drafts[0].message,
+            "the dataflow engine cannot resolve its scheduler address seldon-scheduler.seldon-core:9008"
         );
     }
 

@@ -31,6 +31,9 @@ pub(super) struct EngineLog {
     pub resolve_failed: bool,
     /// The address the engine last said it connects to.
     pub connects_to: Option<String>,
+    /// Some log of the engine's current pods was read (live, the kubelet
+    /// answered and reading logs was allowed).
+    pub read: bool,
 }
 
 /// Read the logs of the engine's current pods about `host`, its upstream host:
@@ -41,6 +44,7 @@ pub(super) fn read(view: &ClusterView, ns: &str, df: &Dataflow<'_>, host: &str) 
     let mut seen = BTreeSet::new();
     let mut resolve_failed = false;
     let mut connects_to: Option<String> = None;
+    let mut read = false;
     // Pods created before the last rollout restart are being replaced: what
     // they logged says nothing about the engine that runs next.
     let restarted = df.deployment.and_then(restarted_at);
@@ -54,6 +58,7 @@ pub(super) fn read(view: &ClusterView, ns: &str, df: &Dataflow<'_>, host: &str) 
     }) {
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         for log in view.logs_of(ns, name, DATAFLOW_CONTAINER) {
+            read = true;
             for line in log.lines() {
                 if let Some(c) = CONNECT.captures(line) {
                     connects_to = Some(format!("{}:{}", &c["host"], &c["port"]));
@@ -82,6 +87,7 @@ pub(super) fn read(view: &ClusterView, ns: &str, df: &Dataflow<'_>, host: &str) 
         lines: log_lines,
         resolve_failed,
         connects_to,
+        read,
     }
 }
 
