@@ -120,7 +120,11 @@ fn sarif_round_trips_with_rules_and_locations() {
     for (result, finding) in results.iter().zip(&findings) {
         // A symptom points at the root of its incident.
         let related = result.related_locations.as_ref();
-        assert_eq!(related.is_some(), finding.get("root").is_some(), "{finding}");
+        assert_eq!(
+            related.is_some(),
+            finding.get("root").is_some(),
+            "{finding}"
+        );
         if let Some(related) = related {
             let message = related[0].message.as_ref().unwrap().text.as_ref().unwrap();
             assert!(message.starts_with("root cause: "), "{message}");
