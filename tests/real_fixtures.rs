@@ -201,10 +201,15 @@ macro_rules! fixtures {
 }
 
 fixtures! {
+    gpu_device_plugin => "gpu-device-plugin",
+    gpu_scheduling => "gpu-scheduling",
     healthy => "healthy",
     healthy_autoscaling => "healthy-autoscaling",
+    healthy_gpu => "healthy-gpu",
+    healthy_kserve => "healthy-kserve",
     healthy_seldon => "healthy-seldon",
     healthy_serving => "healthy-serving",
+    healthy_strimzi => "healthy-strimzi",
     healthy_upstream_keda => "healthy-upstream-keda",
     healthy_upstream_mlflow => "healthy-upstream-mlflow",
     healthy_upstream_seldon => "healthy-upstream-seldon",
@@ -213,6 +218,7 @@ fixtures! {
     kafka_unreachable => "kafka-unreachable",
     keda_autoscaling => "keda-autoscaling",
     keda_problems => "keda-problems",
+    kserve_broken => "kserve-broken",
     metrics_server_down => "metrics-server-down",
     missing_config => "missing-config",
     mlflow_serving => "mlflow-serving",
@@ -220,6 +226,7 @@ fixtures! {
     seldon_misconfig => "seldon-misconfig",
     seldon_no_runtime => "seldon-no-runtime",
     serving_workloads => "serving-workloads",
+    strimzi_broken => "strimzi-broken",
     training_overload => "training-overload",
     training_pipeline => "training-pipeline",
 }

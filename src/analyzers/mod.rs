@@ -5,12 +5,16 @@
 pub mod address;
 pub mod autoscaling;
 pub mod cluster;
+pub mod conditions;
+pub mod gpu;
 pub mod kafka;
+pub mod kserve;
 mod pattern;
 pub mod quantity;
 pub mod security;
 pub mod seldon;
 pub mod serving;
+pub mod strimzi;
 pub mod target;
 pub mod text;
 pub mod workloads;
@@ -178,10 +182,16 @@ pub static ANALYZERS: &[&AnalyzerDef] = &[
     &seldon::runtime_missing::DEF,
     &seldon::tracing_collector::DEF,
     &seldon::kafka_bootstrap::DEF,
+    &kserve::isvc_ready::DEF,
+    &kserve::runtime_support::DEF,
     &kafka::reachable::DEF,
     &kafka::topics::DEF,
     &kafka::consumers::DEF,
+    &strimzi::topic_ready::DEF,
+    &strimzi::kafka_ready::DEF,
+    &strimzi::bootstrap::DEF,
     &cluster::api_latency::DEF,
+    &gpu::scheduling::DEF,
 ];
 
 pub fn find(name: &str) -> Option<&'static AnalyzerDef> {
@@ -247,5 +257,29 @@ pub(crate) mod testing {
         let value: Value = crate::yaml::from_str(params_yaml).expect("params parse");
         let analyzer = (def.build)(value).expect("params valid");
         analyzer.analyze(view).expect("not skipped")
+    }
+
+    /// Snapshot form of drafts: what fired, on what, why, with what fix and cause hints.
+    pub fn summary(drafts: &[Draft]) -> serde_json::Value {
+        Value::Array(
+                drafts
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({
+                            "subject": d.subject.to_string(),
+                            "field": d.subject.field_path,
+                            "message": d.message,
+                            "evidence": d.evidence,
+                            "severity": d.severity.map(|s| s.as_str()),
+                            "fix": d.fix.as_ref().map(|f| serde_json::json!({
+                                "applicability": format!("{:?}", f.applicability),
+                                "description": f.description,
+                                "kubectl": f.kubectl,
+                            })),
+                            "causes": d.causes.iter().map(|c| format!("{} {}", c.analyzer, c.subject)).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect(),
+            )
     }
 }

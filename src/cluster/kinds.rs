@@ -76,6 +76,12 @@ kinds! {
     SeldonConfig => ("SeldonConfig", "mlops.seldon.io", "v1alpha1", "seldonconfigs", true, custom),
     SeldonServerConfig => ("ServerConfig", "mlops.seldon.io", "v1alpha1", "serverconfigs", true, custom),
     SeldonExperiment => ("Experiment", "mlops.seldon.io", "v1alpha1", "experiments", true, custom),
+    InferenceService => ("InferenceService", "serving.kserve.io", "v1beta1", "inferenceservices", true, custom),
+    ServingRuntime => ("ServingRuntime", "serving.kserve.io", "v1alpha1", "servingruntimes", true, custom),
+    ClusterServingRuntime => ("ClusterServingRuntime", "serving.kserve.io", "v1alpha1", "clusterservingruntimes", false, custom),
+    StrimziKafka => ("Kafka", "kafka.strimzi.io", "v1beta2", "kafkas", true, custom),
+    StrimziKafkaTopic => ("KafkaTopic", "kafka.strimzi.io", "v1beta2", "kafkatopics", true, custom),
+    StrimziKafkaNodePool => ("KafkaNodePool", "kafka.strimzi.io", "v1beta2", "kafkanodepools", true, custom),
 }
 
 /// Where a kind lives in the API: enough to list it and to write RBAC rules.

@@ -3,7 +3,9 @@
 //! `<prefix>.<ns>.pipeline.<pipeline>.inputs|outputs` and
 //! `<prefix>.<ns>.errors.errors` for Pipelines, the prefix from the
 //! `seldon-kafka` ConfigMap's `topicPrefix`, default `seldon`) and from a site
-//! contract (`topics:`), e.g. a training pipeline's claim-check topics.
+//! contract (`topics:`), e.g. a training pipeline's claim-check topics, and
+//! from Strimzi: a Ready KafkaTopic of the Kafka mlopsctl observed declares
+//! its topic (`spec.topicName`, else its name).
 
 use std::collections::BTreeSet;
 
@@ -12,6 +14,7 @@ use serde::Deserialize;
 use crate::analyzers::kafka::model::NewTopicSpec;
 use crate::analyzers::kafka::reachable as kafka_reachable;
 use crate::analyzers::seldon::model as seldon;
+use crate::analyzers::strimzi::model as strimzi;
 use crate::analyzers::workloads::env::literal_env;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, Kind, ObjectRef};
@@ -36,6 +39,8 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
         Kind::DaemonSet,
         Kind::Job,
         Kind::CronJob,
+        Kind::StrimziKafkaTopic,
+        Kind::StrimziKafka,
     ],
     data: &[Data::Kafka],
     build: build::<KafkaTopics>,
@@ -47,6 +52,10 @@ pub struct KafkaTopics {
     /// Expect the topics Seldon Models and Pipelines use.
     #[serde(default = "yes")]
     seldon: bool,
+    /// Expect the topics Ready Strimzi KafkaTopics of the observed Kafka
+    /// declare. Off unless asked, so a site check does not repeat KFK002.
+    #[serde(default)]
+    strimzi: bool,
     /// Topics a site contract requires, by exact name.
     #[serde(default)]
     topics: Vec<String>,
@@ -101,8 +110,14 @@ impl Analyzer for KafkaTopics {
         if !missing.is_empty() {
             drafts.push(self.contract(view, &missing));
         }
-        if !self.seldon && self.topics.is_empty() {
-            return Err("not applicable: no topics expected (seldon: false and no topics)".into());
+        if self.strimzi {
+            drafts.extend(strimzi_declared(view, &existing));
+        }
+        if !self.seldon && self.topics.is_empty() && !self.strimzi {
+            return Err(
+                "not applicable: no topics expected (seldon: false, strimzi: false and no topics)"
+                    .into(),
+            );
         }
         Ok(drafts)
     }
@@ -334,9 +349,66 @@ impl KafkaTopics {
         d.fix(fix)
     }
 }
+
+/// Ready KafkaTopics whose topic the observed Kafka lacks. Only topics of a
+/// Kafka resource one of whose listeners is the observed bootstrap: another
+/// cluster's topics are not this one's to have.
+fn strimzi_declared(view: &ClusterView, existing: &BTreeSet<&str>) -> Vec<Draft> {
+    let kafka = view.kafka.as_ref().expect("checked by the caller");
+    let mut drafts = Vec::new();
+    for kt in view.custom(Kind::StrimziKafkaTopic) {
+        let name = strimzi::topic_name(kt);
+        if existing.contains(name)
+            || kt.metadata.deletion_timestamp.is_some()
+            || !strimzi::managed(kt)
+            || !strimzi::ready(kt).is_some_and(|c| c.is_true())
+        {
+            continue;
+        }
+        let Some(cluster) = strimzi::kafka_of(view, kt) else {
+            continue;
+        };
+        let Some(listener) =
+            strimzi::listener_for(view, cluster, &kafka.bootstrap, seldon::namespace(cluster))
+        else {
+            continue;
+        };
+        let ns = seldon::namespace(kt);
+        let show = |f: &str| {
+            strimzi::spec_int(kt, f).map_or("the broker default".to_string(), |n| n.to_string())
+        };
+        let d = Draft::new(
+            seldon::object_ref(Kind::StrimziKafkaTopic, kt),
+            format!(
+                "KafkaTopic {ns}/{} declares topic {name} and is Ready, but Kafka at {} has no topic {name}",
+                seldon::name(kt),
+                kafka.bootstrap
+            ),
+        )
+        .evidence(format!(
+            "KafkaTopic {ns}/{}: Ready=True, topic {name}, partitions {}, replicas {}",
+            seldon::name(kt),
+            show("partitions"),
+            show("replicas")
+        ))
+        .evidence(format!(
+            "Kafka {ns}/{} listener {} is {}, the bootstrap mlopsctl observed",
+            seldon::name(cluster),
+            listener.name,
+            listener.bootstrap
+        ))
+        .fix(Fix::manual(format!(
+            "The topic operator recreates topic {name} from the KafkaTopic on its next reconciliation (STRIMZI_FULL_RECONCILIATION_INTERVAL_MS, 2 minutes by default); if it stays missing, read the logs of container topic-operator in Deployment {}-entity-operator in {ns}. Do not create it by hand: the KafkaTopic's spec is its layout.",
+            seldon::name(cluster)
+        )));
+        drafts.push(d);
+    }
+    drafts
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
     const TRAINING: &str = "seldon: false\ntopics: [training-data, model-training, model-selected, inference-data]\npartitions: 1\nreplicationFactor: 1";
@@ -427,6 +499,37 @@ mod tests {
         let drafts = run("kafka-topics", "{}", &view);
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+
+    #[test]
+    fn ready_kafka_topics_declare_their_topics() {
+        let drafts = run(
+            "kafka-topics",
+            "seldon: false\nstrimzi: true",
+            &fixture("strimzi-broken"),
+        );
+        assert_eq!(drafts.len(), 1);
+        insta::assert_yaml_snapshot!(summary(&drafts));
+        assert!(
+            run(
+                "kafka-topics",
+                "seldon: false\nstrimzi: true",
+                &fixture("healthy-strimzi")
+            )
+            .is_empty()
+        );
+        assert!(
+            run(
+                "kafka-topics",
+                "seldon: false\ntopics: [orders]",
+                &fixture("healthy-strimzi")
+            )
+            .is_empty()
+        );
+        // Another Kafka observed: its topics are not the KafkaTopics' to have.
+        let mut other = fixture("strimzi-broken");
+        other.kafka.as_mut().expect("observed").bootstrap = "kafka.other.svc:9092".into();
+        assert!(run("kafka-topics", "seldon: false\nstrimzi: true", &other).is_empty());
     }
 
     #[test]

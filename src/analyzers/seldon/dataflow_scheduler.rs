@@ -386,7 +386,7 @@ Caused by: java.net.UnknownHostException: seldon-scheduler: Name or service not 
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
     use crate::plan::restart::RESTARTED_AT;
     use crate::report::findings::Applicability;

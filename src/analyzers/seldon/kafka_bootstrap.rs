@@ -338,7 +338,7 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
     #[test]

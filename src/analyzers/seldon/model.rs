@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
+use crate::analyzers::conditions::{Condition, condition};
 use crate::analyzers::seldon::dataflow::dataflow;
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 
@@ -28,56 +29,6 @@ pub const WORKLOAD_CRS: &[Kind] = &[
     Kind::SeldonServer,
     Kind::SeldonExperiment,
 ];
-
-/// One status condition as knative's duck type writes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Condition {
-    pub type_: String,
-    pub status: String,
-    pub reason: String,
-    pub message: String,
-}
-
-impl Condition {
-    pub fn is_true(&self) -> bool {
-        self.status == "True"
-    }
-
-    /// `PipelineReady=False reason=PipelineCreate message="…"` for evidence.
-    pub fn describe(&self) -> String {
-        let mut s = format!("condition {}={}", self.type_, self.status);
-        if !self.reason.is_empty() {
-            s.push_str(&format!(" reason={:?}", self.reason));
-        }
-        if !self.message.is_empty() {
-            s.push_str(&format!(" message={:?}", self.message));
-        }
-        s
-    }
-}
-
-pub fn conditions(obj: &DynamicObject) -> Vec<Condition> {
-    let text = |c: &Value, k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    obj.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|c| Condition {
-            type_: text(c, "type"),
-            status: text(c, "status"),
-            reason: text(c, "reason"),
-            message: text(c, "message"),
-        })
-        .collect()
-}
-
-/// The first condition of one of these types (names changed across releases).
-pub fn condition(obj: &DynamicObject, types: &[&str]) -> Option<Condition> {
-    let all = conditions(obj);
-    types
-        .iter()
-        .find_map(|t| all.iter().find(|c| c.type_ == *t).cloned())
-}
 
 /// A Model's or Pipeline's scheduler state and the text that explains it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,37 +257,6 @@ pub fn absent(view: &ClusterView, what: &str) -> String {
         format!("not collected: {what}")
     } else {
         "not installed: no Seldon Core v2 resources (mlops.seldon.io) were found".to_string()
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod testing {
-    //! Snapshot form of drafts: what fired, on what, why, with what fix and cause hints.
-    use serde_json::{Value, json};
-
-    use crate::analyzers::Draft;
-
-    pub fn summary(drafts: &[Draft]) -> Value {
-        Value::Array(
-            drafts
-                .iter()
-                .map(|d| {
-                    json!({
-                        "subject": d.subject.to_string(),
-                        "field": d.subject.field_path,
-                        "message": d.message,
-                        "evidence": d.evidence,
-                        "severity": d.severity.map(|s| s.as_str()),
-                        "fix": d.fix.as_ref().map(|f| json!({
-                            "applicability": format!("{:?}", f.applicability),
-                            "description": f.description,
-                            "kubectl": f.kubectl,
-                        })),
-                        "causes": d.causes.iter().map(|c| format!("{} {}", c.analyzer, c.subject)).collect::<Vec<_>>(),
-                    })
-                })
-                .collect(),
-        )
     }
 }
 

@@ -107,7 +107,7 @@ impl Analyzer for ModelFailures {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
     #[test]

@@ -159,7 +159,7 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
     #[test]

@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+use crate::analyzers::conditions;
 use crate::analyzers::kafka::reachable as kafka_reachable;
 use crate::analyzers::seldon::dataflow;
 use crate::analyzers::seldon::model::{self, State};
@@ -48,7 +49,7 @@ impl Analyzer for SeldonPipelines {
                 continue;
             }
             let state = model::pipeline_state(p).or_else(|| {
-                model::condition(p, &["Ready"]).map(|c| State {
+                conditions::condition(p, &["Ready"]).map(|c| State {
                     ready: c.is_true(),
                     state: c.reason.clone(),
                     text: c.message.clone(),
@@ -81,7 +82,7 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
     let ns = model::namespace(p);
     let subject = model::object_ref(Kind::SeldonPipeline, p).with_field("status.conditions");
     let mut evidence = vec![state.condition.describe()];
-    for c in model::conditions(p) {
+    for c in conditions::conditions(p) {
         if !c.is_true() && c.type_ != state.condition.type_ && c.type_ != "Ready" {
             evidence.push(c.describe());
         }
@@ -117,7 +118,7 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
 
     // The gateway's Deployment, or else the Pipeline's own `PipelineGwReady` (2.9+).
     let gateway_down = gateway_unready(view, ns).or_else(|| {
-        model::condition(p, &["PipelineGwReady"])
+        conditions::condition(p, &["PipelineGwReady"])
             .filter(|c| !c.is_true() && !c.message.contains(NO_DATAFLOW))
             .map(|c| c.describe())
     });
@@ -270,7 +271,7 @@ fn gateway_unready(view: &ClusterView, ns: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
     #[test]

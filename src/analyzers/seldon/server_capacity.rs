@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::analyzers::conditions;
 use crate::analyzers::seldon::model;
 use crate::analyzers::seldon::servers::{self, ReplicaMemory};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
@@ -131,7 +132,7 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
         ));
     }
     // 2.8 writes StatefulSetReady, later releases StatefulSetOrDeploymentReady.
-    if let Some(c) = model::condition(
+    if let Some(c) = conditions::condition(
         server,
         &["StatefulSetOrDeploymentReady", "StatefulSetReady"],
     ) && !c.is_true()
@@ -273,7 +274,7 @@ fn with_evidence(mut draft: Draft, lines: Vec<String>) -> Option<Draft> {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
     #[test]

@@ -42,7 +42,7 @@ impl Analyzer for ServerScale {
             let replicas = s.i64_at("/spec/replicas").unwrap_or(1);
             let min = s.i64_at("/spec/minReplicas").filter(|m| *m > 0);
             let max = s.i64_at("/spec/maxReplicas").filter(|m| *m > 0);
-            let mut evidence: Vec<String> = seldon::conditions(s)
+            let mut evidence: Vec<String> = crate::analyzers::conditions::conditions(s)
                 .into_iter()
                 .filter(|c| c.reason.contains(INVALID) || c.message.contains(INVALID))
                 .map(|c| c.describe())
@@ -112,7 +112,7 @@ impl Analyzer for ServerScale {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
     #[test]

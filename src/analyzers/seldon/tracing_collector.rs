@@ -187,7 +187,7 @@ impl Analyzer for TracingCollector {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::seldon::model::testing::summary;
+    use crate::analyzers::testing::summary;
     use crate::analyzers::testing::{fixture, run};
 
     #[test]

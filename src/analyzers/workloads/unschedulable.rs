@@ -32,7 +32,7 @@ pub struct Unschedulable {
 }
 
 /// The scheduler's verdict on a pod, when it could not place it.
-fn unschedulable(pod: &Pod) -> Option<String> {
+pub fn unschedulable(pod: &Pod) -> Option<String> {
     pod.status
         .as_ref()?
         .conditions
@@ -168,6 +168,11 @@ impl Analyzer for Unschedulable {
                     e.message.as_deref().unwrap_or_default()
                 ));
             }
+            // A pod asking for a GPU hangs under GPU001 on its workload, which
+            // names why no node can take it.
+            if !crate::analyzers::gpu::model::pod_gpus(first).is_empty() {
+                draft = draft.caused_by("gpu-scheduling", w.object_ref());
+            }
             for node in view.nodes.iter() {
                 draft = draft.caused_by("node-pressure", ObjectRef::of(Kind::Node, &node.metadata));
             }
@@ -246,6 +251,17 @@ mod tests {
     fn training_overload_pending_pods() {
         let drafts = run("unschedulable", "{}", &fixture("training-overload"));
         insta::assert_debug_snapshot!(drafts);
+    }
+
+    #[test]
+    fn gpu_pods_hang_under_the_gpu_check() {
+        let drafts = run("unschedulable", "{}", &fixture("gpu-scheduling"));
+        assert_eq!(drafts.len(), 3);
+        for d in &drafts {
+            let first = d.causes.first().expect("a cause hint");
+            assert_eq!(first.analyzer, "gpu-scheduling");
+            assert_eq!(first.subject, d.subject.object());
+        }
     }
 
     #[test]
