@@ -1,8 +1,10 @@
-//! Status conditions of custom resources, as knative's duck type (and the
-//! operators built on it: Seldon, KServe, Strimzi) writes them.
+//! Status conditions as controllers write them: custom resources (Seldon,
+//! KServe, Strimzi, KEDA, APIServices) and, through the autoscaling model,
+//! HPAs.
 
 use serde_json::Value;
 
+use crate::analyzers::text::clip;
 use crate::cluster::DynamicObject;
 
 /// One status condition as knative's duck type writes it.
@@ -17,6 +19,24 @@ pub struct Condition {
 impl Condition {
     pub fn is_true(&self) -> bool {
         self.status == "True"
+    }
+
+    pub fn is(&self, status: &str) -> bool {
+        self.status == status
+    }
+
+    /// `ScalingActive=False AmbiguousSelector: pods by selector …`, as evidence.
+    pub fn line(&self) -> String {
+        let mut out = format!("{}={}", self.type_, self.status);
+        if !self.reason.is_empty() {
+            out.push(' ');
+            out.push_str(&self.reason);
+        }
+        if !self.message.is_empty() {
+            out.push_str(": ");
+            out.push_str(&clip(&self.message, 400));
+        }
+        out
     }
 
     /// `PipelineReady=False reason=PipelineCreate message="…"` for evidence.

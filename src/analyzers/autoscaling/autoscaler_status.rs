@@ -11,8 +11,9 @@ use crate::analyzers::address::masked;
 use crate::analyzers::autoscaling::autoscaler_conflicts::ambiguous_hpas;
 use crate::analyzers::autoscaling::metrics_api::{apiservice_for_reason, apiservice_ref};
 use crate::analyzers::autoscaling::scaling::{
-    self, condition, event_lines, hpa_condition, hpa_target, keda_owner, name_of, ns_of, qualified,
+    self, event_lines, hpa_condition, hpa_target, keda_owner, name_of, ns_of, qualified,
 };
+use crate::analyzers::conditions::condition;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 use crate::report::findings::Fix;
@@ -168,7 +169,7 @@ fn meta(ns: &str, name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1:
 /// A ScaledObject or ScaledJob whose Ready condition is False or Unknown with a reason
 /// (an object KEDA has not looked at yet has no reason).
 fn scaled_object_symptom(view: &ClusterView, so: &DynamicObject) -> Option<Draft> {
-    let ready = condition(so, "Ready").filter(|c| !c.is("True") && !c.reason.is_empty())?;
+    let ready = condition(so, &["Ready"]).filter(|c| !c.is("True") && !c.reason.is_empty())?;
     let r = scaling::custom_ref(so);
     let ns = ns_of(&so.metadata);
     let job = so.kind == "ScaledJob";

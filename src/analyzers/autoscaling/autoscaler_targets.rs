@@ -8,9 +8,10 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use serde::Deserialize;
 
 use crate::analyzers::autoscaling::scaling::{
-    self, condition, event_lines, hpa_condition, keda_owner, looks_keda_made, name_of, ns_of,
-    qualified, scaled_object_target,
+    self, event_lines, hpa_condition, keda_owner, looks_keda_made, name_of, ns_of, qualified,
+    scaled_object_target,
 };
+use crate::analyzers::conditions::condition;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 use crate::report::findings::{Applicability, Fix, Severity};
@@ -238,7 +239,7 @@ fn judge_hpa(view: &ClusterView, hpa: &HorizontalPodAutoscaler) -> Vec<Draft> {
 fn judge_scaled_object(view: &ClusterView, so: &DynamicObject) -> Vec<Draft> {
     let ns = ns_of(&so.metadata);
     let r = scaling::custom_ref(so);
-    let ready = condition(so, "Ready").filter(|c| c.is("False"));
+    let ready = condition(so, &["Ready"]).filter(|c| c.is("False"));
     let evidence = |d: &mut Draft| {
         if let Some(c) = &ready {
             d.evidence.push(format!(

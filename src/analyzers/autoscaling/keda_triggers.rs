@@ -8,10 +8,9 @@ mod repair;
 use serde::Deserialize;
 
 use crate::analyzers::address::{Address, Form, addresses, masked};
-use crate::analyzers::autoscaling::scaling::{
-    self, condition, event_lines, name_of, ns_of, qualified,
-};
+use crate::analyzers::autoscaling::scaling::{self, event_lines, name_of, ns_of, qualified};
 use crate::analyzers::autoscaling::triggers::{Trigger, triggers};
+use crate::analyzers::conditions::condition;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 
@@ -337,10 +336,10 @@ fn service_ports(svc: Option<&k8s_openapi::api::core::v1::Service>) -> Vec<i32> 
 /// What KEDA itself reported: the Ready condition, failing health, scaler events.
 fn runtime_evidence(view: &ClusterView, obj: &DynamicObject, t: &Trigger<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(c) = condition(obj, "Ready").filter(|c| !c.is("True")) {
+    if let Some(c) = condition(obj, &["Ready"]).filter(|c| !c.is("True")) {
         out.push(format!("{}: {}", obj.kind, c.line()));
     }
-    if let Some(c) = condition(obj, "Fallback").filter(|c| c.is("True")) {
+    if let Some(c) = condition(obj, &["Fallback"]).filter(|c| c.is("True")) {
         out.push(format!(
             "{}: {} (serving the fallback replica count)",
             obj.kind,

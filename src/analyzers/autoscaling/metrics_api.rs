@@ -5,7 +5,8 @@
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use serde::Deserialize;
 
-use crate::analyzers::autoscaling::scaling::{self, Cond, hpa_condition, metrics, qualified};
+use crate::analyzers::autoscaling::scaling::{self, hpa_condition, metrics, qualified};
+use crate::analyzers::conditions::{self, Condition};
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 use crate::report::findings::Fix;
@@ -105,7 +106,7 @@ impl Analyzer for MetricsApi {
             if users.is_empty() {
                 continue;
             }
-            let failing: Vec<(&HorizontalPodAutoscaler, Cond)> = users
+            let failing: Vec<(&HorizontalPodAutoscaler, Condition)> = users
                 .iter()
                 .filter_map(|h| {
                     hpa_condition(h, "ScalingActive")
@@ -129,15 +130,15 @@ fn judge(
     view: &ClusterView,
     api: &Api,
     users: &[&HorizontalPodAutoscaler],
-    failing: &[(&HorizontalPodAutoscaler, Cond)],
+    failing: &[(&HorizontalPodAutoscaler, Condition)],
 ) -> Option<Draft> {
     let apiservice = view.custom_get(Kind::ApiService, "", api.apiservice);
     let subject = apiservice_ref(api.apiservice);
-    let available = apiservice.and_then(|a| scaling::condition(a, "Available"));
+    let available = apiservice.and_then(|a| conditions::condition(a, &["Available"]));
     let (mut draft, fix) = match (apiservice, &available) {
         (Some(_), Some(c)) if c.is("True") => return None,
         (Some(a), cond) => {
-            let cond = cond.clone().unwrap_or(Cond {
+            let cond = cond.clone().unwrap_or(Condition {
                 type_: "Available".into(),
                 status: "Unknown".into(),
                 reason: String::new(),
@@ -312,7 +313,7 @@ fn absent_fix(api: &Api) -> Fix {
 fn unavailable_fix(
     view: &ClusterView,
     api: &Api,
-    cond: &Cond,
+    cond: &Condition,
     backend: Option<&(String, String)>,
 ) -> Fix {
     let Some((ns, name)) = backend else {

@@ -3,46 +3,17 @@
 //! triggers and the addresses and credentials in them are in `triggers`.
 
 use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricSpec};
-use serde_json::Value;
 
+use crate::analyzers::conditions::Condition;
 use crate::analyzers::text::clip;
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef, Workload};
 
-/// One status condition, from an HPA, a ScaledObject or an APIService.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cond {
-    pub type_: String,
-    pub status: String,
-    pub reason: String,
-    pub message: String,
-}
-
-impl Cond {
-    pub fn is(&self, status: &str) -> bool {
-        self.status == status
-    }
-
-    /// `ScalingActive=False AmbiguousSelector: pods by selector …`, as evidence.
-    pub fn line(&self) -> String {
-        let mut out = format!("{}={}", self.type_, self.status);
-        if !self.reason.is_empty() {
-            out.push(' ');
-            out.push_str(&self.reason);
-        }
-        if !self.message.is_empty() {
-            out.push_str(": ");
-            out.push_str(&clip(&self.message, 400));
-        }
-        out
-    }
-}
-
 /// The conditions of an HPA as the controller wrote them.
-pub fn hpa_conditions(hpa: &HorizontalPodAutoscaler) -> Vec<Cond> {
+pub fn hpa_conditions(hpa: &HorizontalPodAutoscaler) -> Vec<Condition> {
     hpa.status
         .iter()
         .flat_map(|s| s.conditions.iter().flatten())
-        .map(|c| Cond {
+        .map(|c| Condition {
             type_: c.type_.clone(),
             status: c.status.clone(),
             reason: c.reason.clone().unwrap_or_default(),
@@ -51,33 +22,8 @@ pub fn hpa_conditions(hpa: &HorizontalPodAutoscaler) -> Vec<Cond> {
         .collect()
 }
 
-pub fn hpa_condition(hpa: &HorizontalPodAutoscaler, type_: &str) -> Option<Cond> {
+pub fn hpa_condition(hpa: &HorizontalPodAutoscaler, type_: &str) -> Option<Condition> {
     hpa_conditions(hpa).into_iter().find(|c| c.type_ == type_)
-}
-
-/// `status.conditions` of a custom resource (ScaledObject, APIService).
-pub fn conditions(obj: &DynamicObject) -> Vec<Cond> {
-    let text = |c: &Value, k: &str| {
-        c.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    obj.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|c| Cond {
-            type_: text(c, "type"),
-            status: text(c, "status"),
-            reason: text(c, "reason"),
-            message: text(c, "message"),
-        })
-        .collect()
-}
-
-pub fn condition(obj: &DynamicObject, type_: &str) -> Option<Cond> {
-    conditions(obj).into_iter().find(|c| c.type_ == type_)
 }
 
 pub fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
