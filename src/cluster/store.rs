@@ -34,6 +34,16 @@ impl HasMeta for DynamicObject {
 
 impl DynamicObject {
     /// A field by JSON pointer (`/spec/replicas`).
+    /// `metadata.name`, empty when absent.
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    /// `metadata.namespace`, empty for a cluster-scoped object.
+    pub fn namespace(&self) -> &str {
+        self.metadata.namespace.as_deref().unwrap_or_default()
+    }
+
     pub fn pointer(&self, path: &str) -> Option<&Value> {
         self.data.pointer(path)
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::analyzers::kserve::model::{self as kserve, COMPONENT_CONDITIONS, STORAGE_INITIALIZER};
 use crate::analyzers::text::{clip, last_lines, plural};
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
-use crate::cluster::{ClusterView, Kind, event_time};
+use crate::cluster::{ClusterView, Kind, ObjectRef, event_time};
 use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
@@ -202,8 +202,8 @@ impl IsvcReady {
         if ready.is_some_and(|c| c.is_true()) || get("Stopped").is_some_and(|c| c.is_true()) {
             return None;
         }
-        let name = kserve::name(isvc);
-        let ns = kserve::namespace(isvc);
+        let name = isvc.name();
+        let ns = isvc.namespace();
         let model = kserve::model_status(isvc);
         let blocked = model.as_ref().is_some_and(|m| m.is_blocked());
         let init = kserve::predictor_pods(view, isvc)
@@ -280,7 +280,7 @@ impl IsvcReady {
         } else {
             None
         };
-        let isvc_ref = kserve::object_ref(Kind::InferenceService, isvc);
+        let isvc_ref = ObjectRef::of(Kind::InferenceService, &isvc.metadata);
         let subject = match field {
             Some(f) => isvc_ref.clone().with_field(f),
             None => isvc_ref.clone(),

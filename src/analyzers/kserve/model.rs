@@ -39,18 +39,6 @@ pub const COMPONENT_CONDITIONS: &[&str] = &[
     "IngressReady",
 ];
 
-pub fn name(obj: &DynamicObject) -> &str {
-    obj.metadata.name.as_deref().unwrap_or_default()
-}
-
-pub fn namespace(obj: &DynamicObject) -> &str {
-    obj.metadata.namespace.as_deref().unwrap_or_default()
-}
-
-pub fn object_ref(kind: Kind, obj: &DynamicObject) -> ObjectRef {
-    ObjectRef::of(kind, &obj.metadata)
-}
-
 pub fn annotation<'a>(obj: &'a DynamicObject, key: &str) -> Option<&'a str> {
     obj.metadata
         .annotations
@@ -226,7 +214,7 @@ pub struct Runtime<'a> {
 
 impl Runtime<'_> {
     pub fn name(&self) -> &str {
-        name(self.object)
+        self.object.name()
     }
 
     /// `ClusterServingRuntime kserve-sklearnserver`.
@@ -235,7 +223,7 @@ impl Runtime<'_> {
     }
 
     pub fn object_ref(&self) -> ObjectRef {
-        object_ref(self.kind, self.object)
+        ObjectRef::of(self.kind, &self.object.metadata)
     }
 
     /// KServe's `IsProtocolVersionSupported`: a runtime listing no protocols takes any.
@@ -319,7 +307,7 @@ pub fn runtime(kind: Kind, obj: &DynamicObject) -> Runtime<'_> {
 pub fn runtimes_for<'a>(view: &'a ClusterView, ns: &str) -> Vec<Runtime<'a>> {
     let mut out: Vec<Runtime<'a>> = view
         .custom(Kind::ServingRuntime)
-        .filter(|r| namespace(r) == ns)
+        .filter(|r| r.namespace() == ns)
         .map(|r| runtime(Kind::ServingRuntime, r))
         .collect();
     out.extend(
@@ -342,8 +330,8 @@ pub fn named_runtime<'a>(view: &'a ClusterView, ns: &str, name: &str) -> Option<
 
 /// The predictor pods of an InferenceService, by KServe's labels.
 pub fn predictor_pods<'a>(view: &'a ClusterView, isvc: &DynamicObject) -> Vec<&'a Pod> {
-    let name = name(isvc);
-    let ns = namespace(isvc).to_string();
+    let name = isvc.name();
+    let ns = isvc.namespace().to_string();
     view.pods
         .iter()
         .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))

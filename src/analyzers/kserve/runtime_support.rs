@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::analyzers::kserve::model::{self as kserve, ModelSpec, Runtime};
 use crate::analyzers::text::closest;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
-use crate::cluster::{ClusterView, DynamicObject, Kind};
+use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 use crate::report::findings::Fix;
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
@@ -108,7 +108,7 @@ impl Analyzer for RuntimeSupport {
         }
         let mut drafts = Vec::new();
         for isvc in view.custom(Kind::InferenceService) {
-            let ns = kserve::namespace(isvc);
+            let ns = isvc.namespace();
             if kserve::is_model_mesh(isvc)
                 || !view.can_judge(Kind::ServingRuntime, ns)
                 || !view.can_judge(Kind::ClusterServingRuntime, "")
@@ -128,9 +128,9 @@ impl Analyzer for RuntimeSupport {
 
 impl RuntimeSupport {
     fn judge(&self, view: &ClusterView, isvc: &DynamicObject, model: &ModelSpec) -> Option<Draft> {
-        let name = kserve::name(isvc);
-        let ns = kserve::namespace(isvc);
-        let subject = kserve::object_ref(Kind::InferenceService, isvc);
+        let name = isvc.name();
+        let ns = isvc.namespace();
+        let subject = ObjectRef::of(Kind::InferenceService, &isvc.metadata);
         let model_line = format!(
             "spec.predictor.model.modelFormat: {} (protocol {}{})",
             model.describe(),
