@@ -94,7 +94,7 @@ impl Analyzer for KafkaTopics {
             let namespaces: BTreeSet<&str> = view
                 .custom(Kind::SeldonModel)
                 .chain(view.custom(Kind::SeldonPipeline))
-                .map(seldon::namespace)
+                .map(|o| o.namespace())
                 .collect();
             for ns in namespaces {
                 if let Some(d) = self.seldon_namespace(view, ns, &existing) {
@@ -135,12 +135,12 @@ impl KafkaTopics {
         let mut model_expected = 0;
         for m in view
             .custom(Kind::SeldonModel)
-            .filter(|m| seldon::namespace(m) == ns)
+            .filter(|m| m.namespace() == ns)
         {
             if !seldon::model_state(m).is_some_and(|s| s.ready) {
                 continue; // the model gateway creates a model's topics once it is available
             }
-            for t in seldon::model_topics(&prefix, ns, seldon::name(m)) {
+            for t in seldon::model_topics(&prefix, ns, m.name()) {
                 model_expected += 1;
                 if !existing.contains(t.as_str()) {
                     model_missing.push(t);
@@ -149,8 +149,8 @@ impl KafkaTopics {
         }
         let pipelines: Vec<&str> = view
             .custom(Kind::SeldonPipeline)
-            .filter(|p| seldon::namespace(p) == ns && p.metadata.deletion_timestamp.is_none())
-            .map(seldon::name)
+            .filter(|p| p.namespace() == ns && p.metadata.deletion_timestamp.is_none())
+            .map(|o| o.name())
             .collect();
         let mut pipeline_missing = Vec::new();
         for p in &pipelines {
@@ -369,11 +369,11 @@ fn strimzi_declared(view: &ClusterView, existing: &BTreeSet<&str>) -> Vec<Draft>
             continue;
         };
         let Some(listener) =
-            strimzi::listener_for(view, cluster, &kafka.bootstrap, seldon::namespace(cluster))
+            strimzi::listener_for(view, cluster, &kafka.bootstrap, cluster.namespace())
         else {
             continue;
         };
-        let ns = seldon::namespace(kt);
+        let ns = kt.namespace();
         let show = |f: &str| {
             strimzi::spec_int(kt, f).map_or("the broker default".to_string(), |n| n.to_string())
         };
@@ -381,25 +381,25 @@ fn strimzi_declared(view: &ClusterView, existing: &BTreeSet<&str>) -> Vec<Draft>
             seldon::object_ref(Kind::StrimziKafkaTopic, kt),
             format!(
                 "KafkaTopic {ns}/{} declares topic {name} and is Ready, but Kafka at {} has no topic {name}",
-                seldon::name(kt),
+                kt.name(),
                 kafka.bootstrap
             ),
         )
         .evidence(format!(
             "KafkaTopic {ns}/{}: Ready=True, topic {name}, partitions {}, replicas {}",
-            seldon::name(kt),
+            kt.name(),
             show("partitions"),
             show("replicas")
         ))
         .evidence(format!(
             "Kafka {ns}/{} listener {} is {}, the bootstrap mlopsctl observed",
-            seldon::name(cluster),
+            cluster.name(),
             listener.name,
             listener.bootstrap
         ))
         .fix(Fix::manual(format!(
             "The topic operator recreates topic {name} from the KafkaTopic on its next reconciliation (STRIMZI_FULL_RECONCILIATION_INTERVAL_MS, 2 minutes by default); if it stays missing, read the logs of container topic-operator in Deployment {}-entity-operator in {ns}. Do not create it by hand: the KafkaTopic's spec is its layout.",
-            seldon::name(cluster)
+            cluster.name()
         )));
         drafts.push(d);
     }

@@ -6,7 +6,7 @@
 use k8s_openapi::api::core::v1::{Container, EnvVar, Pod};
 use serde_json::Value;
 
-use crate::analyzers::seldon::model::{env_of, name, runtime_in, seldon_config};
+use crate::analyzers::seldon::model::{env_of, runtime_in, seldon_config};
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 
 /// The SeldonConfig component and container of the dataflow engine.
@@ -150,7 +150,7 @@ pub fn dataflow<'a>(view: &'a ClusterView, ns: &str) -> Option<Dataflow<'a>> {
         let source = match (&from_override, &from_config, &running) {
             (Some((_, loc)), _, _) => Source::Override(*loc),
             (None, Some(_), _) => {
-                Source::SeldonConfig(config.map(|c| name(c).to_string()).unwrap_or_default())
+                Source::SeldonConfig(config.map(|c| c.name().to_string()).unwrap_or_default())
             }
             (None, None, Some(_)) => Source::Deployment,
             (None, None, None) => Source::Default,

@@ -78,7 +78,7 @@ impl Analyzer for DataflowScheduler {
         }
         let namespaces: BTreeSet<&str> = view
             .custom(Kind::SeldonRuntime)
-            .map(model::namespace)
+            .map(|o| o.namespace())
             .collect();
         if namespaces.is_empty() {
             return Err("not applicable: no SeldonRuntime".into());

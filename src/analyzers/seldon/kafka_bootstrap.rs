@@ -132,7 +132,7 @@ impl Analyzer for KafkaBootstrap {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let mut drafts = Vec::new();
         for runtime in model::runtimes(view)? {
-            let ns = model::namespace(runtime);
+            let ns = runtime.namespace();
             let Some(df) = dataflow::dataflow(view, ns) else {
                 continue;
             };
@@ -180,7 +180,7 @@ fn judge(
     cm_broken: Option<String>,
     disagree: bool,
 ) -> Draft {
-    let ns = model::namespace(df.runtime);
+    let ns = df.runtime.namespace();
     let rt = model::object_ref(Kind::SeldonRuntime, df.runtime);
     let mut evidence = vec![match &df.kafka_bootstrap {
         Some(s) => format!("dataflow engine: {}", s.describe(KAFKA_BOOTSTRAP)),

@@ -63,14 +63,6 @@ pub fn pipeline_state(pipeline: &DynamicObject) -> Option<State> {
     })
 }
 
-pub fn name(obj: &DynamicObject) -> &str {
-    obj.metadata.name.as_deref().unwrap_or_default()
-}
-
-pub fn namespace(obj: &DynamicObject) -> &str {
-    obj.metadata.namespace.as_deref().unwrap_or_default()
-}
-
 pub fn object_ref(kind: Kind, obj: &DynamicObject) -> ObjectRef {
     ObjectRef::of(kind, &obj.metadata)
 }
@@ -80,7 +72,7 @@ pub fn workload_namespaces(view: &ClusterView) -> BTreeSet<String> {
     WORKLOAD_CRS
         .iter()
         .flat_map(|k| view.custom(*k))
-        .map(|o| namespace(o).to_string())
+        .map(|o| o.namespace().to_string())
         .collect()
 }
 
@@ -106,8 +98,8 @@ pub fn namespace_visible(view: &ClusterView, ns: &str) -> bool {
 /// The SeldonRuntime of a namespace (the first by name when there are several).
 pub fn runtime_in<'a>(view: &'a ClusterView, ns: &str) -> Option<&'a DynamicObject> {
     view.custom(Kind::SeldonRuntime)
-        .filter(|r| namespace(r) == ns)
-        .min_by_key(|r| name(r))
+        .filter(|r| r.namespace() == ns)
+        .min_by_key(|r| r.name())
 }
 
 /// The SeldonConfig a runtime names; the operator reads it from its own
@@ -117,7 +109,7 @@ pub fn seldon_config<'a>(
     runtime: &DynamicObject,
 ) -> Option<&'a DynamicObject> {
     let wanted = runtime.str_at("/spec/seldonConfig")?;
-    view.custom(Kind::SeldonConfig).find(|c| name(c) == wanted)
+    view.custom(Kind::SeldonConfig).find(|c| c.name() == wanted)
 }
 
 /// The `name`/`value` pairs of a container's `env`, as JSON from a custom resource.
@@ -149,7 +141,7 @@ pub fn kafka_json(view: &ClusterView, ns: &str) -> Option<Value> {
 /// `SELDON_KAFKA_BOOTSTRAP_SERVERS`. For a collector that was given none.
 pub fn configured_kafka(view: &ClusterView) -> Option<String> {
     view.custom(Kind::SeldonRuntime)
-        .map(namespace)
+        .map(|o| o.namespace())
         .find_map(|ns| {
             kafka_json(view, ns)
                 .and_then(|j| j.get("bootstrap.servers")?.as_str().map(str::to_string))

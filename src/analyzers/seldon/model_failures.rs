@@ -52,8 +52,8 @@ impl Analyzer for ModelFailures {
             if s.ready || !self.states.contains(&s.state) {
                 continue;
             }
-            let name = seldon::name(m);
-            let ns = seldon::namespace(m);
+            let name = m.name();
+            let ns = m.namespace();
             let reason = if s.text.is_empty() {
                 "no reason recorded"
             } else {
@@ -90,8 +90,8 @@ impl Analyzer for ModelFailures {
                 .map(str::to_string)
                 .or_else(|| {
                     view.custom(Kind::SeldonServer)
-                        .find(|s| seldon::namespace(s) == ns && serves(view, s, m))
-                        .map(|s| seldon::name(s).to_string())
+                        .find(|s| s.namespace() == ns && serves(view, s, m))
+                        .map(|s| s.name().to_string())
                 })
                 .unwrap_or_else(|| "<server>".to_string());
             drafts.push(draft.fix(

@@ -42,10 +42,10 @@ impl Analyzer for ModelRequirements {
             if !seldon::model_state(m).is_some_and(|s| !s.ready && s.state == "ScheduleFailed") {
                 continue;
             }
-            let ns = seldon::namespace(m);
+            let ns = m.namespace();
             let servers: Vec<&DynamicObject> = view
                 .custom(Kind::SeldonServer)
-                .filter(|s| seldon::namespace(s) == ns)
+                .filter(|s| s.namespace() == ns)
                 .collect();
             if let Some(d) = judge(view, m, &servers) {
                 drafts.push(d);
@@ -56,8 +56,8 @@ impl Analyzer for ModelRequirements {
 }
 
 fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> Option<Draft> {
-    let name = seldon::name(m);
-    let ns = seldon::namespace(m);
+    let name = m.name();
+    let ns = m.namespace();
     let reqs = servers::model_requirements(m);
     let model_ref = seldon::object_ref(Kind::SeldonModel, m);
     let state = seldon::model_state(m);
@@ -68,11 +68,11 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
             let caps = servers::server_capabilities(view, s);
             reqs.iter().all(|r| caps.contains(r))
         })
-        .map(|s| seldon::name(s))
+        .map(|s| s.name())
         .collect();
 
     if let Some(pinned) = m.str_at("/spec/server") {
-        if servers.iter().any(|s| seldon::name(s) == pinned) {
+        if servers.iter().any(|s| s.name() == pinned) {
             return None;
         }
         evidence.push(format!(
@@ -82,7 +82,7 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
             } else {
                 servers
                     .iter()
-                    .map(|s| seldon::name(s))
+                    .map(|s| s.name())
                     .collect::<Vec<_>>()
                     .join(", ")
             }
@@ -131,7 +131,7 @@ fn judge(view: &ClusterView, m: &DynamicObject, servers: &[&DynamicObject]) -> O
             .collect();
         evidence.push(format!(
             "Server {} advertises {}; lacks {}",
-            seldon::name(s),
+            s.name(),
             if caps.is_empty() {
                 "no capabilities".to_string()
             } else {

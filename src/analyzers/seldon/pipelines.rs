@@ -79,7 +79,7 @@ fn step_models(p: &DynamicObject) -> Vec<String> {
 }
 
 fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
-    let ns = model::namespace(p);
+    let ns = p.namespace();
     let subject = model::object_ref(Kind::SeldonPipeline, p).with_field("status.conditions");
     let mut evidence = vec![state.condition.describe()];
     for c in conditions::conditions(p) {
@@ -132,7 +132,7 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
     let runtime = model::runtime_in(view, ns).map(|r| model::object_ref(Kind::SeldonRuntime, r));
     let no_dataflow = state.text.contains(NO_DATAFLOW);
     let creating = matches!(state.state.as_str(), "PipelineCreate" | "PipelineCreating");
-    let name = model::name(p);
+    let name = p.name();
 
     let dataflow_root = no_dataflow
         || (creating
@@ -162,7 +162,7 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
             )),
         )
     } else if !unready.is_empty() {
-        let names: Vec<&str> = unready.iter().map(|m| model::name(m)).collect();
+        let names: Vec<&str> = unready.iter().map(|m| m.name()).collect();
         (
             format!(
                 "Model{} {} {} not ready",
@@ -233,7 +233,7 @@ fn judge(view: &ClusterView, p: &DynamicObject, state: &State) -> Draft {
             .caused_by("seldon-model-requirements", model);
         for s in view
             .custom(Kind::SeldonServer)
-            .filter(|s| model::namespace(s) == ns)
+            .filter(|s| s.namespace() == ns)
         {
             draft = draft.caused_by(
                 "seldon-server-capacity",

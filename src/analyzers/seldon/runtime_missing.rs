@@ -42,7 +42,7 @@ impl Analyzer for RuntimeMissing {
         }
         let with_runtime: Vec<&str> = view
             .custom(Kind::SeldonRuntime)
-            .map(model::namespace)
+            .map(|o| o.namespace())
             .collect();
         let mut drafts = Vec::new();
         for ns in namespaces
@@ -58,8 +58,8 @@ impl Analyzer for RuntimeMissing {
             for kind in WORKLOAD_CRS {
                 let names: Vec<&str> = view
                     .custom(*kind)
-                    .filter(|o| model::namespace(o) == ns)
-                    .map(model::name)
+                    .filter(|o| o.namespace() == ns)
+                    .map(|o| o.name())
                     .collect();
                 if !names.is_empty() {
                     draft
@@ -69,7 +69,7 @@ impl Analyzer for RuntimeMissing {
             }
             let unscheduled = view
                 .custom(Kind::SeldonModel)
-                .filter(|m| model::namespace(m) == ns && model::model_state(m).is_none())
+                .filter(|m| m.namespace() == ns && model::model_state(m).is_none())
                 .count();
             if unscheduled > 0 {
                 draft.evidence.push(format!(
@@ -93,7 +93,7 @@ impl Analyzer for RuntimeMissing {
             }
             let config = view
                 .custom(Kind::SeldonConfig)
-                .map(model::name)
+                .map(|o| o.name())
                 .min()
                 .unwrap_or("default")
                 .to_string();

@@ -35,7 +35,7 @@ pub const NOT_ENOUGH_REPLICAS: &str = "enough suitable replicas";
 /// Whether a Server can host a Model by name and capabilities.
 pub fn serves(view: &ClusterView, server: &DynamicObject, model: &DynamicObject) -> bool {
     match model.str_at("/spec/server") {
-        Some(pinned) => pinned == model::name(server),
+        Some(pinned) => pinned == server.name(),
         None => {
             let caps = servers::server_capabilities(view, server);
             servers::model_requirements(model)
@@ -62,13 +62,13 @@ impl Analyzer for ServerCapacity {
             if s.ready || s.state != "ScheduleFailed" || !s.text.contains(NOT_ENOUGH_REPLICAS) {
                 continue;
             }
-            let ns = model::namespace(m);
+            let ns = m.namespace();
             for server in view
                 .custom(Kind::SeldonServer)
-                .filter(|s| model::namespace(s) == ns && serves(view, s, m))
+                .filter(|s| s.namespace() == ns && serves(view, s, m))
             {
                 failing
-                    .entry((ns.to_string(), model::name(server).to_string()))
+                    .entry((ns.to_string(), server.name().to_string()))
                     .or_default()
                     .push(m);
             }
@@ -86,8 +86,8 @@ impl Analyzer for ServerCapacity {
 
 /// The finding for one Server, or `None` while it scales up to enough replicas.
 fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject]) -> Option<Draft> {
-    let ns = model::namespace(server);
-    let name = model::name(server);
+    let ns = server.namespace();
+    let name = server.name();
     let replicas = server.i64_at("/spec/replicas").unwrap_or(1);
     let max = server.i64_at("/spec/maxReplicas").filter(|m| *m > 0);
     let loaded = server.i64_at("/status/loadedModels");
@@ -96,7 +96,7 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
     // The ready Models this Server hosts as far as the view tells (pinned, or matching).
     let hosted: Vec<&DynamicObject> = view
         .custom(Kind::SeldonModel)
-        .filter(|m| model::namespace(m) == ns)
+        .filter(|m| m.namespace() == ns)
         .filter(|m| model::model_state(m).is_some_and(|s| s.ready))
         .filter(|m| serves(view, server, m))
         .collect();
@@ -106,7 +106,7 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
         let s = model::model_state(m).expect("failing models have a state");
         evidence.push(format!(
             "Model {}: {} {} ({})",
-            model::name(m),
+            m.name(),
             s.condition.type_,
             s.state,
             s.text
@@ -122,7 +122,7 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
             .map_or(String::new(), |b| format!(" of {} each", servers::bytes(b)));
         evidence.push(format!(
             "Model {} wants {} replica{}{mem}; each model replica needs its own Server replica",
-            model::name(m),
+            m.name(),
             servers::model_replicas(m),
             if servers::model_replicas(m) == 1 {
                 ""
@@ -170,11 +170,11 @@ fn judge(view: &ClusterView, server: &DynamicObject, failing: &[&DynamicObject])
         }
         for m in failing {
             if servers::model_memory(m).is_some_and(|b| b > capacity) {
-                too_big.push(model::name(m).to_string());
+                too_big.push(m.name().to_string());
             }
         }
     }
-    let models: Vec<&str> = failing.iter().map(|m| model::name(m)).collect();
+    let models: Vec<&str> = failing.iter().map(|m| m.name()).collect();
     let subject = model::object_ref(Kind::SeldonServer, server).with_field("spec.replicas");
     let server_ref = subject.object();
 

@@ -37,8 +37,8 @@ impl Analyzer for ServerScale {
         }
         let mut drafts = Vec::new();
         for s in view.custom(Kind::SeldonServer) {
-            let name = seldon::name(s);
-            let ns = seldon::namespace(s);
+            let name = s.name();
+            let ns = s.namespace();
             let replicas = s.i64_at("/spec/replicas").unwrap_or(1);
             let min = s.i64_at("/spec/minReplicas").filter(|m| *m > 0);
             let max = s.i64_at("/spec/maxReplicas").filter(|m| *m > 0);

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::analyzers::quantity;
-use crate::analyzers::seldon::model::{env_of, name, namespace};
+use crate::analyzers::seldon::model::env_of;
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 
 /// Bytes as a person reads them, in the units they were likely given in:
@@ -40,13 +40,13 @@ pub fn server_config<'a>(
     server: &DynamicObject,
 ) -> Option<&'a DynamicObject> {
     let wanted = server.str_at("/spec/serverConfig")?;
-    let ns = namespace(server);
+    let ns = server.namespace();
     let all: Vec<&DynamicObject> = view
         .custom(Kind::SeldonServerConfig)
-        .filter(|c| name(c) == wanted)
+        .filter(|c| c.name() == wanted)
         .collect();
     all.iter()
-        .find(|c| namespace(c) == ns)
+        .find(|c| c.namespace() == ns)
         .or_else(|| all.first())
         .copied()
 }
@@ -54,7 +54,7 @@ pub fn server_config<'a>(
 /// The pod spec a Server's replicas run: its StatefulSet when in the view,
 /// else its ServerConfig's pod spec as JSON.
 fn server_containers(view: &ClusterView, server: &DynamicObject) -> Vec<Value> {
-    if let Some(sts) = view.stateful_sets.get(namespace(server), name(server))
+    if let Some(sts) = view.stateful_sets.get(server.namespace(), server.name())
         && let Some(spec) = sts.spec.as_ref().and_then(|s| s.template.spec.as_ref())
         && let Ok(Value::Array(cs)) = serde_json::to_value(&spec.containers)
     {

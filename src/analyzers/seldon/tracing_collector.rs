@@ -105,7 +105,7 @@ impl Analyzer for TracingCollector {
     fn analyze(&self, view: &ClusterView) -> Result<Vec<Draft>, String> {
         let mut drafts = Vec::new();
         for runtime in model::runtimes(view)? {
-            let ns = model::namespace(runtime);
+            let ns = runtime.namespace();
             let t = tracing(view, ns, runtime);
             let Some(endpoint) = t.endpoint.filter(|_| t.enabled) else {
                 continue;

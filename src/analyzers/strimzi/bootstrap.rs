@@ -80,8 +80,8 @@ fn wrong<'a>(view: &'a ClusterView, value: &str, namespace: &str) -> Vec<Wrong<'
 /// The Service port's name, when the bootstrap Service is in the view.
 fn port_name(view: &ClusterView, kafka: &DynamicObject, port: i32) -> Option<String> {
     let svc = view.services.get(
-        seldon::namespace(kafka),
-        &format!("{}-kafka-bootstrap", seldon::name(kafka)),
+        kafka.namespace(),
+        &format!("{}-kafka-bootstrap", kafka.name()),
     )?;
     svc.spec
         .as_ref()?
@@ -100,8 +100,8 @@ fn draft(
     w: &Wrong<'_>,
     fix: impl Fn(&str) -> Fix,
 ) -> Draft {
-    let ns = seldon::namespace(w.kafka);
-    let name = seldon::name(w.kafka);
+    let ns = w.kafka.namespace();
+    let name = w.kafka.name();
     let what = match port_name(view, w.kafka, w.port).as_deref() {
         Some("tcp-replication") => format!(
             "port {} of Service {name}-kafka-bootstrap is tcp-replication, the brokers' own mutual-TLS port, not a client listener",

@@ -36,8 +36,8 @@ impl Analyzer for KafkaReady {
             let Some(c) = model::not_ready(kafka) else {
                 continue;
             };
-            let ns = seldon::namespace(kafka);
-            let name = seldon::name(kafka);
+            let ns = kafka.namespace();
+            let name = kafka.name();
             let said = if c.message.is_empty() {
                 c.reason.clone()
             } else {
@@ -59,13 +59,13 @@ impl Analyzer for KafkaReady {
                 ));
             }
             for pool in view.custom(Kind::StrimziKafkaNodePool).filter(|p| {
-                seldon::namespace(p) == ns
+                p.namespace() == ns
                     && model::cluster_label(p)
                         .is_some_and(|c| view.custom_get(Kind::StrimziKafka, ns, c).is_none())
             }) {
                 d = d.evidence(format!(
                     "KafkaNodePool {ns}/{} has {}={}, which names no Kafka in {ns}",
-                    seldon::name(pool),
+                    pool.name(),
                     model::CLUSTER_LABEL,
                     model::cluster_label(pool).unwrap_or_default()
                 ));
@@ -83,7 +83,7 @@ impl Analyzer for KafkaReady {
             }
             let topics = view
                 .custom(Kind::StrimziKafkaTopic)
-                .filter(|t| seldon::namespace(t) == ns && model::cluster_label(t) == Some(name))
+                .filter(|t| t.namespace() == ns && model::cluster_label(t) == Some(name))
                 .count();
             if topics > 0 {
                 d = d.evidence(format!(

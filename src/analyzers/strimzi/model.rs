@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use crate::analyzers::address::addresses;
 pub use crate::analyzers::conditions::Condition;
-use crate::analyzers::seldon::model as seldon;
 use crate::cluster::{ClusterView, DynamicObject, Kind};
 
 /// The label that binds a KafkaTopic or KafkaNodePool to its Kafka.
@@ -23,11 +22,7 @@ pub fn cluster_label(obj: &DynamicObject) -> Option<&str> {
 
 /// The Kafka resource a KafkaTopic belongs to, if it is in the view.
 pub fn kafka_of<'a>(view: &'a ClusterView, obj: &DynamicObject) -> Option<&'a DynamicObject> {
-    view.custom_get(
-        Kind::StrimziKafka,
-        seldon::namespace(obj),
-        cluster_label(obj)?,
-    )
+    view.custom_get(Kind::StrimziKafka, obj.namespace(), cluster_label(obj)?)
 }
 
 /// The Kafka topic a KafkaTopic manages: `spec.topicName`, else its name.
@@ -37,7 +32,7 @@ pub fn topic_name(topic: &DynamicObject) -> &str {
         .pointer("/spec/topicName")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| seldon::name(topic))
+        .unwrap_or_else(|| topic.name())
 }
 
 /// Whether the operator manages the topic (`strimzi.io/managed: "false"` says not).
@@ -74,11 +69,11 @@ pub fn not_ready(kafka: &DynamicObject) -> Option<Condition> {
 /// `spec.replicas` of its KafkaNodePools with the broker role, or, without
 /// node pools, `spec.kafka.replicas`.
 pub fn brokers(view: &ClusterView, kafka: &DynamicObject) -> Option<(i64, String)> {
-    let ns = seldon::namespace(kafka);
-    let name = seldon::name(kafka);
+    let ns = kafka.namespace();
+    let name = kafka.name();
     let pools: Vec<&DynamicObject> = view
         .custom(Kind::StrimziKafkaNodePool)
-        .filter(|p| seldon::namespace(p) == ns && cluster_label(p) == Some(name))
+        .filter(|p| p.namespace() == ns && cluster_label(p) == Some(name))
         .filter(|p| {
             p.data
                 .pointer("/spec/roles")
@@ -90,13 +85,7 @@ pub fn brokers(view: &ClusterView, kafka: &DynamicObject) -> Option<(i64, String
         let count: i64 = pools.iter().filter_map(|p| spec_int(p, "replicas")).sum();
         let names: Vec<String> = pools
             .iter()
-            .map(|p| {
-                format!(
-                    "{} ({})",
-                    seldon::name(p),
-                    spec_int(p, "replicas").unwrap_or(0)
-                )
-            })
+            .map(|p| format!("{} ({})", p.name(), spec_int(p, "replicas").unwrap_or(0)))
             .collect();
         return Some((
             count,
@@ -169,7 +158,7 @@ pub fn listener_for(
     if wanted.is_empty() {
         return None;
     }
-    let ns = seldon::namespace(kafka);
+    let ns = kafka.namespace();
     listeners(kafka).into_iter().find(|l| {
         let have = endpoints(view, &l.bootstrap, ns);
         wanted.iter().all(|w| have.contains(w))

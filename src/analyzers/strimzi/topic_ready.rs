@@ -62,7 +62,7 @@ fn observed(
 ) -> Option<(String, Option<Layout>)> {
     let k = view.kafka.as_ref().filter(|k| k.reachable)?;
     let kafka = kafka?;
-    model::listener_for(view, kafka, &k.bootstrap, seldon::namespace(kafka))?;
+    model::listener_for(view, kafka, &k.bootstrap, kafka.namespace())?;
     let topic = k
         .topics
         .iter()
@@ -72,7 +72,7 @@ fn observed(
 }
 
 fn judge(view: &ClusterView, topic: &DynamicObject, ready: &Condition) -> Draft {
-    let ns = seldon::namespace(topic);
+    let ns = topic.namespace();
     let name = model::topic_name(topic);
     let subject = seldon::object_ref(Kind::StrimziKafkaTopic, topic);
     let partitions = model::spec_int(topic, "partitions");
@@ -123,17 +123,17 @@ fn judge(view: &ClusterView, topic: &DynamicObject, ready: &Condition) -> Draft 
         let message = match (replicas, broker_count) {
             (Some(r), Some(b)) => format!(
                 "KafkaTopic {ns}/{} asks for replication factor {r} but Kafka {cluster} has {b} broker{}: the topic operator cannot create topic {name} ({said})",
-                seldon::name(topic),
+                topic.name(),
                 if b == 1 { "" } else { "s" }
             ),
             _ => format!(
                 "KafkaTopic {ns}/{} asks for more replicas than Kafka {cluster} has brokers: the topic operator cannot create topic {name} ({said})",
-                seldon::name(topic)
+                topic.name()
             ),
         };
         let mut fix = Fix::manual(format!(
             "Either lower spec.replicas of KafkaTopic {} to at most the broker count{} (fewer copies of each partition), or add brokers to Kafka {cluster} (spec.replicas of a KafkaNodePool with the broker role). The topic operator retries on its next reconciliation.",
-            seldon::name(topic),
+            topic.name(),
             broker_count.map_or(String::new(), |b| format!(", {b}"))
         ));
         if let Some(b) = broker_count.filter(|b| *b > 0) {
@@ -148,12 +148,12 @@ fn judge(view: &ClusterView, topic: &DynamicObject, ready: &Condition) -> Draft 
         let now = seen.as_ref().and_then(|(_, t)| t.map(|(p, _)| p));
         let message = format!(
             "KafkaTopic {ns}/{} lowers spec.partitions{} below the partition count topic {name} has: Kafka cannot remove partitions, so the topic operator stopped reconciling it ({said})",
-            seldon::name(topic),
+            topic.name(),
             partitions.map_or(String::new(), |p| format!(" to {p}")),
         );
         let mut fix = Fix::manual(format!(
             "Set spec.partitions of KafkaTopic {} back to the topic's partition count{}; a topic with fewer partitions can only be a new topic (another spec.topicName), with its data moved.",
-            seldon::name(topic),
+            topic.name(),
             now.map_or(String::new(), |p| format!(" ({p})"))
         ));
         if let Some(p) = now {
@@ -167,17 +167,17 @@ fn judge(view: &ClusterView, topic: &DynamicObject, ready: &Condition) -> Draft 
     } else if ready.message.contains(RF_CHANGE) {
         let message = format!(
             "KafkaTopic {ns}/{} changes the replication factor of topic {name}, which the topic operator does only through Cruise Control ({said})",
-            seldon::name(topic)
+            topic.name()
         );
         let fix = Fix::manual(format!(
             "Enable Cruise Control in Kafka {cluster} (spec.cruiseControl) so the topic operator can change the replication factor, or set spec.replicas of KafkaTopic {} back to the topic's current replication factor.",
-            seldon::name(topic)
+            topic.name()
         ));
         (subject.with_field("spec.replicas"), message, fix)
     } else {
         let message = format!(
             "KafkaTopic {ns}/{} is not ready: the topic operator could not reconcile topic {name} ({said})",
-            seldon::name(topic)
+            topic.name()
         );
         let fix = Fix::manual(match ready.reason.as_str() {
             "ResourceConflict" => format!(
