@@ -79,10 +79,21 @@ kinds! {
     InferenceService => ("InferenceService", "serving.kserve.io", "v1beta1", "inferenceservices", true, custom),
     ServingRuntime => ("ServingRuntime", "serving.kserve.io", "v1alpha1", "servingruntimes", true, custom),
     ClusterServingRuntime => ("ClusterServingRuntime", "serving.kserve.io", "v1alpha1", "clusterservingruntimes", false, custom),
+    KnativeRevision => ("Revision", "serving.knative.dev", "v1", "revisions", true, custom),
     StrimziKafka => ("Kafka", "kafka.strimzi.io", "v1beta2", "kafkas", true, custom),
     StrimziKafkaTopic => ("KafkaTopic", "kafka.strimzi.io", "v1beta2", "kafkatopics", true, custom),
     StrimziKafkaNodePool => ("KafkaNodePool", "kafka.strimzi.io", "v1beta2", "kafkanodepools", true, custom),
 }
+
+/// Labels an operator stamps on everything it renders for one of its
+/// custom resources, for the cause graph where ownerReferences do not lead
+/// back to that resource. KServe's Knative predictor is Pod → ReplicaSet →
+/// Deployment → Revision → Configuration → Knative Service →
+/// InferenceService, and mlopsctl reads neither Configurations nor Knative
+/// Services; the label on the Revision, its Deployment and its pods names
+/// the InferenceService.
+pub const RENDERED_BY_LABEL: &[(&str, Kind)] =
+    &[("serving.kserve.io/inferenceservice", Kind::InferenceService)];
 
 /// Where a kind lives in the API: enough to list it and to write RBAC rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

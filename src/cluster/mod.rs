@@ -127,6 +127,21 @@ impl ClusterView {
         }
     }
 
+    /// The custom resource an operator's label on `r` says it was rendered
+    /// for ([`kinds::RENDERED_BY_LABEL`]), in `r`'s namespace.
+    pub fn rendered_by(&self, r: &ObjectRef) -> Option<ObjectRef> {
+        let labels = self.object_meta(r)?.labels.as_ref()?;
+        kinds::RENDERED_BY_LABEL.iter().find_map(|(label, kind)| {
+            let name = labels.get(*label)?;
+            Some(ObjectRef::new(
+                &kind.api_version(),
+                kind.info().kind,
+                r.namespace.as_deref(),
+                name,
+            ))
+        })
+    }
+
     /// Was this kind collected? A kind absent from a snapshot was not.
     pub fn has(&self, kind: Kind) -> bool {
         self.collected.contains(&kind)

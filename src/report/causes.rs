@@ -46,33 +46,45 @@ pub fn link(findings: &mut [Finding], traits: &[Traits], view: &ClusterView) {
 }
 
 /// A finding on an object that (transitively) controls finding `i`'s
-/// subject, preferring roots and the most severe.
+/// subject, preferring roots and the most severe; where the owner chain
+/// leaves what was read, the object an operator's label says rendered it
+/// (`RENDERED_BY_LABEL`).
 fn owner_finding(findings: &[Finding], i: usize, view: &ClusterView) -> Option<Cause> {
+    let on = |object: &ObjectRef| {
+        findings
+            .iter()
+            .enumerate()
+            .filter(|(j, f)| *j != i && f.subject.object() == *object)
+            .filter(|(j, _)| !leads_to(findings, *j, i))
+            .min_by_key(|(_, f)| (f.cause.is_some(), f.severity, f.code.clone()))
+            .map(|(_, f)| f.as_cause())
+    };
     let mut current = findings[i].subject.object();
+    let mut rendered_by = None;
     for _ in 0..OWNER_DEPTH {
-        let meta = view.object_meta(&current)?;
-        let owner = meta
+        let Some(meta) = view.object_meta(&current) else {
+            break;
+        };
+        rendered_by = rendered_by.or_else(|| view.rendered_by(&current));
+        let Some(owner) = meta
             .owner_references
             .iter()
             .flatten()
-            .find(|o| o.controller == Some(true))?;
+            .find(|o| o.controller == Some(true))
+        else {
+            break;
+        };
         current = ObjectRef::new(
             &owner.api_version,
             &owner.kind,
             current.namespace.as_deref(),
             &owner.name,
         );
-        let best = findings
-            .iter()
-            .enumerate()
-            .filter(|(j, f)| *j != i && f.subject.object() == current)
-            .filter(|(j, _)| !leads_to(findings, *j, i))
-            .min_by_key(|(_, f)| (f.cause.is_some(), f.severity, f.code.clone()));
-        if let Some((_, f)) = best {
-            return Some(f.as_cause());
+        if let Some(cause) = on(&current) {
+            return Some(cause);
         }
     }
-    None
+    rendered_by.and_then(|r| on(&r))
 }
 
 /// Findings about one missing object: the root is the one whose check
@@ -219,5 +231,60 @@ mod tests {
         // A cycle (never made by link, which checks) still ends.
         findings[0].cause = Some(findings[2].as_cause());
         stamp(&mut findings);
+    }
+
+    #[test]
+    fn an_operators_label_leads_past_owners_that_were_not_read() {
+        // Knative's Deployment → Revision → Configuration (not read) →
+        // Knative Service (not read) → InferenceService.
+        let text = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: m-predictor-00001-deployment
+  namespace: ml
+  labels: {serving.kserve.io/inferenceservice: m}
+  ownerReferences:
+  - {apiVersion: serving.knative.dev/v1, kind: Revision, name: m-predictor-00001, uid: r, controller: true}
+spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: []}}}
+---
+apiVersion: serving.knative.dev/v1
+kind: Revision
+metadata:
+  name: m-predictor-00001
+  namespace: ml
+  ownerReferences:
+  - {apiVersion: serving.knative.dev/v1, kind: Configuration, name: m-predictor, uid: c, controller: true}
+";
+        let mut view = ClusterView::default();
+        crate::snapshot::add_file(&mut view, std::path::Path::new("k.yaml"), text.as_bytes())
+            .unwrap();
+        view.finish();
+        let mut findings = vec![
+            finding("WKL004", "Deployment", "m-predictor-00001-deployment"),
+            finding("KSV001", "InferenceService", "m"),
+        ];
+        findings[0].subject = ObjectRef::new(
+            "apps/v1",
+            "Deployment",
+            Some("ml"),
+            "m-predictor-00001-deployment",
+        );
+        findings[1].subject = ObjectRef::new(
+            "serving.kserve.io/v1beta1",
+            "InferenceService",
+            Some("ml"),
+            "m",
+        );
+        let symptom = Traits {
+            symptom: true,
+            about: None,
+        };
+        link(&mut findings, &[symptom, plain()], &view);
+        stamp(&mut findings);
+        assert_eq!(
+            findings[0].root.as_deref(),
+            Some("KSV001:InferenceService/ml/m")
+        );
     }
 }

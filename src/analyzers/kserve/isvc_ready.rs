@@ -7,6 +7,8 @@
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use serde::Deserialize;
 
+use crate::analyzers::conditions::Condition;
+use crate::analyzers::kserve::knative::{self, Failure};
 use crate::analyzers::kserve::model::{self as kserve, COMPONENT_CONDITIONS, STORAGE_INITIALIZER};
 use crate::analyzers::text::{clip, last_lines, plural};
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
@@ -17,7 +19,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kserve-isvc-ready",
     summary: "KServe InferenceServices not Ready, with the failing condition, modelStatus and the storage-initializer's error",
     needs: &[Kind::InferenceService],
-    optional: &[Kind::Pod, Kind::Event],
+    optional: &[Kind::Pod, Kind::Event, Kind::KnativeRevision],
     data: &[Data::Logs],
     build: build::<IsvcReady>,
 };
@@ -223,6 +225,9 @@ impl IsvcReady {
             .str_at("/spec/predictor/model/storageUri")
             .unwrap_or("<storageUri>");
 
+        // In Knative mode, the latest Revision says why it failed.
+        let revision = knative::failed_predictor_revision(view, isvc).filter(|_| init.is_none());
+
         // What the storage-initializer said, if it failed.
         let init_error = init.as_ref().and_then(|f| {
             view.logs_of(ns, f.pod_name(), STORAGE_INITIALIZER)
@@ -239,6 +244,8 @@ impl IsvcReady {
             if let Some(e) = &init_error {
                 message.push_str(&format!(": {e}"));
             }
+        } else if let Some(r) = &revision {
+            message.push_str(&r.summary());
         } else {
             if let Some(c) = failing {
                 message.push_str(&format!(": {}={}", c.type_, c.status));
@@ -290,7 +297,18 @@ impl IsvcReady {
             .iter()
             .filter(|c| !c.is_true() && c.type_ != "Stopped")
         {
+            // The Revision's own conditions follow; these only repeat them.
+            let c = match revision {
+                Some(_) => Condition {
+                    message: String::new(),
+                    ..c.clone()
+                },
+                None => c.clone(),
+            };
             draft.evidence.push(c.describe());
+        }
+        if let Some(r) = &revision {
+            draft.evidence.extend(r.evidence());
         }
         if let Some(m) = &model {
             draft.evidence.push(m.describe());
@@ -354,6 +372,10 @@ impl IsvcReady {
                 "kubectl logs -n {ns} {} -c {STORAGE_INITIALIZER} --previous",
                 f.pod_name()
             ))
+        } else if let Some(r) = &revision {
+            let failure = Failure::of(&r.condition.reason);
+            Fix::manual(failure.hint(r.revision.name()))
+                .with_kubectl(failure.kubectl(ns, r.revision.name()))
         } else if runtime_failure {
             Fix::manual(format!(
                 "No runtime KServe can use serves this model (see the runtime check on InferenceService {name}): name a runtime in spec.predictor.model.runtime, correct spec.predictor.model.modelFormat, or install a ServingRuntime that supports it."
@@ -390,7 +412,7 @@ mod tests {
     #[test]
     fn names_the_failing_condition_and_the_storage_initializers_error() {
         let drafts = run("kserve-isvc-ready", "{}", &fixture("kserve-broken"));
-        assert_eq!(drafts.len(), 2);
+        assert_eq!(drafts.len(), 4);
         insta::assert_yaml_snapshot!(summary(&drafts));
     }
 
