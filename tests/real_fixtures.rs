@@ -202,6 +202,7 @@ macro_rules! fixtures {
 
 fixtures! {
     gpu_device_plugin => "gpu-device-plugin",
+    gpu_exhausted => "gpu-exhausted",
     gpu_scheduling => "gpu-scheduling",
     healthy => "healthy",
     healthy_autoscaling => "healthy-autoscaling",

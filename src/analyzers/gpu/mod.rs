@@ -3,3 +3,4 @@
 pub mod model;
 pub mod plugin;
 pub mod scheduling;
+pub mod taken;

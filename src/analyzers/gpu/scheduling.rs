@@ -15,7 +15,7 @@ use super::model::{
     MIG_PREFIX, NVIDIA_GPU, gpus_in_use, is_condition_taint, is_gpu_node, node_gpus, pod_gpus,
     show_taint, toleration_for, untolerated,
 };
-use super::plugin;
+use super::{plugin, taken};
 use crate::analyzers::target::Target;
 use crate::analyzers::workloads::unschedulable::unschedulable;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
@@ -58,17 +58,21 @@ enum Verdict<'a> {
     /// Every node with the resource has placement taints (not the ones a
     /// node's condition sets) the pod does not tolerate.
     Tainted(Vec<(&'a Node, Vec<&'a Taint>)>),
+    /// The pod could run on these nodes, but other pods hold their GPUs.
+    Taken(Vec<taken::Usable<'a>>),
 }
 
 fn name(node: &Node) -> &str {
     node.metadata.name.as_deref().unwrap_or_default()
 }
 
+/// Why the pod cannot be placed; `says` is the scheduler's message.
 fn judge<'a>(
     view: &'a ClusterView,
     spec: &PodSpec,
     resource: &str,
     wanted: i64,
+    says: &str,
 ) -> Option<Verdict<'a>> {
     let offering: Vec<(&Node, i64)> = view
         .nodes
@@ -113,7 +117,7 @@ fn judge<'a>(
     if blocked.iter().all(|(_, t)| !t.is_empty()) {
         return Some(Verdict::Tainted(blocked));
     }
-    None
+    taken::judge(view, spec, resource, wanted, says).map(Verdict::Taken)
 }
 
 impl Analyzer for GpuScheduling {
@@ -127,13 +131,13 @@ impl Analyzer for GpuScheduling {
                 .filter_map(|p| unschedulable(p).map(|m| (*p, m)))
                 .filter(|(p, _)| !pod_gpus(p).is_empty())
                 .collect();
-            let Some((first, _)) = pending.first() else {
+            let Some((first, says)) = pending.first() else {
                 continue;
             };
             let wants = pod_gpus(first);
             let Some((resource, wanted, verdict)) = wants
                 .iter()
-                .find_map(|(r, n)| judge(view, w.spec, r, *n).map(|v| (r.as_str(), *n, v)))
+                .find_map(|(r, n)| judge(view, w.spec, r, *n, says).map(|v| (r.as_str(), *n, v)))
             else {
                 continue;
             };
@@ -281,6 +285,14 @@ impl Analyzer for GpuScheduling {
                     )
                     .fix(fix)
                 }
+                Verdict::Taken(usable) => taken::draft(
+                    &w,
+                    &count,
+                    &each,
+                    resource,
+                    &usable,
+                    w.container_ref(container, "resources"),
+                ),
                 Verdict::Tainted(blocked) => tainted(
                     &w,
                     &count,
@@ -398,6 +410,13 @@ mod tests {
     #[test]
     fn the_device_plugin_not_on_the_gpu_node() {
         let drafts = run("gpu-scheduling", "{}", &fixture("gpu-device-plugin"));
+        insta::assert_debug_snapshot!(drafts);
+    }
+
+    #[test]
+    fn every_gpu_taken_names_the_holders() {
+        let drafts = run("gpu-scheduling", "{}", &fixture("gpu-exhausted"));
+        assert_eq!(drafts.len(), 1);
         insta::assert_debug_snapshot!(drafts);
     }
 

@@ -170,8 +170,17 @@ impl Analyzer for Unschedulable {
             }
             // A pod asking for a GPU hangs under GPU001 on its workload, which
             // names why no node can take it.
-            if !crate::analyzers::gpu::model::pod_gpus(first).is_empty() {
+            let gpu = !crate::analyzers::gpu::model::pod_gpus(first).is_empty();
+            if gpu {
                 draft = draft.caused_by("gpu-scheduling", w.object_ref());
+                if short.is_empty() {
+                    // Lowering CPU or memory would not help: nothing of those is short.
+                    drafts.push(draft.fix(Fix::manual(format!(
+                        "The scheduler names no shortage of CPU or memory for {}: its pods wait for the GPUs the GPU scheduling check (GPU001) explains.",
+                        w.object_ref()
+                    ))));
+                    continue;
+                }
             }
             for node in view.nodes.iter() {
                 draft = draft.caused_by("node-pressure", ObjectRef::of(Kind::Node, &node.metadata));
