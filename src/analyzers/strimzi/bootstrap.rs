@@ -1,13 +1,16 @@
 //! `strimzi-bootstrap`: a workload, or Seldon's `seldon-kafka` ConfigMap,
 //! connects to a Strimzi Kafka's bootstrap Service on a port that is none of
 //! the Kafka's listeners (`status.listeners[].bootstrapServers`), such as the
-//! brokers' own replication port 9091.
+//! brokers' own replication port 9091; or a workload reaches a listener with
+//! a `security.protocol` other than the one the listener expects (plain
+//! text to a TLS listener, no SASL where SCRAM is required).
 
 use serde::Deserialize;
 
 use crate::analyzers::address::addresses;
 use crate::analyzers::seldon::model::{self as seldon, KAFKA_CONFIGMAP};
 use crate::analyzers::strimzi::model::{self, Listener};
+use crate::analyzers::strimzi::security::{self, ListenerSecurity};
 use crate::analyzers::workloads::env::literal_env_expanded;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
@@ -39,14 +42,33 @@ pub struct Bootstrap {}
 /// What a client names, judged against the Kafka whose bootstrap Service it is.
 struct Wrong<'a> {
     kafka: &'a DynamicObject,
-    listeners: Vec<Listener>,
     address: String,
-    port: i32,
+    problem: Problem,
+}
+
+enum Problem {
+    /// The port is none of the listeners.
+    Port { listeners: Vec<Listener>, port: i32 },
+    /// The listener expects another `security.protocol` than the client's
+    /// variable `var` says.
+    Security {
+        listener: Listener,
+        expects: ListenerSecurity,
+        var: String,
+        says: String,
+    },
 }
 
 /// The addresses of `value` (resolved from `namespace`) that name a Kafka's
-/// `<cluster>-kafka-bootstrap` Service on a port no listener of it has.
-fn wrong<'a>(view: &'a ClusterView, value: &str, namespace: &str) -> Vec<Wrong<'a>> {
+/// `<cluster>-kafka-bootstrap` Service on a port no listener of it has, or
+/// on a listener that expects another protocol than `protocol` (the
+/// client's variable and value, when it sets one).
+fn wrong<'a>(
+    view: &'a ClusterView,
+    value: &str,
+    namespace: &str,
+    protocol: Option<&(&str, String)>,
+) -> Vec<Wrong<'a>> {
     let known_ns = |n: &str| view.namespace_exists(n);
     let mut out = Vec::new();
     for a in addresses(value, namespace, &known_ns) {
@@ -64,14 +86,29 @@ fn wrong<'a>(view: &'a ClusterView, value: &str, namespace: &str) -> Vec<Wrong<'
             continue; // no status yet: the listeners are unknown
         }
         let token = format!("{}:{port}", a.host);
-        if model::listener_for(view, kafka, &token, namespace).is_some() {
-            continue;
-        }
+        let problem = match model::listener_for(view, kafka, &token, namespace) {
+            None => Problem::Port { listeners, port },
+            Some(listener) => {
+                let (Some((var, says)), Some(expects)) =
+                    (protocol, security::listener_security(kafka, &listener.name))
+                else {
+                    continue;
+                };
+                if expects.protocol() == says {
+                    continue;
+                }
+                Problem::Security {
+                    listener,
+                    expects,
+                    var: var.to_string(),
+                    says: says.clone(),
+                }
+            }
+        };
         out.push(Wrong {
             kafka,
-            listeners,
             address: token,
-            port,
+            problem,
         });
     }
     out
@@ -102,33 +139,89 @@ fn draft(
 ) -> Draft {
     let ns = w.kafka.namespace();
     let name = w.kafka.name();
-    let what = match port_name(view, w.kafka, w.port).as_deref() {
-        Some("tcp-replication") => format!(
-            "port {} of Service {name}-kafka-bootstrap is tcp-replication, the brokers' own mutual-TLS port, not a client listener",
-            w.port
-        ),
-        Some(p) => format!("port {} ({p}) is no listener of Kafka {ns}/{name}", w.port),
-        None => format!("port {} is no listener of Kafka {ns}/{name}", w.port),
-    };
-    let suggested = &w.listeners[0].bootstrap;
-    let mut d = Draft::new(
-        subject,
-        format!(
-            "{who} connects to Kafka {ns}/{name} at {}, but {what}: clients there cannot connect",
-            w.address
-        ),
-    )
-    .evidence(setting.to_string())
-    .evidence(format!(
+    let listeners = model::listeners(w.kafka);
+    let shown = format!(
         "listeners of Kafka {ns}/{name}: {}",
-        w.listeners
+        listeners
             .iter()
             .map(|l| format!("{} {}", l.name, l.bootstrap))
             .collect::<Vec<_>>()
             .join(", ")
-    ));
-    d.fix = Some(fix(suggested));
-    d
+    );
+    match &w.problem {
+        Problem::Port { listeners, port } => {
+            let what = match port_name(view, w.kafka, *port).as_deref() {
+                Some("tcp-replication") => format!(
+                    "port {port} of Service {name}-kafka-bootstrap is tcp-replication, the brokers' own mutual-TLS port, not a client listener"
+                ),
+                Some(p) => format!("port {port} ({p}) is no listener of Kafka {ns}/{name}"),
+                None => format!("port {port} is no listener of Kafka {ns}/{name}"),
+            };
+            let mut d = Draft::new(
+                subject,
+                format!(
+                    "{who} connects to Kafka {ns}/{name} at {}, but {what}: clients there cannot connect",
+                    w.address
+                ),
+            )
+            .evidence(setting.to_string())
+            .evidence(shown);
+            d.fix = Some(fix(&listeners[0].bootstrap));
+            d
+        }
+        Problem::Security {
+            listener,
+            expects,
+            var,
+            says,
+        } => {
+            let wanted = expects.protocol();
+            let mut d = Draft::new(
+                subject,
+                format!(
+                    "{who} connects to listener {} of Kafka {ns}/{name} ({}) with {var}={says}, but that listener expects {wanted}: the broker drops the connection",
+                    listener.name,
+                    expects.describe()
+                ),
+            )
+            .evidence(setting.to_string())
+            .evidence(shown);
+            let mut needs = Vec::new();
+            if expects.tls {
+                needs.push(format!(
+                    "the cluster CA certificate (ca.crt of Secret {name}-cluster-ca-cert in {ns}) as the trust store"
+                ));
+            }
+            match expects.authentication.as_deref() {
+                Some("tls") => needs.push(
+                    "a client certificate of a KafkaUser with authentication type tls".to_string(),
+                ),
+                Some("scram-sha-512") => needs.push(
+                    "the SCRAM-SHA-512 user name and password of a KafkaUser (its Secret)"
+                        .to_string(),
+                ),
+                Some(other) => needs.push(format!("credentials for {other} authentication")),
+                None => {}
+            }
+            // A listener that matches what the client speaks, if the Kafka has one.
+            let other = listeners.iter().find(|l| {
+                security::listener_security(w.kafka, &l.name).is_some_and(|s| s.protocol() == says)
+            });
+            let mut text = format!("Set {var}={wanted}");
+            if !needs.is_empty() {
+                text.push_str(&format!(" and give the client {}", needs.join(" and ")));
+            }
+            match other {
+                Some(l) => text.push_str(&format!(
+                    ", or connect to listener {} ({}), which takes {says}.",
+                    l.name, l.bootstrap
+                )),
+                None => text.push('.'),
+            }
+            d.fix = Some(Fix::manual(text));
+            d
+        }
+    }
 }
 
 impl Analyzer for Bootstrap {
@@ -140,8 +233,10 @@ impl Analyzer for Bootstrap {
         for wl in view.workloads() {
             let ns = wl.namespace();
             for c in wl.containers() {
-                for (var, value) in literal_env_expanded(view, ns, c) {
-                    for w in wrong(view, &value, ns) {
+                let env = literal_env_expanded(view, ns, c);
+                let protocol = security::client_protocol(&env);
+                for (var, value) in &env {
+                    for w in wrong(view, value, ns, protocol.as_ref()) {
                         let subject = wl.container_ref(c, "env");
                         let target = wl.object_ref();
                         drafts.push(draft(
@@ -176,7 +271,7 @@ impl Analyzer for Bootstrap {
             else {
                 continue;
             };
-            for w in wrong(view, &value, ns) {
+            for w in wrong(view, &value, ns, None) {
                 let subject = ObjectRef::of(Kind::ConfigMap, &cm.metadata);
                 drafts.push(draft(
                     view,
@@ -202,9 +297,9 @@ mod tests {
     use crate::analyzers::testing::{fixture, run};
 
     #[test]
-    fn a_client_on_the_replication_port() {
+    fn a_client_on_the_replication_port_and_one_in_plain_text_on_tls() {
         let drafts = run("strimzi-bootstrap", "{}", &fixture("strimzi-broken"));
-        assert_eq!(drafts.len(), 1);
+        assert_eq!(drafts.len(), 2);
         insta::assert_yaml_snapshot!(summary(&drafts));
     }
 

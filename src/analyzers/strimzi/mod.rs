@@ -4,4 +4,5 @@
 pub mod bootstrap;
 pub mod kafka_ready;
 pub mod model;
+pub mod security;
 pub mod topic_ready;
