@@ -4,5 +4,6 @@
 pub mod bootstrap;
 pub mod kafka_ready;
 pub mod model;
+pub mod orphan_topic;
 pub mod security;
 pub mod topic_ready;

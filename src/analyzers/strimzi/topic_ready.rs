@@ -1,6 +1,7 @@
 //! `strimzi-topic-ready`: KafkaTopics the Strimzi topic operator could not
 //! reconcile (`Ready=False`), with the operator's reason and message, the
-//! topic's spec and the brokers its Kafka has.
+//! topic's spec and the brokers its Kafka has; and KafkaTopics no operator
+//! will ever reconcile (`orphan_topic.rs`).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -8,6 +9,7 @@ use serde_json::json;
 use crate::analyzers::seldon::model as seldon;
 use crate::analyzers::seldon::patches::patch_command;
 use crate::analyzers::strimzi::model::{self, Condition};
+use crate::analyzers::strimzi::orphan_topic;
 use crate::analyzers::{Analyzer, AnalyzerDef, Data, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
 use crate::report::findings::Fix;
@@ -39,7 +41,9 @@ impl Analyzer for TopicReady {
         let mut drafts = Vec::new();
         for topic in view.custom(Kind::StrimziKafkaTopic) {
             let Some(ready) = model::ready(topic) else {
-                continue; // not reconciled yet: nothing the operator said
+                // Never reconciled: new, or no operator will ever see it.
+                drafts.extend(orphan_topic::judge(view, topic));
+                continue;
             };
             if ready.status != "False" || topic.metadata.deletion_timestamp.is_some() {
                 continue;
@@ -208,7 +212,7 @@ mod tests {
     #[test]
     fn names_the_reason_the_spec_and_the_brokers() {
         let drafts = run("strimzi-topic-ready", "{}", &fixture("strimzi-broken"));
-        assert_eq!(drafts.len(), 2);
+        assert_eq!(drafts.len(), 3);
         insta::assert_yaml_snapshot!(summary(&drafts));
     }
 
