@@ -500,6 +500,65 @@ fn scl004_undo_without_hpa_create_keeps_the_trigger_and_says_why() {
     );
 }
 
+/// KSV002's safe fix on a custom resource: the one runtime that would serve
+/// the model once named is named, the API server accepts the patch, the
+/// finding clears; undo takes the field away again and keeps what another
+/// client changed since.
+#[test]
+fn ksv002_names_the_runtime_and_undo_takes_it_back() {
+    let Some(env) = Env::new("ksv002") else {
+        return;
+    };
+    support::loader::install_crds(&env.plane.rest, &["serving.kserve.io"].into());
+    let rest = &env.plane.rest;
+    rest.create(&json!({
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "ServingRuntime",
+        "metadata": {"name": "sklearn-manual", "namespace": env.ns},
+        "spec": {
+            "protocolVersions": ["v1", "v2"],
+            "supportedModelFormats": [{"name": "sklearn", "version": "1", "autoSelect": false}],
+            "containers": [{"name": "kserve-container", "image": "kserve/sklearnserver:v0.20.0"}]
+        }
+    }));
+    rest.create(&json!({
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "iris", "namespace": env.ns},
+        "spec": {"predictor": {"model": {
+            "modelFormat": {"name": "sklearn"},
+            "storageUri": "gs://kfserving-examples/models/sklearn/1.0/model"
+        }}}
+    }));
+    let isvc = |env: &Env| {
+        env.get("serving.kserve.io/v1beta1", "InferenceService", "iris")
+            .unwrap()
+    };
+
+    let (code, stdout, stderr) = env.run(&["fix", "KSV002", "-n", &env.ns, "--yes"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 cleared, 0 remaining, 0 new"), "{stdout}");
+    assert_eq!(
+        isvc(&env)["spec"]["predictor"]["model"]["runtime"],
+        "sklearn-manual"
+    );
+
+    // Custom resources take merge patches, not strategic ones.
+    rest.merge_patch(
+        &isvc(&env),
+        None,
+        &json!({"metadata": {"annotations": {"team": "vision"}}}),
+    );
+    let (code, stdout, stderr) = env.run(&["undo", "--yes"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let after = isvc(&env);
+    assert!(
+        after["spec"]["predictor"]["model"].get("runtime").is_none(),
+        "{after:#}"
+    );
+    assert_eq!(after["metadata"]["annotations"]["team"], "vision");
+}
+
 /// The shipped fix role.
 fn fix_role() -> Value {
     let text = std::fs::read_to_string(

@@ -8,12 +8,14 @@
 //! predictor has a `workerSpec`. The runtimes that come closest are named.
 
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::analyzers::kserve::model::{self as kserve, ModelSpec, Runtime};
 use crate::analyzers::text::closest;
 use crate::analyzers::{Analyzer, AnalyzerDef, Draft, build};
 use crate::cluster::{ClusterView, DynamicObject, Kind, ObjectRef};
-use crate::report::findings::Fix;
+use crate::plan::operation::Operation;
+use crate::report::findings::{Applicability, Fix};
 
 pub static DEF: AnalyzerDef = AnalyzerDef {
     name: "kserve-runtime-support",
@@ -294,13 +296,48 @@ impl RuntimeSupport {
                 model.format
             ),
         };
-        Some(draft.fix(
-            Fix::manual(format!(
-                "{suggestion}. KServe creates no predictor until a runtime fits; it retries on its own after the change."
-            ))
-            .with_kubectl(fix_kubectl),
-        ))
+        let text = format!(
+            "{suggestion}. KServe creates no predictor until a runtime fits; it retries on its own after the change."
+        );
+        // Naming a runtime is safe only when exactly one would then fit.
+        let nameable: Vec<&Runtime<'_>> = runtimes
+            .iter()
+            .filter(|r| only_autoselect_keeps_out(r, model))
+            .collect();
+        Some(draft.fix(match nameable.as_slice() {
+            [rt] => name_runtime(isvc, rt, text),
+            _ => Fix::manual(text).with_kubectl(fix_kubectl),
+        }))
     }
+}
+
+/// Whether the runtime would serve the model if the predictor named it:
+/// autoSelect off is all that keeps it out.
+fn only_autoselect_keeps_out(rt: &Runtime<'_>, model: &ModelSpec) -> bool {
+    obstacles(rt, model) == 1 && rejection(rt, model, true).is_none()
+}
+
+/// Name the runtime in `spec.predictor.model.runtime`. Safe: the
+/// InferenceService has no predictor while no runtime fits, so naming the
+/// one that does only creates it; the test on the model format keeps the
+/// patch from landing on a spec someone changed since.
+fn name_runtime(isvc: &DynamicObject, rt: &Runtime<'_>, text: String) -> Fix {
+    let subject = ObjectRef::of(Kind::InferenceService, &isvc.metadata);
+    let format = isvc
+        .pointer("/spec/predictor/model/modelFormat")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let op = Operation::patch(&subject, &isvc.metadata, Applicability::Safe)
+        .test("/spec/predictor/model/modelFormat", format)
+        .add("/spec/predictor/model/runtime", json!(rt.name()));
+    Fix::new(
+        Applicability::Safe,
+        format!(
+            "Name {} in spec.predictor.model.runtime: it supports the model and only its autoSelect: false kept KServe from choosing it. {text}",
+            rt.label()
+        ),
+    )
+    .with_operation(op)
 }
 
 #[cfg(test)]
@@ -417,6 +454,31 @@ mod tests {
                 "InferenceService m names runtime kserve-sklearn, but no ServingRuntime in ml nor ClusterServingRuntime has that name"
             ]
         );
+    }
+
+    #[test]
+    fn names_the_one_runtime_only_autoselect_keeps_out() {
+        let manual = SKLEARN_CSR.replace("autoSelect: true", "autoSelect: false");
+        let drafts = run(
+            "kserve-runtime-support",
+            "{}",
+            &view("{modelFormat: {name: sklearn}}", "", &manual),
+        );
+        let fix = drafts[0].fix.as_ref().unwrap();
+        assert_eq!(
+            fix.applicability,
+            crate::report::findings::Applicability::Safe
+        );
+        insta::assert_json_snapshot!(fix.operations);
+        // Two runtimes that would fit once named: which one is a person's choice.
+        let two = format!("{manual}---\n{}", manual.replace("name: sk}", "name: sk2}"));
+        let drafts = run(
+            "kserve-runtime-support",
+            "{}",
+            &view("{modelFormat: {name: sklearn}}", "", &two),
+        );
+        let fix = drafts[0].fix.as_ref().unwrap();
+        assert!(fix.operations.is_empty());
     }
 
     #[test]

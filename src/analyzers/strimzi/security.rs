@@ -84,7 +84,7 @@ pub fn client_protocol<'a>(env: &'a [(&'a str, String)]) -> Option<(&'a str, Str
         let upper = value.trim().to_ascii_uppercase();
         (name.to_ascii_uppercase().ends_with("SECURITY_PROTOCOL")
             && PROTOCOLS.contains(&upper.as_str()))
-        .then(|| (*name, upper))
+        .then_some((*name, upper))
     })
 }
 
