@@ -124,6 +124,25 @@ impl ServiceRefs {
                 format!("Services in namespace {ns}: {}", others.join(", "))
             });
             let guess = closest(&addr.service, &others);
+            // The same Service in one other namespace: the usual slip is the
+            // namespace (a short name used from another namespace, or the
+            // namespace of another install), not the name.
+            let elsewhere: Vec<&str> = view
+                .services
+                .iter()
+                .filter(|s| s.metadata.name.as_deref() == Some(addr.service.as_str()))
+                .filter_map(|s| s.metadata.namespace.as_deref())
+                .filter(|other| *other != ns)
+                .collect();
+            if guess.is_none()
+                && let [other] = elsewhere.as_slice()
+            {
+                draft.evidence.push(format!(
+                    "Service {} exists in namespace {other}",
+                    addr.service
+                ));
+                return Some(draft.fix(moved_fix(w, container, var, value, addr, other)));
+            }
             return Some(draft.fix(fix_for(w, container, var, value, addr, guess)));
         };
         let spec = svc.spec.as_ref();
@@ -223,6 +242,40 @@ fn fix_for(
     }
 }
 
+/// Point the variable at the same Service in namespace `other`.
+fn moved_fix(
+    w: &Workload<'_>,
+    container: &str,
+    var: &str,
+    value: &str,
+    addr: &Address,
+    other: &str,
+) -> Fix {
+    let subject = w.object_ref();
+    let host = match addr.host.split_once('.') {
+        // `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`: swap the namespace label.
+        Some((service, rest)) => {
+            let rest = rest.split_once('.').map_or("", |(_, tail)| tail);
+            if rest.is_empty() {
+                format!("{service}.{other}")
+            } else {
+                format!("{service}.{other}.{rest}")
+            }
+        }
+        None => format!("{}.{other}", addr.host),
+    };
+    let new_value = value.replacen(&addr.host, &host, 1);
+    Fix::manual(format!(
+        "Service {} is in namespace {other}, not {}: point {var} at it there ({var}={new_value}). Restarts the pods.",
+        addr.service, addr.namespace
+    ))
+    .with_kubectl(format!(
+        "kubectl set env {}{} -c {container} {var}={new_value}",
+        subject.kubectl_name(),
+        subject.kubectl_ns()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +298,38 @@ mod fixture_tests {
     fn tracking_uri_naming_a_missing_service() {
         let drafts = run("service-refs", "{}", &fixture("training-pipeline"));
         insta::assert_yaml_snapshot!(drafts);
+    }
+
+    #[test]
+    fn the_same_service_in_another_namespace_is_named() {
+        let mut view = fixture("healthy-strimzi");
+        let mut d = view.deployments.iter().next().unwrap().clone();
+        let c = &mut d
+            .spec
+            .as_mut()
+            .unwrap()
+            .template
+            .spec
+            .as_mut()
+            .unwrap()
+            .containers[0];
+        for e in c.env.iter_mut().flatten() {
+            if e.name == "KAFKA_BOOTSTRAP_SERVERS" {
+                e.value = Some("events-kafka-bootstrap.apps.svc:9092".into());
+            }
+        }
+        view.deployments.insert(d);
+        view.finish();
+        let drafts = run("service-refs", "{}", &view);
+        assert_eq!(drafts.len(), 1, "{drafts:?}");
+        let fix = drafts[0].fix.as_ref().unwrap();
+        assert!(
+            fix.kubectl
+                .as_deref()
+                .unwrap()
+                .ends_with("KAFKA_BOOTSTRAP_SERVERS=events-kafka-bootstrap.streaming.svc:9092"),
+            "{fix:?}"
+        );
     }
 
     #[test]
