@@ -17,6 +17,7 @@ pub static DEF: AnalyzerDef = AnalyzerDef {
         Kind::EndpointSlice,
         Kind::Endpoints,
         Kind::Namespace,
+        Kind::StrimziKafka,
     ],
     data: &[Data::Kafka],
     build: build::<KafkaReachable>,
@@ -61,6 +62,23 @@ impl Analyzer for KafkaReachable {
         let known_ns = |n: &str| view.namespace_exists(n);
         let mut hints = Vec::new();
         for a in addresses(&kafka.bootstrap, "default", &known_ns) {
+            // A Strimzi Kafka's bootstrap Service: its operator says why the
+            // brokers are not up (STZ002).
+            if let Some(k) = a
+                .service
+                .strip_suffix("-kafka-bootstrap")
+                .and_then(|cluster| view.custom_get(Kind::StrimziKafka, &a.namespace, cluster))
+            {
+                draft.evidence.push(format!(
+                    "Strimzi Kafka {}/{} runs these brokers",
+                    k.namespace(),
+                    k.name()
+                ));
+                draft = draft.caused_by(
+                    "strimzi-kafka-ready",
+                    ObjectRef::of(Kind::StrimziKafka, &k.metadata),
+                );
+            }
             match view.services.get(&a.namespace, &a.service) {
                 None if view.has(Kind::Service)
                     && crate::analyzers::seldon::model::namespace_visible(view, &a.namespace) =>
@@ -119,6 +137,19 @@ mod tests {
         let drafts = run("kafka-reachable", "{}", &fixture("kafka-unreachable"));
         assert_eq!(drafts.len(), 1);
         insta::assert_yaml_snapshot!(summary(&drafts));
+    }
+
+    #[test]
+    fn a_strimzi_kafkas_brokers_hang_under_its_operators_word() {
+        let mut view = fixture("healthy-strimzi");
+        let kafka = view.kafka.as_mut().unwrap();
+        kafka.reachable = false;
+        kafka.error = Some("Local: All broker connections are down".into());
+        let drafts = run("kafka-reachable", "{}", &view);
+        assert_eq!(
+            summary(&drafts)[0]["causes"],
+            serde_json::json!(["strimzi-kafka-ready Kafka streaming/events"])
+        );
     }
 
     #[test]
