@@ -51,6 +51,9 @@ pub enum Command {
     Checks(ChecksArgs),
     /// Print a check's documentation.
     Explain(ExplainArgs),
+    /// Run doctor every --interval and serve the last run's metrics (/metrics), JSON
+    /// report (/report), /healthz and /readyz over HTTP. Never writes to the cluster.
+    Serve(ServeArgs),
     /// Capture what `doctor` reads from a cluster into a snapshot directory.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -97,6 +100,36 @@ pub struct DoctorArgs {
     /// Print only the report, no hints.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Check every context of the kubeconfig, a few at a time, into one fleet report.
+    #[arg(long, conflicts_with_all = ["snapshot", "context"])]
+    pub all_contexts: bool,
+    /// Also PUT the run's metrics (see -o prometheus) to the Pushgateway at this URL,
+    /// e.g. http://pushgateway:9091, grouped as job=mlopsctl, instance=the report's source.
+    #[arg(long, value_name = "URL", value_parser = crate::push::parse_base)]
+    pub push_url: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Read a snapshot instead of a cluster, on every run (for tests and demos).
+    #[arg(long, value_name = "PATH")]
+    pub snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Only report findings not in this baseline (see doctor --write-baseline).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// The address to serve on (use 127.0.0.1:0 for any free loopback port).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9464")]
+    pub listen: std::net::SocketAddr,
+    /// How often to run, from one run's start to the next's (e.g. 10m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Give up on a run after this long: it counts as failed and the last good report stays.
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = parse_duration)]
+    pub run_deadline: Duration,
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
@@ -108,7 +141,8 @@ pub struct ClusterArgs {
     /// ~/.kube/config, then the in-cluster service account).
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (default: its current-context).
+    /// The kubeconfig context to use (default: its current-context). `doctor` takes
+    /// several, comma-separated, for one fleet report.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     /// Give up on one API request after this long (e.g. 10s, 500ms, 1m).

@@ -14,6 +14,7 @@ pub mod config;
 pub mod kafka;
 pub mod pipeline;
 pub mod plan;
+pub mod push;
 pub mod rbac;
 pub mod render;
 pub mod report;
@@ -31,6 +32,7 @@ pub fn run(cli: &Cli, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Exit
     match &cli.command {
         Command::Doctor(args) => commands::doctor::run(args, ctx, out),
         Command::Fix(args) => commands::fix::run(args, ctx, out),
+        Command::Serve(args) => commands::serve::run(args, ctx),
         Command::Undo(args) => commands::undo::run(args, ctx, out),
         Command::Checks(args) => match &args.action {
             Some(cli::ChecksAction::Test { dir }) => commands::pack::test(dir, ctx, out),

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     let ctx = Context {
         style: commands::resolve_style(cli.color, no_color),
         cwd: std::env::current_dir().unwrap_or_default(),
-        today: today(),
+        today: commands::utc_date(std::time::SystemTime::now()),
         interactive: io::stdin().is_terminal() && io::stderr().is_terminal(),
         journal_dir: mlopsctl::changes::journal::default_dir(
             std::env::var_os("XDG_STATE_HOME").map(Into::into),
@@ -60,15 +60,4 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
-}
-
-/// Today's date in UTC, `YYYY-MM-DD`.
-fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    k8s_openapi::jiff::Timestamp::from_second(secs)
-        .map(|t| t.strftime("%Y-%m-%d").to_string())
-        .unwrap_or_default()
 }

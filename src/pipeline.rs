@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Result, bail};
 
@@ -13,9 +14,8 @@ use crate::catalogue::Check;
 use crate::cluster::ClusterView;
 use crate::collect::{self, Options, Plan, Scope, Settings};
 use crate::config::Suppression;
-use crate::report::Report;
 use crate::report::baseline::Baseline;
-use crate::report::{engine, suppress};
+use crate::report::{Report, Timing, engine, suppress};
 use crate::snapshot;
 
 /// Where the objects come from.
@@ -54,6 +54,8 @@ pub struct Pipeline<'a> {
 impl Pipeline<'_> {
     /// Collect from the source, then judge.
     pub fn run(&self, source: &Source<'_>) -> Result<Judged> {
+        let started = SystemTime::now();
+        let clock = Instant::now();
         let (view, label) = match source {
             Source::Snapshot { path, namespace } => (
                 load_snapshot(path, *namespace)?,
@@ -76,7 +78,11 @@ impl Pipeline<'_> {
                 (live.view, live.source)
             }
         };
-        let report = self.judge(&view, label);
+        let mut report = self.judge(&view, label);
+        report.timing = Some(Timing {
+            started,
+            duration: clock.elapsed(),
+        });
         Ok(Judged { view, report })
     }
 

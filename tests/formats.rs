@@ -148,3 +148,16 @@ fn sarif_round_trips_with_rules_and_locations() {
     }
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn prometheus() {
+    let (code, text) = doctor("prometheus");
+    assert_eq!(code, 1);
+    assert!(text.ends_with("# EOF\n"));
+    // The run's time and duration differ on every run.
+    insta::with_settings!({filters => vec![
+        (r"(?m)^(mlopsctl_last_run_timestamp_seconds|mlopsctl_run_duration_seconds) \S+$", "$1 [seconds]"),
+    ]}, {
+        insta::assert_snapshot!(text);
+    });
+}

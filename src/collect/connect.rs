@@ -109,6 +109,17 @@ pub async fn connect(args: &Settings) -> Result<Connection> {
     })
 }
 
+/// The contexts of the kubeconfig kubectl would read (`doctor --all-contexts`),
+/// in its order.
+pub fn context_names(args: &Settings) -> Result<Vec<String>> {
+    match load_kubeconfig(args)? {
+        (Some(kubeconfig), _) => Ok(kubeconfig.contexts.into_iter().map(|c| c.name).collect()),
+        (None, _) => {
+            bail!("no kubeconfig to list contexts from: pass --kubeconfig or set $KUBECONFIG")
+        }
+    }
+}
+
 fn load_kubeconfig(args: &Settings) -> Result<(Option<Kubeconfig>, Origin)> {
     if let Some(path) = &args.kubeconfig {
         let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {

@@ -27,7 +27,9 @@ use crate::analyzers::Data;
 use crate::catalogue::Check;
 use crate::cluster::{ClusterView, Kind};
 
-pub use connect::{Connection, chain as error_chain, connect, install_crypto_provider};
+pub use connect::{
+    Connection, chain as error_chain, connect, context_names, install_crypto_provider,
+};
 pub use http::status_message;
 use http::{Api, Failure};
 use list::Listed;

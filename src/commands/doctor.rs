@@ -13,6 +13,9 @@ use crate::report::Report;
 use crate::report::baseline::Baseline;
 
 pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit> {
+    if let Some(contexts) = super::fleet::contexts(args)? {
+        return super::fleet::run(args, &contexts, ctx, out);
+    }
     let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;
     let pipeline = setup.pipeline(
         &args.scope.select,
@@ -49,6 +52,12 @@ pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit
         }
         None => emit(args, &report, &rules, ctx, out)?,
     }
+    if let Some(url) = &args.push_url {
+        // The report is out first: a gateway that is down loses the metrics,
+        // not the report.
+        out.flush()?;
+        crate::push::push(url, &report)?;
+    }
     Ok(gate(args, &report))
 }
 
@@ -74,7 +83,7 @@ fn emit(
 /// The exit code: 2 when a check failed to run; findings at or above
 /// `--fail-on`, checks skipped for lack of data under `--strict`;
 /// `--exit-zero` reports without gating.
-fn gate(args: &DoctorArgs, report: &Report) -> Exit {
+pub(super) fn gate(args: &DoctorArgs, report: &Report) -> Exit {
     // A check that failed to run means the tool did not do its whole job.
     if report.errored().next().is_some() {
         return Exit::Error;

@@ -3,7 +3,9 @@
 pub mod catalogue;
 pub mod doctor;
 pub mod fix;
+pub mod fleet;
 pub mod pack;
+pub mod serve;
 pub mod snapshot;
 pub mod undo;
 
@@ -66,6 +68,18 @@ pub fn ask(question: &str) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+/// A day in UTC, `YYYY-MM-DD`, for suppression expiry: `main` takes today's
+/// once, `serve` each run's.
+pub fn utc_date(at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    k8s_openapi::jiff::Timestamp::from_second(secs)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 /// Table width when stdout is not a terminal.

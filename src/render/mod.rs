@@ -5,11 +5,13 @@
 
 pub mod catalogue;
 pub mod fix;
+pub mod fleet;
 mod github;
 mod json;
 mod junit;
 mod markdown;
 pub mod pack;
+pub mod prometheus;
 mod sarif;
 pub mod statistics;
 mod table;
@@ -37,6 +39,8 @@ pub enum Format {
     Github,
     /// Markdown for a PR comment or the job summary.
     Markdown,
+    /// OpenMetrics text for Prometheus: a node exporter textfile, or --push-url.
+    Prometheus,
 }
 
 /// Resolved once from flags, the environment and the terminal; renderers read
@@ -70,6 +74,7 @@ pub fn render(
         Format::Sarif => sarif::render(report, rules, out),
         Format::Github => github::render(report, out),
         Format::Markdown => markdown::render(report, out),
+        Format::Prometheus => prometheus::render(report, prometheus::Flavor::OpenMetrics, out),
     }
 }
 

@@ -9,6 +9,8 @@ pub mod engine;
 pub mod findings;
 pub mod suppress;
 
+use std::time::{Duration, SystemTime};
+
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::CoverageRecord;
@@ -34,6 +36,17 @@ pub struct Report {
     /// Things the user should know about the run itself (stale suppressions, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// When the run started and how long it took, for the metrics. Not in the
+    /// JSON: it would make two reports of the same cluster differ.
+    #[serde(skip)]
+    pub timing: Option<Timing>,
+}
+
+/// When a run (collection and checks) started, and how long it took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    pub started: SystemTime,
+    pub duration: Duration,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -69,6 +82,7 @@ impl Report {
             suppressed: Vec::new(),
             coverage,
             notes: Vec::new(),
+            timing: None,
         };
         report.recount();
         report
