@@ -8,7 +8,13 @@ use std::{env, fs};
 
 fn main() {
     embed_checks();
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
+    // A container build's context has no `.git`: the Dockerfile passes the commit in.
+    println!("cargo:rerun-if-env-changed=MLOPSCTL_COMMIT");
+    let commit = env::var("MLOPSCTL_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=MLOPSCTL_COMMIT={commit}");
     println!(
         "cargo:rustc-env=MLOPSCTL_TARGET={}",
