@@ -408,6 +408,49 @@ fn a_view_only_account_gets_skipped_checks_never_an_error() {
     }
 }
 
+/// The shipped doctor role less `get pods/log`: the logs the API server
+/// refuses are said in the coverage, per namespace, and the run goes on.
+#[test]
+fn logs_the_account_may_not_read_are_said_in_the_coverage() {
+    let Some(cluster) = envtest::isolated() else {
+        return;
+    };
+    load_fixture(&cluster.rest, &fixture("training-pipeline"));
+    let mut role = shipped_role("deploy/rbac-doctor.yaml", "ClusterRole");
+    role["metadata"]["name"] = json!("doctor-without-logs");
+    let rules = role["rules"].as_array_mut().unwrap();
+    for rule in rules.iter_mut() {
+        let resources = rule["resources"].as_array_mut().unwrap();
+        resources.retain(|r| r != "pods/log");
+    }
+    rules.retain(|r| !r["resources"].as_array().unwrap().is_empty());
+    cluster.rest.create(&role);
+    let token = cluster
+        .rest
+        .service_account("flts", "mlopsctl", "doctor-without-logs", None);
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.kubeconfig_for(tmp.path(), "flts", &token);
+    let (code, report, stderr) =
+        mlopsctl(&["doctor", "--kubeconfig", s(&kubeconfig), "-A", "-o", "json"]);
+    assert_ne!(code, 2, "{stderr}");
+    let refused: Vec<&Value> = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["resource"] == "pods/log")
+        .collect();
+    assert!(
+        !refused.is_empty() && refused.iter().all(|c| c["result"] == "forbidden"),
+        "{}",
+        report["coverage"]
+    );
+    assert!(
+        refused.iter().any(|c| c["namespace"] == "flts"),
+        "{}",
+        report["coverage"]
+    );
+}
+
 /// One object of a shipped manifest, by kind.
 fn shipped_role(path: &str, kind: &str) -> Value {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();

@@ -282,9 +282,42 @@ fn completed(c: &ContainerStatus) -> bool {
         .is_some_and(|t| t.exit_code == 0)
 }
 
-/// One log tail; `None` when there is none (a container that never started, no
-/// previous instance): a missing log is not a collection failure.
-pub async fn fetch(api: &Api, key: &LogKey) -> Option<String> {
+/// What reading one log tail gave.
+pub enum Tail {
+    Read(String),
+    /// None there: a container that never started, no previous instance. A
+    /// missing log is not a collection failure.
+    Missing,
+    /// The API server refused (401, 403): the account may not `get pods/log`.
+    Forbidden,
+}
+
+/// The coverage record for the logs the account may not read: one per
+/// namespace where any was refused, so a person knows the log-derived
+/// findings there could not be looked for.
+pub fn forbidden(refused: &[LogKey]) -> Vec<CoverageRecord> {
+    let mut per_namespace: std::collections::BTreeMap<&str, usize> = Default::default();
+    for key in refused {
+        *per_namespace.entry(key.namespace.as_str()).or_default() += 1;
+    }
+    per_namespace
+        .into_iter()
+        .map(|(ns, n)| CoverageRecord {
+            group: String::new(),
+            version: "v1".into(),
+            resource: LOG_RESOURCE.into(),
+            namespace: Some(ns.to_string()),
+            result: CoverageResult::Forbidden,
+            message: format!(
+                "{n} container log{} not read: the account may not get pods/log here, so findings read from logs (missing variables, crash reasons, the dataflow engine's errors) cannot be looked for",
+                if n == 1 { "" } else { "s" }
+            ),
+        })
+        .collect()
+}
+
+/// One log tail.
+pub async fn fetch(api: &Api, key: &LogKey) -> Tail {
     let mut path = format!(
         "/api/v1/namespaces/{}/pods/{}/log?container={}&tailLines={TAIL_LINES}&limitBytes={MAX_LOG_BYTES}",
         key.namespace,
@@ -294,8 +327,11 @@ pub async fn fetch(api: &Api, key: &LogKey) -> Option<String> {
     if key.previous {
         path.push_str("&previous=true");
     }
-    let body = api.get(&path).await.ok()?;
-    Some(String::from_utf8_lossy(&body).into_owned())
+    match api.get(&path).await {
+        Ok(body) => Tail::Read(String::from_utf8_lossy(&body).into_owned()),
+        Err(f) if matches!(f.code(), Some(401 | 403)) => Tail::Forbidden,
+        Err(_) => Tail::Missing,
+    }
 }
 
 #[cfg(test)]

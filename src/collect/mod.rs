@@ -302,11 +302,17 @@ async fn gather(
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        for (key, text) in tails {
-            if let Some(text) = text {
-                view.logs.insert(key, text);
+        let mut refused = Vec::new();
+        for (key, tail) in tails {
+            match tail {
+                logs::Tail::Read(text) => {
+                    view.logs.insert(key, text);
+                }
+                logs::Tail::Forbidden => refused.push(key),
+                logs::Tail::Missing => {}
             }
         }
+        view.coverage.extend(logs::forbidden(&refused));
     }
     if plan.probes {
         let targets = probes::wanted(&view);
