@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+use support::skip::skipped;
 use support::{ApiServer, Faults, fixture};
 
 /// A running `serve`, stopped (SIGKILL) if a test fails before it does.
@@ -235,11 +236,7 @@ fn prometheus_binary() -> Option<PathBuf> {
 #[test]
 fn a_real_prometheus_scrapes_serve() {
     let Some(prometheus) = prometheus_binary() else {
-        // Past the test harness's capture, so `.ci/run` can see it.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: prometheus not installed (apt-get install prometheus)"
-        );
+        skipped("prometheus not installed (apt-get install prometheus)");
         return;
     };
     let serve = Serve::start(&["--snapshot", "fixtures/rbac-restricted", "--interval", "1s"]);

@@ -259,6 +259,25 @@ pub(crate) mod testing {
         analyzer.analyze(view).expect("not skipped")
     }
 
+    /// A fixture whose first Deployment's first container `edit` changed.
+    pub fn with_first_container(
+        name: &str,
+        edit: impl FnOnce(&mut k8s_openapi::api::core::v1::Container),
+    ) -> ClusterView {
+        let mut view = fixture(name);
+        let mut d = view
+            .deployments
+            .iter()
+            .next()
+            .expect("a Deployment")
+            .clone();
+        let spec = d.spec.as_mut().and_then(|s| s.template.spec.as_mut());
+        edit(&mut spec.expect("a pod template").containers[0]);
+        view.deployments.insert(d);
+        view.finish();
+        view
+    }
+
     /// Snapshot form of drafts: what fired, on what, why, with what fix and cause hints.
     pub fn summary(drafts: &[Draft]) -> serde_json::Value {
         Value::Array(

@@ -16,13 +16,8 @@ pub fn run(args: &DoctorArgs, ctx: &Context, out: &mut dyn Write) -> Result<Exit
     if let Some(contexts) = super::fleet::contexts(args)? {
         return super::fleet::run(args, &contexts, ctx, out);
     }
-    let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;
-    let pipeline = setup.pipeline(
-        &args.scope.select,
-        &args.scope.ignore,
-        &ctx.today,
-        args.baseline.as_deref(),
-    )?;
+    let setup = Setup::of(&args.scope, ctx)?;
+    let pipeline = setup.scoped_pipeline(&args.scope, &ctx.today, args.baseline.as_deref())?;
     let namespace = setup.namespace(&args.scope);
     let settings = args.cluster.settings();
     let source = match &args.snapshot {

@@ -69,13 +69,8 @@ pub fn run(
             bail!("{flag} takes one cluster: pass one --context");
         }
     }
-    let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;
-    let pipeline = setup.pipeline(
-        &args.scope.select,
-        &args.scope.ignore,
-        &ctx.today,
-        args.baseline.as_deref(),
-    )?;
+    let setup = Setup::of(&args.scope, ctx)?;
+    let pipeline = setup.scoped_pipeline(&args.scope, &ctx.today, args.baseline.as_deref())?;
     let namespace = setup.namespace(&args.scope);
     let base = args.cluster.settings();
 

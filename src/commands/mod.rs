@@ -106,6 +106,22 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// The config and checks that `--config` and `--checks-dir` name.
+    pub fn of(scope: &crate::cli::ScopeArgs, ctx: &Context) -> anyhow::Result<Setup> {
+        Setup::load(scope.config.as_deref(), &scope.checks.dirs, ctx)
+    }
+
+    /// The pipeline of the checks `--select` and `--ignore` leave, with a
+    /// baseline when given.
+    pub fn scoped_pipeline<'a>(
+        &'a self,
+        scope: &crate::cli::ScopeArgs,
+        today: &'a str,
+        baseline: Option<&std::path::Path>,
+    ) -> anyhow::Result<crate::pipeline::Pipeline<'a>> {
+        self.pipeline(&scope.select, &scope.ignore, today, baseline)
+    }
+
     pub fn load(
         config: Option<&std::path::Path>,
         check_dirs: &[PathBuf],

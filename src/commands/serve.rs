@@ -202,13 +202,8 @@ impl Job {
     /// Load the config and checks once, and check the selection and the
     /// baseline now: bad flags fail the start, not every run.
     fn new(args: &ServeArgs, ctx: &Context) -> Result<Job> {
-        let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;
-        setup.pipeline(
-            &args.scope.select,
-            &args.scope.ignore,
-            &ctx.today,
-            args.baseline.as_deref(),
-        )?;
+        let setup = Setup::of(&args.scope, ctx)?;
+        setup.scoped_pipeline(&args.scope, &ctx.today, args.baseline.as_deref())?;
         let namespace = setup.namespace(&args.scope).map(str::to_string);
         Ok(Job {
             select: args.scope.select.clone(),

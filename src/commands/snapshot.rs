@@ -13,7 +13,7 @@ use crate::snapshot;
 pub fn save(args: &SnapshotSaveArgs, ctx: &Context) -> Result<Exit> {
     // The same selection and scope as `doctor` with the same flags and config,
     // so the saved snapshot holds what doctor would have read.
-    let setup = Setup::load(args.scope.config.as_deref(), &args.scope.checks.dirs, ctx)?;
+    let setup = Setup::of(&args.scope, ctx)?;
     let checks = setup.checks(&args.scope.select, &args.scope.ignore)?;
     let namespace = setup.namespace(&args.scope);
     let live = collect::live(

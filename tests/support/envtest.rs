@@ -17,7 +17,6 @@
 //! Without `KUBEBUILDER_ASSETS` the tests that need it print one line saying
 //! how to enable them and return.
 
-use std::io::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -42,13 +41,10 @@ pub fn assets() -> Option<PathBuf> {
         Some(dir) => Some(PathBuf::from(dir)),
         None => {
             SAID.call_once(|| {
-                // Past the test harness's capture, so the line shows in a
-                // passing run and `.ci/run` can see it.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "skipped: the real-control-plane tests need KUBEBUILDER_ASSETS \
+                super::skip::skipped(
+                    "the real-control-plane tests need KUBEBUILDER_ASSETS \
                      (export KUBEBUILDER_ASSETS=$(../shared/envtest/install.sh), or \
-                     $(setup-envtest use -p path) elsewhere)"
+                     $(setup-envtest use -p path) elsewhere)",
                 );
             });
             None

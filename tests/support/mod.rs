@@ -17,6 +17,7 @@
 pub mod envtest;
 pub mod loader;
 pub mod rest;
+pub mod skip;
 pub mod tansu;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

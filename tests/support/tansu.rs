@@ -8,7 +8,6 @@
 //! as many consumers holding the group for as long as the mirror lives.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Once;
@@ -32,12 +31,9 @@ pub fn binary() -> Option<PathBuf> {
         Some(path) => Some(PathBuf::from(path)),
         None => {
             SAID.call_once(|| {
-                // Past the test harness's capture, so the line shows in a
-                // passing run and `.ci/run` can see it.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "skipped: the real-broker tests need MLOPSCTL_TEST_TANSU \
-                     (export MLOPSCTL_TEST_TANSU=$(../shared/kafka/install.sh))"
+                super::skip::skipped(
+                    "the real-broker tests need MLOPSCTL_TEST_TANSU \
+                     (export MLOPSCTL_TEST_TANSU=$(../shared/kafka/install.sh))",
                 );
             });
             None

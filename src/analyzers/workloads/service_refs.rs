@@ -292,7 +292,7 @@ mod tests {
 
 #[cfg(test)]
 mod fixture_tests {
-    use crate::analyzers::testing::{fixture, run};
+    use crate::analyzers::testing::{fixture, run, with_first_container};
 
     #[test]
     fn tracking_uri_naming_a_missing_service() {
@@ -302,24 +302,13 @@ mod fixture_tests {
 
     #[test]
     fn the_same_service_in_another_namespace_is_named() {
-        let mut view = fixture("healthy-strimzi");
-        let mut d = view.deployments.iter().next().unwrap().clone();
-        let c = &mut d
-            .spec
-            .as_mut()
-            .unwrap()
-            .template
-            .spec
-            .as_mut()
-            .unwrap()
-            .containers[0];
-        for e in c.env.iter_mut().flatten() {
-            if e.name == "KAFKA_BOOTSTRAP_SERVERS" {
-                e.value = Some("events-kafka-bootstrap.apps.svc:9092".into());
+        let view = with_first_container("healthy-strimzi", |c| {
+            for e in c.env.iter_mut().flatten() {
+                if e.name == "KAFKA_BOOTSTRAP_SERVERS" {
+                    e.value = Some("events-kafka-bootstrap.apps.svc:9092".into());
+                }
             }
-        }
-        view.deployments.insert(d);
-        view.finish();
+        });
         let drafts = run("service-refs", "{}", &view);
         assert_eq!(drafts.len(), 1, "{drafts:?}");
         let fix = drafts[0].fix.as_ref().unwrap();
@@ -369,26 +358,24 @@ mod fixture_tests {
     /// An env value is judged as the kubelet sets it: `$(VAR)` expanded.
     #[test]
     fn addresses_are_read_after_var_expansion() {
-        let mut view = fixture("healthy");
-        let mut deployment = view.deployments.iter().next().unwrap().clone();
-        let ns = deployment.metadata.namespace.clone().unwrap();
-        let c = &mut deployment
-            .spec
-            .as_mut()
+        let view = with_first_container("healthy", |c| {
+            c.env = Some(
+                serde_json::from_value(serde_json::json!([
+                    {"name": "TRACKING_HOST", "value": "mlflw"},
+                    {"name": "MLFLOW_TRACKING_URI", "value": "http://$(TRACKING_HOST):5000"},
+                ]))
+                .unwrap(),
+            );
+        });
+        let ns = view
+            .deployments
+            .iter()
+            .next()
             .unwrap()
-            .template
-            .spec
-            .as_mut()
-            .unwrap()
-            .containers[0];
-        c.env = Some(
-            serde_json::from_value(serde_json::json!([
-                {"name": "TRACKING_HOST", "value": "mlflw"},
-                {"name": "MLFLOW_TRACKING_URI", "value": "http://$(TRACKING_HOST):5000"},
-            ]))
-            .unwrap(),
-        );
-        view.deployments.insert(deployment);
+            .metadata
+            .namespace
+            .clone()
+            .unwrap();
         let drafts = run("service-refs", "{}", &view);
         assert_eq!(drafts.len(), 1, "{drafts:?}");
         assert!(
