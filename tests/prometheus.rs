@@ -1,13 +1,13 @@
 //! `-o prometheus` and `--push-url`: Prometheus's own linter accepts the
 //! metrics of every fixture, and a push is the PUT a Pushgateway expects.
 
+#[path = "support/promtool.rs"]
+mod promtool;
 #[path = "support/skip.rs"]
 mod skip;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
 use std::sync::{Arc, Mutex};
 
 use assert_cmd::Command;
@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use promtool::promtool;
 use skip::skipped;
 
 fn root() -> PathBuf {
@@ -30,16 +31,6 @@ fn doctor(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-/// Debian's `prometheus` package puts promtool on the PATH; `.ci/run`
-/// installs it and fails if this test skipped.
-fn promtool() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("promtool"))
-            .find(|p| p.is_file())
-    })
 }
 
 #[test]
@@ -100,29 +91,11 @@ fn assert_no_message_text(fixture: &Path, metrics: &str) {
     }
 }
 
-/// `promtool check metrics` exits 0 and prints nothing (lint problems exit 3).
+/// `promtool check metrics` accepts the metrics of `what`.
 fn assert_promtool_accepts(promtool: &Path, metrics: &str, what: &Path) {
-    let mut child = Process::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.as_bytes())
-        .unwrap();
-    let checked = child.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&checked.stdout).to_string()
-        + &String::from_utf8_lossy(&checked.stderr);
-    assert!(
-        checked.status.success() && said.trim().is_empty(),
-        "{}: promtool says {said}",
-        what.display()
-    );
+    if let Err(said) = promtool::check(promtool, metrics) {
+        panic!("{}: promtool says {said}", what.display());
+    }
 }
 
 /// What the fake gateway received.

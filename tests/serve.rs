@@ -192,28 +192,12 @@ fn runs_fail_while_the_api_server_is_away_and_recover_when_it_is_back() {
 /// promtool (when installed) reads the 0.0.4 text a scraper gets without
 /// asking for OpenMetrics, counters included.
 fn promtool_accepts(metrics: &str) {
-    let Ok(mut child) = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    else {
-        return; // tests/prometheus.rs says when it is missing
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "promtool: {said}"
-    );
+    // tests/prometheus.rs says when it is missing.
+    if let Some(promtool) = support::promtool::promtool()
+        && let Err(said) = support::promtool::check(&promtool, metrics)
+    {
+        panic!("promtool: {said}");
+    }
 }
 
 fn wait_for_metric(serve: &Serve, line: &str) -> String {

@@ -16,6 +16,7 @@
 
 pub mod envtest;
 pub mod loader;
+pub mod promtool;
 pub mod rest;
 pub mod skip;
 pub mod tansu;
