@@ -162,6 +162,42 @@ fn all_contexts_gives_a_table_section_per_cluster() {
     );
 }
 
+/// One exposition for the fleet: each family once, every sample labelled
+/// with its context, and whether each cluster was reached; promtool reads it.
+#[test]
+fn a_fleets_metrics_carry_the_cluster_label() {
+    let f = fleet();
+    let (code, stdout) = doctor(
+        &f.kubeconfig,
+        &["--context", "staging,gone,prod", "-o", "prometheus"],
+    );
+    assert_eq!(code, 2);
+    assert_eq!(stdout.matches("# TYPE mlopsctl_finding gauge").count(), 1);
+    for line in [
+        "mlopsctl_cluster_up{cluster=\"staging\"} 1",
+        "mlopsctl_cluster_up{cluster=\"prod\"} 1",
+        "mlopsctl_cluster_up{cluster=\"gone\"} 0",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "{line}\n{stdout}");
+    }
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("mlopsctl_finding{cluster=\"staging\",code=")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .all(|l| l.contains("cluster=\"")),
+        "{stdout}"
+    );
+    if let Some(promtool) = support::promtool::promtool() {
+        support::promtool::check(&promtool, &stdout).unwrap();
+    }
+}
+
 #[test]
 fn formats_with_one_cluster_in_them_are_refused() {
     let f = fleet();

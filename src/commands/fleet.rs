@@ -57,8 +57,13 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Exit> {
     // What has one cluster in it: a SARIF run, a baseline, a metrics push.
-    if !matches!(args.output, Format::Table | Format::Json) {
-        bail!("a fleet report is a table or JSON: use -o table or -o json with several contexts");
+    if !matches!(
+        args.output,
+        Format::Table | Format::Json | Format::Prometheus
+    ) {
+        bail!(
+            "a fleet report is a table, JSON or Prometheus metrics: use -o table, -o json or -o prometheus with several contexts"
+        );
     }
     for (set, flag) in [
         (args.statistics, "--statistics"),
@@ -115,6 +120,7 @@ pub fn run(
     let mut fleet = Fleet {
         schema: SCHEMA,
         reports: Vec::new(),
+        contexts: Vec::new(),
         unreachable: Vec::new(),
     };
     let mut exit = Exit::Ok;
@@ -123,6 +129,7 @@ pub fn run(
             Ok(report) => {
                 let e = doctor::gate(args, &report);
                 fleet.reports.push(report);
+                fleet.contexts.push(contexts[i].clone());
                 e
             }
             Err(e) => {
@@ -144,6 +151,7 @@ pub fn run(
     };
     match args.output {
         Format::Json => crate::render::fleet::json(&fleet, sink)?,
+        Format::Prometheus => crate::render::fleet::prometheus(&fleet, sink)?,
         _ => crate::render::fleet::table(&fleet, ctx.style, sink)?,
     }
     if let Some(file) = &args.output_file {

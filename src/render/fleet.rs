@@ -1,7 +1,8 @@
 //! The fleet report: one `doctor` run over several kubeconfig contexts. JSON
 //! is schema `mlopsctl.fleet/v1`, the per-cluster reports unchanged
 //! (`mlopsctl.report/v1`, each naming its context in `source`); the table is
-//! a section per cluster.
+//! a section per cluster; the metrics are one exposition with a `cluster`
+//! label.
 
 use std::io::Write;
 
@@ -19,6 +20,10 @@ pub const SCHEMA: &str = "mlopsctl.fleet/v1";
 pub struct Fleet {
     pub schema: &'static str,
     pub reports: Vec<Report>,
+    /// The context of each report (`reports[i]`), for the metrics' `cluster`
+    /// label; the JSON names it in each report's `source`.
+    #[serde(skip)]
+    pub contexts: Vec<String>,
     pub unreachable: Vec<Unreachable>,
 }
 
@@ -33,6 +38,27 @@ pub fn json(fleet: &Fleet, out: &mut dyn Write) -> Result<()> {
     serde_json::to_writer_pretty(&mut *out, fleet)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// One exposition for all clusters, each sample labelled with its context.
+pub fn prometheus(fleet: &Fleet, out: &mut dyn Write) -> Result<()> {
+    let reports: Vec<(&str, &Report)> = fleet
+        .contexts
+        .iter()
+        .map(String::as_str)
+        .zip(&fleet.reports)
+        .collect();
+    let unreachable: Vec<&str> = fleet
+        .unreachable
+        .iter()
+        .map(|u| u.context.as_str())
+        .collect();
+    super::prometheus::render_fleet(
+        &reports,
+        &unreachable,
+        super::prometheus::Flavor::OpenMetrics,
+        out,
+    )
 }
 
 pub fn table(fleet: &Fleet, style: Style, out: &mut dyn Write) -> Result<()> {

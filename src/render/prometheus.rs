@@ -30,8 +30,55 @@ use crate::report::findings::{CheckResult, CheckStatus, Severity};
 /// The report's metrics, then `# EOF` in OpenMetrics.
 pub fn render(report: &Report, flavor: Flavor, out: &mut dyn Write) -> Result<()> {
     let mut w = Writer::new(flavor, out);
-    report_families(report, &mut w)?;
+    report_families(&[(None, report)], &mut w)?;
     w.finish()
+}
+
+/// A fleet's metrics: each family once, every sample labelled with its
+/// `cluster` (the kubeconfig context), and `mlopsctl_cluster_up` 0 for the
+/// contexts that could not be reached.
+pub fn render_fleet(
+    reports: &[(&str, &Report)],
+    unreachable: &[&str],
+    flavor: Flavor,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut w = Writer::new(flavor, out);
+    w.gauge(
+        "mlopsctl_cluster_up",
+        "1 when the cluster was reached and judged, 0 when it could not be reached.",
+        None,
+    )?;
+    for (cluster, up) in reports
+        .iter()
+        .map(|(c, _)| (*c, 1.0))
+        .chain(unreachable.iter().map(|c| (*c, 0.0)))
+    {
+        w.cluster = Some(bounded(cluster));
+        w.sample("mlopsctl_cluster_up", &[], up)?;
+    }
+    let labelled: Vec<(Option<&str>, &Report)> =
+        reports.iter().map(|(c, r)| (Some(*c), *r)).collect();
+    report_families(&labelled, &mut w)?;
+    w.finish()
+}
+
+/// The reports of one exposition, each with its cluster label (none for a
+/// single cluster's).
+type Labelled<'a> = [(Option<&'a str>, &'a Report)];
+
+/// Write a family's samples once per report, under its cluster label.
+fn each<'r>(
+    reports: &Labelled<'r>,
+    w: &mut Writer<'_>,
+    mut samples: impl FnMut(&'r Report, &mut Writer<'_>) -> Result<()>,
+) -> Result<()> {
+    for (cluster, report) in reports {
+        w.cluster = cluster.map(bounded);
+        samples(report, w)?;
+    }
+    w.cluster = None;
+    Ok(())
 }
 
 /// What `mlopsctl serve` says about its own runs.
@@ -57,7 +104,7 @@ pub fn render_serve(
 ) -> Result<()> {
     let mut w = Writer::new(flavor, out);
     if let Some(report) = report {
-        report_families(report, &mut w)?;
+        report_families(&[(None, report)], &mut w)?;
     }
     w.counter(
         "mlopsctl_serve_runs",
@@ -98,70 +145,92 @@ pub fn render_serve(
     w.finish()
 }
 
-/// Every family a report gives.
-fn report_families(report: &Report, w: &mut Writer<'_>) -> Result<()> {
-    findings(report, w)?;
+/// Every family the reports give.
+fn report_families(reports: &Labelled<'_>, w: &mut Writer<'_>) -> Result<()> {
+    findings(reports, w)?;
     w.gauge(
         "mlopsctl_findings",
         "Findings of the last run by severity, suppressed ones not counted.",
         None,
     )?;
-    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
-        let n = report
-            .findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count();
-        w.sample(
-            "mlopsctl_findings",
-            &[("severity", severity.as_str())],
-            n as f64,
-        )?;
-    }
+    each(reports, w, |report, w| {
+        for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+            let n = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == severity)
+                .count();
+            w.sample(
+                "mlopsctl_findings",
+                &[("severity", severity.as_str())],
+                n as f64,
+            )?;
+        }
+        Ok(())
+    })?;
     w.gauge(
         "mlopsctl_suppressed_findings",
         "Findings of the last run set aside by annotation, config or baseline.",
         None,
     )?;
-    w.sample(
-        "mlopsctl_suppressed_findings",
-        &[],
-        report.suppressed.len() as f64,
-    )?;
-    checks(report, w)?;
-    coverage(report, w)?;
-    if let Some(timing) = report.timing {
-        let started = timing
-            .started
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+    each(reports, w, |report, w| {
+        w.sample(
+            "mlopsctl_suppressed_findings",
+            &[],
+            report.suppressed.len() as f64,
+        )
+    })?;
+    checks(reports, w)?;
+    coverage(reports, w)?;
+    if reports.iter().any(|(_, r)| r.timing.is_some()) {
         w.gauge(
             "mlopsctl_last_run_timestamp_seconds",
             "When the last run started, in seconds since the Unix epoch.",
             Some("seconds"),
         )?;
-        w.sample(
-            "mlopsctl_last_run_timestamp_seconds",
-            &[],
-            millis(started.as_secs_f64()),
-        )?;
+        each(reports, w, |report, w| match report.timing {
+            Some(t) => w.sample(
+                "mlopsctl_last_run_timestamp_seconds",
+                &[],
+                millis(
+                    t.started
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_secs_f64(),
+                ),
+            ),
+            None => Ok(()),
+        })?;
         w.gauge(
             "mlopsctl_run_duration_seconds",
             "How long the last run took to collect and check.",
             Some("seconds"),
         )?;
-        w.sample(
-            "mlopsctl_run_duration_seconds",
-            &[],
-            millis(timing.duration.as_secs_f64()),
-        )?;
+        each(reports, w, |report, w| match report.timing {
+            Some(t) => w.sample(
+                "mlopsctl_run_duration_seconds",
+                &[],
+                millis(t.duration.as_secs_f64()),
+            ),
+            None => Ok(()),
+        })?;
     }
     Ok(())
 }
 
 /// One sample per (check, object, role); its value is how many findings the
 /// check made on the object (1, unless e.g. two of its containers failed).
-fn findings(report: &Report, w: &mut Writer<'_>) -> Result<()> {
+fn findings(reports: &Labelled<'_>, w: &mut Writer<'_>) -> Result<()> {
+    w.gauge(
+        "mlopsctl_finding",
+        "Problems the last run found, per check and object: role is root for \
+         the cause of an incident, symptom for what follows from one.",
+        None,
+    )?;
+    each(reports, w, finding_samples)
+}
+
+fn finding_samples(report: &Report, w: &mut Writer<'_>) -> Result<()> {
     let mut series: BTreeMap<[String; 7], usize> = BTreeMap::new();
     for f in &report.findings {
         let role = if f.root.is_none() { "root" } else { "symptom" };
@@ -177,12 +246,6 @@ fn findings(report: &Report, w: &mut Writer<'_>) -> Result<()> {
         .map(bounded);
         *series.entry(key).or_default() += 1;
     }
-    w.gauge(
-        "mlopsctl_finding",
-        "Problems the last run found, per check and object: role is root for \
-         the cause of an incident, symptom for what follows from one.",
-        None,
-    )?;
     const NAMES: [&str; 7] = [
         "code",
         "check",
@@ -205,7 +268,7 @@ fn findings(report: &Report, w: &mut Writer<'_>) -> Result<()> {
 
 /// Every status of every check, 1 for the one it ended in (so an alert can
 /// tell "passes" from "not reported"), and why the skipped ones were skipped.
-fn checks(report: &Report, w: &mut Writer<'_>) -> Result<()> {
+fn checks(reports: &Labelled<'_>, w: &mut Writer<'_>) -> Result<()> {
     const STATUSES: [CheckStatus; 4] = [
         CheckStatus::Pass,
         CheckStatus::Fail,
@@ -218,42 +281,47 @@ fn checks(report: &Report, w: &mut Writer<'_>) -> Result<()> {
          error means the check failed to run (a bug in mlopsctl).",
         None,
     )?;
-    for check in &report.checks {
-        let (code, name) = (bounded(&check.code), bounded(&check.name));
-        for status in STATUSES {
-            let value = if check.status == status { 1.0 } else { 0.0 };
-            w.sample(
-                "mlopsctl_check_status",
-                &[
-                    ("code", &code),
-                    ("check", &name),
-                    ("status", status.as_str()),
-                ],
-                value,
-            )?;
+    each(reports, w, |report, w| {
+        for check in &report.checks {
+            let (code, name) = (bounded(&check.code), bounded(&check.name));
+            for status in STATUSES {
+                let value = if check.status == status { 1.0 } else { 0.0 };
+                w.sample(
+                    "mlopsctl_check_status",
+                    &[
+                        ("code", &code),
+                        ("check", &name),
+                        ("status", status.as_str()),
+                    ],
+                    value,
+                )?;
+            }
         }
-    }
+        Ok(())
+    })?;
     w.gauge(
         "mlopsctl_check_skipped",
         "Checks the last run skipped, by why: forbidden, not_installed, failed or \
          limited (reading what they need), not_collected, not_applicable (nothing to judge).",
         None,
     )?;
-    for check in report
-        .checks
-        .iter()
-        .filter(|c| c.status == CheckStatus::Skipped)
-    {
-        w.sample(
-            "mlopsctl_check_skipped",
-            &[
-                ("code", &bounded(&check.code)),
-                ("reason_class", reason_class(check)),
-            ],
-            1.0,
-        )?;
-    }
-    Ok(())
+    each(reports, w, |report, w| {
+        for check in report
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Skipped)
+        {
+            w.sample(
+                "mlopsctl_check_skipped",
+                &[
+                    ("code", &bounded(&check.code)),
+                    ("reason_class", reason_class(check)),
+                ],
+                1.0,
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// A skipped check's reason, reduced to its class: the reasons start with
@@ -278,13 +346,17 @@ const CLASSES: [(&str, &str); 6] = [
 ];
 
 /// What could not be read: one sample per resource and namespace.
-fn coverage(report: &Report, w: &mut Writer<'_>) -> Result<()> {
+fn coverage(reports: &Labelled<'_>, w: &mut Writer<'_>) -> Result<()> {
     w.gauge(
         "mlopsctl_coverage_gap",
         "What the last run could not read, by resource, namespace (empty: \
          cluster-wide) and result: forbidden, not_installed, failed, limited.",
         None,
     )?;
+    each(reports, w, coverage_samples)
+}
+
+fn coverage_samples(report: &Report, w: &mut Writer<'_>) -> Result<()> {
     let mut series: BTreeMap<[String; 4], usize> = BTreeMap::new();
     for c in &report.coverage {
         let result = match c.result {

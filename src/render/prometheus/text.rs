@@ -56,11 +56,18 @@ fn is_zero_q(q: &str) -> bool {
 pub(super) struct Writer<'a> {
     flavor: Flavor,
     out: &'a mut dyn Write,
+    /// The `cluster` label every sample gets while set: a fleet's metrics
+    /// hold one family for all clusters, told apart by it.
+    pub(super) cluster: Option<String>,
 }
 
 impl<'a> Writer<'a> {
     pub(super) fn new(flavor: Flavor, out: &'a mut dyn Write) -> Self {
-        Writer { flavor, out }
+        Writer {
+            flavor,
+            out,
+            cluster: None,
+        }
     }
 
     /// Start a gauge family; `unit` (e.g. `seconds`) must end its name.
@@ -89,9 +96,11 @@ impl<'a> Writer<'a> {
     /// A sample of the gauge family just started.
     pub(super) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) -> Result<()> {
         write!(self.out, "{name}")?;
-        if !labels.is_empty() {
-            let pairs: Vec<String> = labels
+        let cluster = self.cluster.as_deref().map(|c| ("cluster", c));
+        if !labels.is_empty() || cluster.is_some() {
+            let pairs: Vec<String> = cluster
                 .iter()
+                .chain(labels)
                 .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
                 .collect();
             write!(self.out, "{{{}}}", pairs.join(","))?;
