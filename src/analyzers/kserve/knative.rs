@@ -29,6 +29,8 @@ pub struct FailedRevision<'a> {
 pub enum Failure {
     /// The image could not be resolved to a digest (`ContainerMissing`).
     ImageMissing,
+    /// The kubelet cannot pull the image (`ImagePullBackOff`, `ErrImagePull`).
+    PullFailed,
     /// The user container exited (`ExitCode1`, `ExitCode137`, …).
     Exited,
     /// The pod cannot be scheduled (the PodScheduled reason, `Unschedulable`).
@@ -49,7 +51,7 @@ impl Failure {
             "ProgressDeadlineExceeded" => Failure::Deadline,
             "NotOwned" => Failure::NotOwned,
             r if r.starts_with("ExitCode") => Failure::Exited,
-            "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" => Failure::ImageMissing,
+            "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" => Failure::PullFailed,
             _ => Failure::Other,
         }
     }
@@ -59,6 +61,9 @@ impl Failure {
         match self {
             Failure::ImageMissing => format!(
                 "Knative could not resolve the predictor's image to a digest, so Revision {rev} never started: correct the image name or tag, give the predictor's ServiceAccount the imagePullSecret that can read the registry, or, for a registry the Knative controller cannot reach, list it under registries-skipping-tag-resolving in the config-deployment ConfigMap of knative-serving."
+            ),
+            Failure::PullFailed => format!(
+                "The kubelet cannot pull the predictor's image for Revision {rev}: correct the image name or tag, or give the predictor's ServiceAccount the imagePullSecret that can read the registry."
             ),
             Failure::Exited => format!(
                 "The predictor container of Revision {rev} exits before it is ready: read its log and fix the model or the container's arguments; the next change of the InferenceService makes a new Revision."
@@ -155,6 +160,7 @@ mod tests {
         assert_eq!(Failure::of("ExitCode137"), Failure::Exited);
         assert_eq!(Failure::of("Unschedulable"), Failure::Unschedulable);
         assert_eq!(Failure::of("ProgressDeadlineExceeded"), Failure::Deadline);
+        assert_eq!(Failure::of("ImagePullBackOff"), Failure::PullFailed);
         assert_eq!(Failure::of("CrashLoopBackOff"), Failure::Other);
     }
 }
