@@ -123,6 +123,21 @@ impl Address {
             ),
         }
     }
+
+    /// The host naming the same Service in namespace `other`, in the same
+    /// form: only the namespace label changes (`name.other`,
+    /// `pod.name.other.svc.cluster.local`); a short name gains one.
+    pub fn in_namespace(&self, other: &str) -> String {
+        let labels: Vec<&str> = self.host.split('.').collect();
+        match labels.iter().position(|l| *l == self.service) {
+            Some(i) if self.form != Form::Short && i + 1 < labels.len() => {
+                let mut labels = labels;
+                labels[i + 1] = other;
+                labels.join(".")
+            }
+            _ => format!("{}.{other}", self.host),
+        }
+    }
 }
 
 /// The in-cluster Service addresses in one value (a single address or a
@@ -319,6 +334,19 @@ mod tests {
             );
         }
         assert_eq!(services("a:1,b:2").len(), 2);
+    }
+
+    #[test]
+    fn the_same_service_in_another_namespace_keeps_the_form() {
+        let moved =
+            |value: &str| addresses(value, "ml", &|ns| ns == "kafka")[0].in_namespace("streaming");
+        assert_eq!(moved("mlflow:5000"), "mlflow.streaming");
+        assert_eq!(moved("broker.kafka:9092"), "broker.streaming");
+        assert_eq!(moved("kafka.kafka.svc:9092"), "kafka.streaming.svc");
+        assert_eq!(
+            moved("kafka-0.kafka-headless.kafka.svc.cluster.local:9092"),
+            "kafka-0.kafka-headless.streaming.svc.cluster.local"
+        );
     }
 
     #[test]

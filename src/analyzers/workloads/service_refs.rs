@@ -252,18 +252,7 @@ fn moved_fix(
     other: &str,
 ) -> Fix {
     let subject = w.object_ref();
-    let host = match addr.host.split_once('.') {
-        // `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`: swap the namespace label.
-        Some((service, rest)) => {
-            let rest = rest.split_once('.').map_or("", |(_, tail)| tail);
-            if rest.is_empty() {
-                format!("{service}.{other}")
-            } else {
-                format!("{service}.{other}.{rest}")
-            }
-        }
-        None => format!("{}.{other}", addr.host),
-    };
+    let host = addr.in_namespace(other);
     let new_value = value.replacen(&addr.host, &host, 1);
     Fix::manual(format!(
         "Service {} is in namespace {other}, not {}: point {var} at it there ({var}={new_value}). Restarts the pods.",
