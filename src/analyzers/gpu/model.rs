@@ -86,25 +86,36 @@ pub fn node_gpus(node: &Node) -> BTreeMap<String, i64> {
         .collect()
 }
 
-/// GPU resources the pods bound to each node hold (finished pods release theirs).
-pub fn gpus_in_use(view: &ClusterView) -> BTreeMap<&str, BTreeMap<String, i64>> {
-    let mut out: BTreeMap<&str, BTreeMap<String, i64>> = BTreeMap::new();
-    for p in view.pods.iter() {
+/// The pods bound to a node that hold GPUs, with the node's name and what
+/// they hold (finished pods released theirs).
+pub fn gpu_holders(
+    view: &ClusterView,
+) -> impl Iterator<Item = (&str, &Pod, BTreeMap<String, i64>)> {
+    view.pods.iter().filter_map(|p| {
         let done = matches!(
             p.status.as_ref().and_then(|s| s.phase.as_deref()),
             Some("Succeeded" | "Failed")
         );
-        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
-            continue;
-        };
-        if done {
-            continue;
-        }
-        for (name, n) in pod_gpus(p) {
+        let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref())?;
+        let held = pod_gpus(p);
+        (!done && !held.is_empty()).then_some((node, p, held))
+    })
+}
+
+/// GPU resources the pods bound to each node hold.
+pub fn gpus_in_use(view: &ClusterView) -> BTreeMap<&str, BTreeMap<String, i64>> {
+    let mut out: BTreeMap<&str, BTreeMap<String, i64>> = BTreeMap::new();
+    for (node, _, held) in gpu_holders(view) {
+        for (name, n) in held {
             *out.entry(node).or_default().entry(name).or_default() += n;
         }
     }
     out
+}
+
+/// A node's name.
+pub fn node_name(node: &Node) -> &str {
+    node.metadata.name.as_deref().unwrap_or_default()
 }
 
 /// Whether the node is labelled as having an NVIDIA GPU.

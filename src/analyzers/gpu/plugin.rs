@@ -4,7 +4,9 @@
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use super::model::{GPU_NODE_LABELS, NVIDIA_GPU, is_device_plugin, is_gpu_node, untolerated};
+use super::model::{
+    GPU_NODE_LABELS, NVIDIA_GPU, is_device_plugin, is_gpu_node, node_name, untolerated,
+};
 use crate::analyzers::Draft;
 use crate::cluster::{ClusterView, Kind, ObjectRef};
 use crate::report::findings::Fix;
@@ -13,10 +15,6 @@ use crate::report::findings::Fix;
 /// no plugin DaemonSet exists at all.
 const STATIC_NAMESPACE: &str = "kube-system";
 const STATIC_NAME: &str = "nvidia-device-plugin-daemonset";
-
-fn node_name(node: &Node) -> &str {
-    node.metadata.name.as_deref().unwrap_or_default()
-}
 
 fn ready(pod: &Pod) -> bool {
     pod.status

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::model::{
-    MIG_PREFIX, NVIDIA_GPU, gpus_in_use, is_condition_taint, is_gpu_node, node_gpus, pod_gpus,
-    show_taint, toleration_for, untolerated,
+    MIG_PREFIX, NVIDIA_GPU, gpus_in_use, is_condition_taint, is_gpu_node, node_gpus,
+    node_name as name, pod_gpus, show_taint, toleration_for, untolerated,
 };
 use super::{plugin, taken};
 use crate::analyzers::target::Target;
@@ -60,10 +60,6 @@ enum Verdict<'a> {
     Tainted(Vec<(&'a Node, Vec<&'a Taint>)>),
     /// The pod could run on these nodes, but other pods hold their GPUs.
     Taken(Vec<taken::Usable<'a>>),
-}
-
-fn name(node: &Node) -> &str {
-    node.metadata.name.as_deref().unwrap_or_default()
 }
 
 /// Why the pod cannot be placed; `says` is the scheduler's message.

@@ -6,7 +6,7 @@
 
 use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
 
-use super::model::{is_condition_taint, node_gpus, pod_gpus, untolerated};
+use super::model::{gpu_holders, is_condition_taint, node_gpus, node_name as name, untolerated};
 use crate::analyzers::Draft;
 use crate::cluster::{ClusterView, Workload};
 use crate::report::findings::Fix;
@@ -24,24 +24,11 @@ impl Usable<'_> {
     }
 }
 
-fn name(node: &Node) -> &str {
-    node.metadata.name.as_deref().unwrap_or_default()
-}
-
-/// The pods bound to `node` that hold some of `resource` (finished pods
-/// released theirs).
+/// The pods bound to `node` that hold some of `resource`.
 fn holders<'a>(view: &'a ClusterView, node: &str, resource: &str) -> Vec<(&'a Pod, i64)> {
-    let mut out: Vec<(&Pod, i64)> = view
-        .pods
-        .iter()
-        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
-        .filter(|p| {
-            !matches!(
-                p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                Some("Succeeded" | "Failed")
-            )
-        })
-        .filter_map(|p| pod_gpus(p).get(resource).map(|n| (p, *n)))
+    let mut out: Vec<(&Pod, i64)> = gpu_holders(view)
+        .filter(|(on, _, _)| *on == node)
+        .filter_map(|(_, p, held)| held.get(resource).map(|n| (p, *n)))
         .collect();
     out.sort_by_key(|(p, _)| (p.metadata.namespace.clone(), p.metadata.name.clone()));
     out
