@@ -140,11 +140,13 @@ impl Broker {
             *h = (*h).max(o.high);
         }
         // One message a batch: tansu 0.6.0 advances a partition's offsets
-        // by one per record batch, not per record.
+        // by one per record batch, not per record. Idempotent, so a batch
+        // retried after a timeout on a loaded machine is not written twice.
         let producer: BaseProducer = self
             .config()
             .set("batch.num.messages", "1")
             .set("linger.ms", "0")
+            .set("enable.idempotence", "true")
             .create()
             .unwrap();
         for ((topic, partition), count) in &high {
