@@ -4,6 +4,7 @@
 mod objects;
 pub mod redact;
 mod save;
+mod stream;
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -37,7 +38,9 @@ pub fn load(path: &Path) -> Result<ClusterView> {
         )
     })?;
     let mut view = ClusterView::default();
-    if meta.is_file() {
+    if meta.is_file() && is_json(path) {
+        stream_json(&mut view, path, path)?;
+    } else if meta.is_file() {
         let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         add_objects(&mut view, path, &bytes)?;
     } else {
@@ -48,13 +51,7 @@ pub fn load(path: &Path) -> Result<ClusterView> {
             if !is_snapshot_file(rel) {
                 continue;
             }
-            let bytes = if rel.starts_with(LOGS_DIR) {
-                // One byte more than is kept, so a cut first line is seen as cut.
-                read_tail(file, MAX_LOG_BYTES + 1)?
-            } else {
-                fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
-            };
-            add_file(&mut view, rel, &bytes)
+            add_path(&mut view, rel, file)
                 .with_context(|| format!("in snapshot {}", path.display()))?;
         }
     }
@@ -77,6 +74,36 @@ pub fn add_file(view: &mut ClusterView, rel: &Path, bytes: &[u8]) -> Result<()> 
         _ => {}
     }
     Ok(())
+}
+
+/// Add the file at `file` as [`add_file`] would, `rel` being its path inside the
+/// snapshot. JSON object files are streamed rather than read whole; a log file
+/// is read from its tail.
+fn add_path(view: &mut ClusterView, rel: &Path, file: &Path) -> Result<()> {
+    if rel.starts_with(LOGS_DIR) {
+        // One byte more than is kept, so a cut first line is seen as cut.
+        return add_file(view, rel, &read_tail(file, MAX_LOG_BYTES + 1)?);
+    }
+    if is_json(rel) {
+        return stream_json(view, rel, file);
+    }
+    let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    add_file(view, rel, &bytes)
+}
+
+/// Stream the objects of the JSON file at `file` (`rel` names it in errors).
+fn stream_json(view: &mut ClusterView, rel: &Path, file: &Path) -> Result<()> {
+    let reader = fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, reader);
+    stream::read_json(
+        serde_json::de::IoRead::new(reader),
+        &mut ObjectSink::new(view),
+    )
+    .with_context(|| format!("in snapshot file {}", rel.display()))
+}
+
+fn is_json(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json")
 }
 
 /// Whether [`add_file`] reads the file at `rel` (anything else is skipped unread).
@@ -117,10 +144,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 fn add_objects(view: &mut ClusterView, file: &Path, bytes: &[u8]) -> Result<()> {
-    let json = file.extension().is_some_and(|e| e == "json");
     let mut sink = ObjectSink::new(view);
-    parse_documents(bytes, json, &mut |doc| sink.add(doc))
-        .with_context(|| format!("in snapshot file {}", file.display()))
+    if is_json(file) {
+        stream::read_json(serde_json::de::SliceRead::new(bytes), &mut sink)
+    } else {
+        parse_documents(bytes, false, &mut |doc| sink.add(doc))
+    }
+    .with_context(|| format!("in snapshot file {}", file.display()))
 }
 
 /// `logs/NAMESPACE/POD/CONTAINER[.previous].log`, keeping its last

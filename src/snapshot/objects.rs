@@ -58,7 +58,7 @@ impl Head<'_> {
     }
 }
 
-const NOT_AN_OBJECT: &str =
+pub(super) const NOT_AN_OBJECT: &str =
     "expected a Kubernetes object (a mapping with apiVersion and kind), found";
 
 impl Doc<'_> {
@@ -87,7 +87,8 @@ impl Doc<'_> {
     }
 
     /// Deserialize into a typed struct, naming the path of a field that fails
-    /// (`spec.containers[0].ports[0].containerPort`).
+    /// (`spec.containers[0].ports[0].containerPort`). The path is tracked only
+    /// on a second pass after a failure: tracking it costs a third of the parse.
     fn parse<K: DeserializeOwned>(self) -> Result<K> {
         fn describe<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> anyhow::Error {
             let path = e.path().to_string();
@@ -95,10 +96,10 @@ impl Doc<'_> {
         }
         match self {
             Doc::Value(v) => serde_path_to_error::deserialize(v).map_err(describe),
-            Doc::Raw(raw) => {
+            Doc::Raw(raw) => serde_json::from_str(raw.get()).or_else(|_| {
                 let mut de = serde_json::Deserializer::from_str(raw.get());
                 serde_path_to_error::deserialize(&mut de).map_err(describe)
-            }
+            }),
         }
     }
 
@@ -183,23 +184,10 @@ impl<'a> ObjectSink<'a> {
         let head = doc.head()?;
         let kind = head.kind.as_deref().unwrap_or_default().to_string();
         if kind.ends_with("List") {
-            // A typed list (`PodList`, as the API and `snapshot save` write them) says
-            // its kind was collected even when it holds no items.
-            if let (Some(item_kind), Some(api_version)) = (
-                kind.strip_suffix("List").filter(|k| !k.is_empty()),
-                head.api_version.as_deref(),
-            ) && let Some(listed) = Kind::from_object(api_version, item_kind)
-            {
-                self.view.collected.insert(listed);
-            }
+            self.note_list(head.api_version.as_deref(), &kind);
             drop(head);
             for (i, item) in doc.into_items(&kind)?.into_iter().enumerate() {
-                let label = item
-                    .head()
-                    .map(|h| h.label())
-                    .unwrap_or_else(|_| "not an object".into());
-                self.add_object(item)
-                    .with_context(|| format!("item {} of the {kind} ({label})", i + 1))?;
+                self.add_list_item(i + 1, &kind, item)?;
             }
             return Ok(());
         }
@@ -208,17 +196,48 @@ impl<'a> ObjectSink<'a> {
         self.add_object(doc).with_context(|| label)
     }
 
+    /// A typed List (`PodList`, as the API and `snapshot save` write them) says
+    /// its kind was collected, even when it holds no items.
+    pub(super) fn note_list(&mut self, api_version: Option<&str>, list_kind: &str) {
+        if let (Some(item_kind), Some(api_version)) = (
+            list_kind.strip_suffix("List").filter(|k| !k.is_empty()),
+            api_version,
+        ) && let Some(listed) = Kind::from_object(api_version, item_kind)
+        {
+            self.view.collected.insert(listed);
+        }
+    }
+
+    /// Add the `n`th item of a List, which names its own `apiVersion` and `kind`.
+    /// An error names the item and the object.
+    pub(super) fn add_list_item(&mut self, n: usize, list_kind: &str, item: Doc<'_>) -> Result<()> {
+        let context = |label: String| format!("item {n} of the {list_kind} ({label})");
+        match item {
+            // Raw text is read again for the label only when the item failed.
+            Doc::Raw(raw) => self
+                .add_object(Doc::Raw(raw))
+                .with_context(|| context(label_of(&Doc::Raw(raw), None))),
+            value => {
+                let label = label_of(&value, None);
+                self.add_object(value).with_context(|| context(label))
+            }
+        }
+    }
+
     /// Add one item of a List as the API server sends it: without `apiVersion`
     /// and `kind`, which are the List's (`api_version`, `kind`). An item that has
     /// them keeps its own. Errors name the object.
     pub fn add_item(&mut self, api_version: &str, kind: &str, doc: Doc<'_>) -> Result<()> {
-        let label = {
-            let mut head = doc.head()?;
-            head.kind.get_or_insert(Cow::Borrowed(kind));
-            head.label()
-        };
-        self.add_typed(doc, api_version, kind)
-            .with_context(|| label)
+        match doc {
+            Doc::Raw(raw) => self
+                .add_typed(Doc::Raw(raw), api_version, kind)
+                .with_context(|| label_of(&Doc::Raw(raw), Some(kind))),
+            value => {
+                let label = label_of(&value, Some(kind));
+                self.add_typed(value, api_version, kind)
+                    .with_context(|| label)
+            }
+        }
     }
 
     fn add_object(&mut self, doc: Doc<'_>) -> Result<()> {
@@ -290,6 +309,19 @@ impl<'a> ObjectSink<'a> {
                 Ok(())
             }
         }
+    }
+}
+
+/// `Pod ml/x` for an error about `doc`, whose kind defaults to `kind`.
+fn label_of(doc: &Doc<'_>, kind: Option<&str>) -> String {
+    match doc.head() {
+        Ok(mut head) => {
+            if let Some(kind) = kind {
+                head.kind.get_or_insert(Cow::Borrowed(kind));
+            }
+            head.label()
+        }
+        Err(_) => "not an object".into(),
     }
 }
 
