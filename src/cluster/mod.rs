@@ -3,6 +3,7 @@
 
 mod api_stats;
 mod kinds;
+mod lean;
 mod object_ref;
 mod observations;
 pub mod selector;
@@ -11,17 +12,15 @@ mod workload;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service,
-};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Node, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 pub use api_stats::{ApiRequest, ApiStats};
 pub use kinds::{Kind, KindInfo};
+pub use lean::{Endpoint, EndpointConditions, EndpointSlice, Event, ReplicaSet};
 pub use object_ref::ObjectRef;
 pub use observations::{
     CoverageRecord, CoverageResult, GroupState, KafkaBroker, KafkaGroup, KafkaObservation,

@@ -8,11 +8,16 @@ use serde_json::Value;
 /// Anything with object metadata: the typed k8s-openapi structs and [`DynamicObject`].
 pub trait HasMeta {
     fn meta(&self) -> &ObjectMeta;
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
 }
 
 impl<K: k8s_openapi::Metadata<Ty = ObjectMeta>> HasMeta for K {
     fn meta(&self) -> &ObjectMeta {
         self.metadata()
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        self.metadata_mut()
     }
 }
 
@@ -29,6 +34,10 @@ pub struct DynamicObject {
 impl HasMeta for DynamicObject {
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
     }
 }
 

@@ -336,7 +336,7 @@ pub async fn fetch(api: &Api, key: &LogKey) -> Tail {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::Event;
+    use crate::cluster::Event;
     use serde_json::{Value, json};
 
     use super::*;

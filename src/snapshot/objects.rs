@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::autoscaling::v1 as autoscaling_v1;
 use k8s_openapi::api::autoscaling::v2 as autoscaling_v2;
-use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::events::v1 as events_v1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -14,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::cluster::{ClusterView, DynamicObject, HasMeta, Kind, Store};
+use crate::cluster::{ClusterView, DynamicObject, Event, HasMeta, Kind, Store};
 
 /// One document or List item, either parsed YAML or raw JSON text. Raw text
 /// (from `.json` files) is deserialized straight into typed structs, so a
@@ -327,11 +326,11 @@ fn label_of(doc: &Doc<'_>, kind: Option<&str>) -> String {
 
 fn insert<K>(store: &mut Store<K>, doc: Doc<'_>) -> Result<()>
 where
-    K: DeserializeOwned + HasMeta + k8s_openapi::Metadata<Ty = ObjectMeta>,
+    K: DeserializeOwned + HasMeta,
 {
     let mut object: K = doc.parse()?;
     // managedFields are bookkeeping no check reads; dropping them halves big dumps.
-    object.metadata_mut().managed_fields = None;
+    object.meta_mut().managed_fields = None;
     store.insert(object);
     Ok(())
 }
@@ -397,9 +396,6 @@ fn core_event(e: events_v1::Event) -> Event {
         last_timestamp: e.deprecated_last_timestamp,
         first_timestamp: e.deprecated_first_timestamp,
         metadata: e.metadata,
-        reporting_component: e.reporting_controller,
-        reporting_instance: e.reporting_instance,
-        ..Event::default()
     }
 }
 
