@@ -26,8 +26,19 @@ fn main() {
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
         println!("cargo:rerun-if-changed={dir}/HEAD");
     }
-    if let Some(dir) = git(&["rev-parse", "--git-common-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/refs/heads");
+    // Only the checked-out branch's ref: watching every branch rebuilt the
+    // crate whenever another worktree of the repository committed. A ref git
+    // has packed lives in `packed-refs`; a detached HEAD is HEAD itself.
+    if let (Some(dir), Some(branch)) = (
+        git(&["rev-parse", "--git-common-dir"]),
+        git(&["symbolic-ref", "-q", "HEAD"]),
+    ) {
+        let loose = Path::new(&dir).join(&branch);
+        if loose.exists() {
+            println!("cargo:rerun-if-changed={}", loose.display());
+        } else {
+            println!("cargo:rerun-if-changed={dir}/packed-refs");
+        }
     }
 }
 
