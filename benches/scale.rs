@@ -5,10 +5,18 @@
 //! every injected fault was found. Live mode: the same cluster served by the
 //! in-process API server of the tests, doctor against `kubectl get … -A -o json`
 //! of the same kinds with the same kubeconfig, with the requests each made.
-//! `MLOPSCTL_BENCH_SIZES=1000,10000,50000` picks the sizes (pods),
-//! `MLOPSCTL_BENCH_RUNS` the runs per size. `MLOPSCTL_BENCH_BASELINE=PATH`
-//! names another mlopsctl binary (an earlier build) whose live doctor is
-//! measured in the same runs, interleaved, for before/after ratios.
+//!
+//! - `MLOPSCTL_BENCH_SIZES=1000,10000,50000` picks the sizes (pods),
+//!   `MLOPSCTL_BENCH_RUNS` the runs per size.
+//! - `MLOPSCTL_BENCH_SHAPES=standard,events` picks the cluster's shapes (both
+//!   by default; every table is printed once per shape): `standard`,
+//!   Deployments of 5 full serving pods with one Event each; `events`,
+//!   Deployments of 2 small pods, an HPA each, and the scheduler's and
+//!   kubelet's Events of every pod's start (see [`Shape`]).
+//! - `MLOPSCTL_BENCH_BASELINE=PATH` names another mlopsctl binary (an earlier
+//!   build) whose live doctor is measured in the same runs, interleaved, for
+//!   before/after ratios. `MLOPSCTL_BENCH_BIN=PATH` measures that mlopsctl
+//!   instead of this build's.
 
 // The in-process API server of the live tests serves the synthetic cluster.
 #[path = "../tests/support/mod.rs"]
@@ -22,6 +30,9 @@ use std::time::{Duration, Instant};
 
 /// Set in the generator child: where to write the synthetic cluster.
 const GENERATE_INTO: &str = "MLOPSCTL_BENCH_GENERATE_INTO";
+
+/// Set in the generator child: the shape of the cluster (`standard` unless set).
+const SHAPE: &str = "MLOPSCTL_BENCH_SHAPE";
 
 /// Set in the measuring child: where to write the measured process's wall time
 /// (ns) and peak RSS (KiB).
@@ -91,16 +102,62 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn spec(pods: usize) -> synth::Spec {
-    synth::Spec {
-        deployments: pods / 5,
-        pods_per_deployment: 5,
-        deployments_per_namespace: 40,
-        fault_every: 25,
-        seldon_every: 10,
-        scaled_every: 8,
-        keda_fault_every: 12,
-        seed: 42,
+/// The shape of the synthetic cluster.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shape {
+    /// Deployments of 5 pods, each pod a full serving container (ports, a
+    /// readiness probe, requests and limits) with one Pulled Event: 44 MB of
+    /// JSON at 10,000 pods.
+    Standard,
+    /// Small pods, many HPAs, Events-heavy: Deployments of 2 pods of one
+    /// small container, an HPA (or KEDA's) for each, and per pod the Events
+    /// of its start (Scheduled, Pulling, Pulled, Created, Started, the
+    /// faults' Warnings, and one pod in ten that waited for a node).
+    Events,
+}
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Standard => "standard",
+            Shape::Events => "events",
+        }
+    }
+
+    fn parse(name: &str) -> Shape {
+        match name.trim() {
+            "standard" => Shape::Standard,
+            "events" => Shape::Events,
+            other => panic!("unknown shape {other:?}: standard or events"),
+        }
+    }
+
+    fn spec(self, pods: usize) -> synth::Spec {
+        let standard = synth::Spec {
+            deployments: pods / 5,
+            pods_per_deployment: 5,
+            deployments_per_namespace: 40,
+            fault_every: 25,
+            seldon_every: 10,
+            scaled_every: 8,
+            keda_fault_every: 12,
+            seed: 42,
+            small_pods: false,
+            lifecycle_events: false,
+            waited_every: 0,
+        };
+        match self {
+            Shape::Standard => standard,
+            Shape::Events => synth::Spec {
+                deployments: pods / 2,
+                pods_per_deployment: 2,
+                deployments_per_namespace: 100,
+                small_pods: true,
+                lifecycle_events: true,
+                waited_every: 10,
+                ..standard
+            },
+        }
     }
 }
 
@@ -108,6 +165,11 @@ fn spec(pods: usize) -> synth::Spec {
 struct Row {
     pods: u64,
     mib: f64,
+    local: Option<Local>,
+}
+
+/// Snapshot mode and the in-process API server's live mode.
+struct Local {
     doctor: Duration,
     doctor_rss: i64,
     python: Duration,
@@ -127,19 +189,20 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    // Generate in a child process: Linux carries a process's peak RSS over
-    // fork and exec, so a parent that held the generated cluster would
-    // inflate every measured child's figure.
     if let Some(into) = std::env::var_os(MEASURE_INTO) {
         measured_child(&into);
         return;
     }
+    // Generate in a child process: Linux carries a process's peak RSS over
+    // fork and exec, so a parent that held the generated cluster would
+    // inflate every measured child's figure.
     if let Some(dir) = std::env::var_os(GENERATE_INTO) {
         let pods: usize = std::env::var("MLOPSCTL_BENCH_PODS")
             .ok()
             .and_then(|v| v.parse().ok())
             .expect("pods");
-        let generated = synth::generate(&spec(pods), Path::new(&dir)).expect("generates");
+        let shape = Shape::parse(&std::env::var(SHAPE).unwrap_or_else(|_| "standard".into()));
+        let generated = synth::generate(&shape.spec(pods), Path::new(&dir)).expect("generates");
         println!(
             "{}",
             serde_json::json!({"pods": generated.pods, "bytes": generated.bytes, "expected": generated.expected})
@@ -151,87 +214,118 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let bin = env!("CARGO_BIN_EXE_mlopsctl");
+    let shapes: Vec<Shape> = std::env::var("MLOPSCTL_BENCH_SHAPES")
+        .unwrap_or_else(|_| "standard,events".into())
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(Shape::parse)
+        .collect();
+    let bin = std::env::var("MLOPSCTL_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mlopsctl").to_string());
     let baseline = std::env::var("MLOPSCTL_BENCH_BASELINE").ok();
-    let mut rows = Vec::new();
-    for pods in sizes {
-        rows.push(size(bin, baseline.as_deref(), pods, runs));
+    for shape in shapes {
+        let rows: Vec<Row> = sizes
+            .iter()
+            .map(|&pods| size(&bin, baseline.as_deref(), shape, pods, runs))
+            .collect();
+        print_tables(shape, &rows);
     }
-    println!(
-        "| pods | JSON MiB | doctor s | doctor peak RSS MiB | json.load s | json.load peak RSS MiB | time ratio | RSS ratio |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in &rows {
-        println!(
-            "| {} | {:.1} | {:.3} | {:.0} | {:.3} | {:.0} | {:.2}x | {:.2}x |",
-            r.pods,
-            r.mib,
-            r.doctor.as_secs_f64(),
-            r.doctor_rss as f64 / 1024.0,
-            r.python.as_secs_f64(),
-            r.python_rss as f64 / 1024.0,
-            r.doctor.as_secs_f64() / r.python.as_secs_f64(),
-            r.doctor_rss as f64 / r.python_rss as f64
-        );
-    }
-    if let [first, .., last] = rows.as_slice() {
-        let per_k = |t: Duration, p: u64| t.as_secs_f64() * 1000.0 / p as f64 * 1000.0;
-        println!(
-            "growth {}→{} pods: doctor {:.1} → {:.1} ms per 1k pods, json.load {:.1} → {:.1} ms per 1k pods",
-            first.pods,
-            last.pods,
-            per_k(first.doctor, first.pods),
-            per_k(last.doctor, last.pods),
-            per_k(first.python, first.pods),
-            per_k(last.python, last.pods)
-        );
-    }
-    println!();
-    println!(
-        "| pods | live doctor s | live doctor peak RSS MiB | requests | per-object GETs | kubectl get s | kubectl requests | time ratio |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in &rows {
-        println!(
-            "| {} | {:.3} | {:.0} | {} | {} | {:.3} | {} | {:.2}x |",
-            r.pods,
-            r.live.as_secs_f64(),
-            r.live_rss as f64 / 1024.0,
-            r.live_requests,
-            r.live_gets,
-            r.kubectl.as_secs_f64(),
-            r.kubectl_requests,
-            r.live.as_secs_f64() / r.kubectl.as_secs_f64()
-        );
-    }
-    if rows.iter().any(|r| r.baseline.is_some()) {
+    cold_start(&bin);
+}
+
+/// One shape's tables.
+fn print_tables(shape: Shape, rows: &[Row]) {
+    let name = shape.name();
+    let local: Vec<(&Row, &Local)> = rows
+        .iter()
+        .filter_map(|r| Some((r, r.local.as_ref()?)))
+        .collect();
+    if !local.is_empty() {
+        println!();
+        println!("Snapshot mode, shape `{name}`:");
         println!();
         println!(
-            "| pods | baseline live s | baseline live peak RSS MiB | live s | live peak RSS MiB | time ratio | RSS ratio |"
+            "| pods | JSON MiB | doctor s | doctor peak RSS MiB | json.load s | json.load peak RSS MiB | time ratio | RSS ratio |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|");
-        for r in &rows {
-            if let Some((t, rss)) = r.baseline {
-                println!(
-                    "| {} | {:.3} | {:.0} | {:.3} | {:.0} | {:.2}x | {:.2}x |",
-                    r.pods,
-                    t.as_secs_f64(),
-                    rss as f64 / 1024.0,
-                    r.live.as_secs_f64(),
-                    r.live_rss as f64 / 1024.0,
-                    r.live.as_secs_f64() / t.as_secs_f64(),
-                    r.live_rss as f64 / rss as f64
-                );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (r, l) in &local {
+            println!(
+                "| {} | {:.1} | {:.3} | {:.0} | {:.3} | {:.0} | {:.2}x | {:.2}x |",
+                r.pods,
+                r.mib,
+                l.doctor.as_secs_f64(),
+                l.doctor_rss as f64 / 1024.0,
+                l.python.as_secs_f64(),
+                l.python_rss as f64 / 1024.0,
+                l.doctor.as_secs_f64() / l.python.as_secs_f64(),
+                l.doctor_rss as f64 / l.python_rss as f64
+            );
+        }
+        if let [(first, f), .., (last, l)] = local.as_slice() {
+            let per_k = |t: Duration, p: u64| t.as_secs_f64() * 1000.0 / p as f64 * 1000.0;
+            println!(
+                "growth `{name}` {}→{} pods: doctor {:.1} → {:.1} ms per 1k pods, json.load {:.1} → {:.1} ms per 1k pods",
+                first.pods,
+                last.pods,
+                per_k(f.doctor, first.pods),
+                per_k(l.doctor, last.pods),
+                per_k(f.python, first.pods),
+                per_k(l.python, last.pods)
+            );
+        }
+        println!();
+        println!("Live mode, in-process API server, shape `{name}`:");
+        println!();
+        println!(
+            "| pods | live doctor s | live doctor peak RSS MiB | requests | per-object GETs | kubectl get s | kubectl requests | time ratio |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (r, l) in &local {
+            println!(
+                "| {} | {:.3} | {:.0} | {} | {} | {:.3} | {} | {:.2}x |",
+                r.pods,
+                l.live.as_secs_f64(),
+                l.live_rss as f64 / 1024.0,
+                l.live_requests,
+                l.live_gets,
+                l.kubectl.as_secs_f64(),
+                l.kubectl_requests,
+                l.live.as_secs_f64() / l.kubectl.as_secs_f64()
+            );
+        }
+        if local.iter().any(|(_, l)| l.baseline.is_some()) {
+            println!();
+            println!(
+                "Live mode, in-process API server, baseline against this build, shape `{name}`:"
+            );
+            println!();
+            println!(
+                "| pods | baseline live s | baseline live peak RSS MiB | live s | live peak RSS MiB | time ratio | RSS ratio |"
+            );
+            println!("|---:|---:|---:|---:|---:|---:|---:|");
+            for (r, l) in &local {
+                if let Some((t, rss)) = l.baseline {
+                    println!(
+                        "| {} | {:.3} | {:.0} | {:.3} | {:.0} | {:.2}x | {:.2}x |",
+                        r.pods,
+                        t.as_secs_f64(),
+                        rss as f64 / 1024.0,
+                        l.live.as_secs_f64(),
+                        l.live_rss as f64 / 1024.0,
+                        l.live.as_secs_f64() / t.as_secs_f64(),
+                        l.live_rss as f64 / rss as f64
+                    );
+                }
             }
         }
     }
-    cold_start(bin);
 }
 
-fn size(bin: &str, baseline: Option<&str>, pods: usize, runs: usize) -> Row {
+fn size(bin: &str, baseline: Option<&str>, shape: Shape, pods: usize, runs: usize) -> Row {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(std::env::current_exe().expect("own path"))
         .env(GENERATE_INTO, dir.path())
+        .env(SHAPE, shape.name())
         .env("MLOPSCTL_BENCH_PODS", pods.to_string())
         .output()
         .expect("generator runs");
@@ -243,7 +337,29 @@ fn size(bin: &str, baseline: Option<&str>, pods: usize, runs: usize) -> Row {
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("generator summary");
     let expected: BTreeMap<String, usize> =
         serde_json::from_value(meta["expected"].clone()).expect("expected counts");
-    let json_file = dir.path().join("cluster.json");
+    eprintln!(
+        "shape `{}`, {} pods: {} bytes of JSON, faults injected: {expected:?}",
+        shape.name(),
+        meta["pods"],
+        meta["bytes"]
+    );
+    let local = Some(local(bin, baseline, dir.path(), runs, &expected));
+    Row {
+        pods: meta["pods"].as_u64().unwrap_or_default(),
+        mib: meta["bytes"].as_u64().unwrap_or_default() as f64 / 1048576.0,
+        local,
+    }
+}
+
+/// Snapshot mode against json.load, then live mode on the in-process API server.
+fn local(
+    bin: &str,
+    baseline: Option<&str>,
+    dir: &Path,
+    runs: usize,
+    expected: &BTreeMap<String, usize>,
+) -> Local {
+    let json_file = dir.join("cluster.json");
     let (mut doctor, mut python) = (Vec::new(), Vec::new());
     let (mut doctor_rss, mut python_rss) = (0, 0);
     let mut report = Vec::new();
@@ -251,7 +367,7 @@ fn size(bin: &str, baseline: Option<&str>, pods: usize, runs: usize) -> Row {
         let (t, rss, out) = measure(
             Command::new(bin)
                 .args(["doctor", "-o", "json", "--fail-on", "never", "--snapshot"])
-                .arg(dir.path()),
+                .arg(dir),
         );
         doctor.push(t);
         doctor_rss = doctor_rss.max(rss);
@@ -264,9 +380,9 @@ fn size(bin: &str, baseline: Option<&str>, pods: usize, runs: usize) -> Row {
         python.push(t);
         python_rss = python_rss.max(rss);
     }
-    check_findings(&report, &expected, &[]);
-    let live = live(bin, baseline, dir.path(), runs, &expected);
-    Row {
+    check_findings(&report, expected, &[]);
+    let live = live(bin, baseline, dir, runs, expected);
+    Local {
         baseline: live.6,
         live: live.0,
         live_rss: live.1,
@@ -274,8 +390,6 @@ fn size(bin: &str, baseline: Option<&str>, pods: usize, runs: usize) -> Row {
         live_gets: live.3,
         kubectl: live.4,
         kubectl_requests: live.5,
-        pods: meta["pods"].as_u64().unwrap_or_default(),
-        mib: meta["bytes"].as_u64().unwrap_or_default() as f64 / 1048576.0,
         doctor: median(doctor),
         doctor_rss,
         python: median(python),
