@@ -17,8 +17,18 @@
 //!   build) whose live doctor is measured in the same runs, interleaved, for
 //!   before/after ratios. `MLOPSCTL_BENCH_BIN=PATH` measures that mlopsctl
 //!   instead of this build's.
+//! - `MLOPSCTL_BENCH_REAL=1` adds live mode against a real kube-apiserver
+//!   (`MLOPSCTL_BENCH_REAL=only`: that alone): each shape and size loaded
+//!   into a control plane of its own, then doctor against the raw-list floor
+//!   (one unpaginated GET per kind doctor lists, all in parallel), and with
+//!   `MLOPSCTL_BENCH_REAL_KUBECTL=1` `kubectl get` of the same kinds. It
+//!   needs the assets of `tests/real_*.rs`:
+//!
+//!       KUBEBUILDER_ASSETS=$(../shared/envtest/install.sh) MLOPSCTL_BENCH_REAL=1 \
+//!           MLOPSCTL_BENCH_SIZES=1000,10000 MLOPSCTL_BENCH_RUNS=3 cargo bench --bench scale
 
 // The in-process API server of the live tests serves the synthetic cluster.
+mod real;
 #[path = "../tests/support/mod.rs"]
 mod support;
 mod synth;
@@ -161,11 +171,14 @@ impl Shape {
     }
 }
 
-/// One size's figures.
+/// One size's figures: `local` is the snapshot and in-process live
+/// measurements (absent with `MLOPSCTL_BENCH_REAL=only`), `real` the real
+/// kube-apiserver's (with `MLOPSCTL_BENCH_REAL`, given the assets).
 struct Row {
     pods: u64,
     mib: f64,
     local: Option<Local>,
+    real: Option<real::Figures>,
 }
 
 /// Snapshot mode and the in-process API server's live mode.
@@ -184,6 +197,14 @@ struct Local {
     baseline: Option<(Duration, i64)>,
 }
 
+/// Which live modes run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Modes {
+    Local,
+    LocalAndReal,
+    RealOnly,
+}
+
 fn main() {
     let runs: usize = std::env::var("MLOPSCTL_BENCH_RUNS")
         .ok()
@@ -191,6 +212,10 @@ fn main() {
         .unwrap_or(5);
     if let Some(into) = std::env::var_os(MEASURE_INTO) {
         measured_child(&into);
+        return;
+    }
+    if let Some(kubeconfig) = std::env::var_os(real::FLOOR) {
+        real::floor_child(&kubeconfig);
         return;
     }
     // Generate in a child process: Linux carries a process's peak RSS over
@@ -220,13 +245,18 @@ fn main() {
         .filter(|s| !s.trim().is_empty())
         .map(Shape::parse)
         .collect();
+    let modes = match std::env::var("MLOPSCTL_BENCH_REAL").as_deref() {
+        Ok("only") => Modes::RealOnly,
+        Ok("1") => Modes::LocalAndReal,
+        _ => Modes::Local,
+    };
     let bin = std::env::var("MLOPSCTL_BENCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mlopsctl").to_string());
     let baseline = std::env::var("MLOPSCTL_BENCH_BASELINE").ok();
     for shape in shapes {
         let rows: Vec<Row> = sizes
             .iter()
-            .map(|&pods| size(&bin, baseline.as_deref(), shape, pods, runs))
+            .map(|&pods| size(&bin, baseline.as_deref(), shape, pods, runs, modes))
             .collect();
         print_tables(shape, &rows);
     }
@@ -319,9 +349,66 @@ fn print_tables(shape: Shape, rows: &[Row]) {
             }
         }
     }
+    let real: Vec<(&Row, &real::Figures)> = rows
+        .iter()
+        .filter_map(|r| Some((r, r.real.as_ref()?)))
+        .collect();
+    if !real.is_empty() {
+        println!();
+        println!(
+            "Live mode, real kube-apiserver, doctor -A against the raw-list floor, shape `{name}`:"
+        );
+        println!();
+        println!(
+            "| pods | objects loaded | load s | doctor s | doctor peak RSS MiB | floor s | floor peak RSS MiB | floor MiB read | time ratio | RSS ratio |{}",
+            if real.iter().any(|(_, f)| f.kubectl.is_some()) {
+                " kubectl get s | kubectl peak RSS MiB | doctor/kubectl |"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}",
+            if real.iter().any(|(_, f)| f.kubectl.is_some()) {
+                "---:|---:|---:|"
+            } else {
+                ""
+            }
+        );
+        for (r, f) in &real {
+            let kubectl = f.kubectl.map_or(String::new(), |(t, rss)| {
+                format!(
+                    " {:.3} | {:.0} | {:.2}x |",
+                    t.as_secs_f64(),
+                    rss as f64 / 1024.0,
+                    f.doctor.as_secs_f64() / t.as_secs_f64()
+                )
+            });
+            println!(
+                "| {} | {} | {:.0} | {:.3} | {:.0} | {:.3} | {:.0} | {:.1} | {:.2}x | {:.2}x |{kubectl}",
+                r.pods,
+                f.objects,
+                f.load.as_secs_f64(),
+                f.doctor.as_secs_f64(),
+                f.doctor_rss as f64 / 1024.0,
+                f.floor.as_secs_f64(),
+                f.floor_rss as f64 / 1024.0,
+                f.floor_bytes as f64 / 1048576.0,
+                f.doctor.as_secs_f64() / f.floor.as_secs_f64(),
+                f.doctor_rss as f64 / f.floor_rss as f64
+            );
+        }
+    }
 }
 
-fn size(bin: &str, baseline: Option<&str>, shape: Shape, pods: usize, runs: usize) -> Row {
+fn size(
+    bin: &str,
+    baseline: Option<&str>,
+    shape: Shape,
+    pods: usize,
+    runs: usize,
+    modes: Modes,
+) -> Row {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(std::env::current_exe().expect("own path"))
         .env(GENERATE_INTO, dir.path())
@@ -343,11 +430,16 @@ fn size(bin: &str, baseline: Option<&str>, shape: Shape, pods: usize, runs: usiz
         meta["pods"],
         meta["bytes"]
     );
-    let local = Some(local(bin, baseline, dir.path(), runs, &expected));
+    let local =
+        (modes != Modes::RealOnly).then(|| local(bin, baseline, dir.path(), runs, &expected));
+    let real = (modes != Modes::Local)
+        .then(|| real::run(bin, dir.path(), runs, &expected))
+        .flatten();
     Row {
         pods: meta["pods"].as_u64().unwrap_or_default(),
         mib: meta["bytes"].as_u64().unwrap_or_default() as f64 / 1048576.0,
         local,
+        real,
     }
 }
 
