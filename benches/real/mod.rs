@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use mlopsctl::cluster::Kind;
+
+use crate::support::rest::Rest;
 use crate::support::{envtest, loader};
 use crate::{check_findings, live_doctor, measure, median};
 
@@ -36,13 +39,38 @@ pub struct Figures {
 }
 
 /// The List path of a kind, cluster-wide.
-fn list_path(kind: mlopsctl::cluster::Kind) -> String {
+fn list_path(kind: Kind) -> String {
     let info = kind.info();
     if info.group.is_empty() {
         format!("/api/{}/{}", info.version, info.plural)
     } else {
         format!("/apis/{}/{}/{}", info.group, info.version, info.plural)
     }
+}
+
+/// The kinds doctor lists that the server behind `rest` serves.
+pub fn served(rest: &Rest) -> Vec<Kind> {
+    Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| rest.get(&format!("{}?limit=1", list_path(*k))).0 == 200)
+        .collect()
+}
+
+/// Kinds as one `kubectl get` argument (`plural.group`, comma-separated).
+pub fn kubectl_names(kinds: &[Kind]) -> String {
+    kinds
+        .iter()
+        .map(|k| {
+            let info = k.info();
+            if info.group.is_empty() {
+                info.plural.to_string()
+            } else {
+                format!("{}.{}", info.plural, info.group)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Load the cluster in `dir` into a kube-apiserver of its own and measure.
@@ -67,26 +95,11 @@ pub fn run(
     );
     // The kinds doctor lists that this server serves (the CRDs the cluster
     // brings, and every built-in kind).
-    let served: Vec<mlopsctl::cluster::Kind> = mlopsctl::cluster::Kind::ALL
-        .iter()
-        .copied()
-        .filter(|k| cluster.rest.get(&format!("{}?limit=1", list_path(*k))).0 == 200)
-        .collect();
+    let served = served(&cluster.rest);
     let paths: Vec<String> = served.iter().map(|k| list_path(*k)).collect();
     let tmp = tempfile::tempdir().expect("tempdir");
     let kubeconfig = cluster.kubeconfig(tmp.path(), "default");
-    let kubectl_kinds = served
-        .iter()
-        .map(|k| {
-            let info = k.info();
-            if info.group.is_empty() {
-                info.plural.to_string()
-            } else {
-                format!("{}.{}", info.plural, info.group)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",");
+    let kubectl_kinds = kubectl_names(&served);
     let with_kubectl = std::env::var("MLOPSCTL_BENCH_REAL_KUBECTL").is_ok_and(|v| v == "1");
     let (mut doctor, mut floor, mut kubectl) = (Vec::new(), Vec::new(), Vec::new());
     let (mut doctor_rss, mut floor_rss, mut kubectl_rss) = (0, 0, 0);
