@@ -28,6 +28,17 @@ pub struct Spec {
     /// Every n-th ScaledObject gets a fault (alternating SCL004 and SCL005).
     pub keda_fault_every: usize,
     pub seed: u64,
+    /// Pods of one small container (one port, the env the faults need, small
+    /// requests, no probe and no limits) instead of a full serving container.
+    pub small_pods: bool,
+    /// Each pod's Events: what the scheduler and kubelet report from its start
+    /// (Scheduled, Pulling, Pulled, Created, Started, and the faults' Warnings),
+    /// with `reportingComponent`, `reportingInstance` and `source.host`, instead
+    /// of one Pulled Event (and the OOM-killed pods' BackOff).
+    pub lifecycle_events: bool,
+    /// Every n-th healthy pod waited for a node before it was scheduled: a
+    /// Warning FailedScheduling Event on a pod that now runs. 0: none.
+    pub waited_every: usize,
 }
 
 /// What was generated: its size, and the faults injected per code.
@@ -164,6 +175,10 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
             json!({"name": "MODEL_TYPE", "value": "xgboost"}),
             json!({"name": "WORKERS", "value": "2"}),
         ];
+        if spec.small_pods {
+            // The variables the faults are about: the ConfigMap's and the address.
+            env.truncate(2);
+        }
         match fault {
             Some(Fault::MissingEnv) => {
                 env.retain(|e| e["name"] != "MODEL_TYPE");
@@ -190,11 +205,16 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
             }
             None => {}
         }
-        let container = json!({"name": "server", "image": format!("registry.local/models/{name}:1.0.{}", d % 7),
+        let image = format!("registry.local/models/{name}:1.0.{}", d % 7);
+        let mut container = json!({"name": "server", "image": image,
             "ports": [{"containerPort": 8080, "name": "http", "protocol": "TCP"}], "env": env,
             "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
             "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8080, "scheme": "HTTP"}, "periodSeconds": 10, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
             "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent"});
+        if spec.small_pods {
+            container.as_object_mut().unwrap().remove("readinessProbe");
+            container["resources"] = json!({"requests": {"cpu": "50m", "memory": "128Mi"}});
+        }
         let pod_spec = json!({"containers": [container], "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
             "schedulerName": "default-scheduler", "terminationGracePeriodSeconds": 30, "securityContext": {}});
         let replicas = spec.pods_per_deployment;
@@ -252,6 +272,7 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
                 ),
             };
             let is_ready = state.get("running").is_some();
+            let node = format!("node-{}", d % 50);
             let mut pod_labels = rs_labels.clone();
             pod_labels["pod-template-hash"] = json!(hash);
             let pod_uid = rng.uid();
@@ -259,7 +280,7 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
                 "metadata": {"name": pod_name, "generateName": format!("{rs_name}-"), "namespace": ns, "uid": pod_uid, "resourceVersion": next_rv(),
                     "creationTimestamp": "2025-10-02T00:00:10Z", "labels": pod_labels,
                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name, "uid": rs_uid, "controller": true, "blockOwnerDeletion": true}]},
-                "spec": {"containers": pod_spec["containers"].clone(), "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "nodeName": format!("node-{}", d % 50),
+                "spec": {"containers": pod_spec["containers"].clone(), "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "nodeName": node,
                     "serviceAccountName": "default", "schedulerName": "default-scheduler", "terminationGracePeriodSeconds": 30, "priority": 0},
                 "status": {"phase": if matches!(fault, Some(Fault::MissingConfig)) {"Pending"} else {"Running"}, "podIP": ip, "podIPs": [{"ip": ip}],
                     "hostIP": format!("10.0.0.{}", d % 50 + 10), "qosClass": "Burstable", "startTime": "2025-10-02T00:00:10Z",
@@ -268,7 +289,7 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
                         {"type": "Ready", "status": if is_ready {"True"} else {"False"}, "lastProbeTime": null, "lastTransitionTime": "2025-10-02T00:00:40Z"},
                         {"type": "ContainersReady", "status": if is_ready {"True"} else {"False"}, "lastProbeTime": null, "lastTransitionTime": "2025-10-02T00:00:40Z"},
                         {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2025-10-02T00:00:10Z"}],
-                    "containerStatuses": [{"name": "server", "image": format!("registry.local/models/{name}:1.0.{}", d % 7), "imageID": "", "containerID": format!("containerd://{}", rng.hash(32)),
+                    "containerStatuses": [{"name": "server", "image": image, "imageID": "", "containerID": format!("containerd://{}", rng.hash(32)),
                         "ready": is_ready, "started": is_ready, "restartCount": restarts, "state": state, "lastState": last}]}}));
             if matches!(fault, Some(Fault::MissingEnv)) {
                 let log_dir = dir.join("logs").join(&ns).join(&pod_name);
@@ -278,20 +299,20 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
                     "INFO starting\nERROR Environment variable, MODEL_TYPE, not defined\n",
                 )?;
             }
-            if matches!(fault, Some(Fault::OomKilled)) {
-                items.push(json!({"apiVersion": "v1", "kind": "Event",
-                    "metadata": {"name": format!("{pod_name}.{}", rng.hash(16)), "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T01:03:00Z"},
-                    "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod_name, "namespace": ns, "uid": pod_uid, "fieldPath": "spec.containers{server}"},
-                    "reason": "BackOff", "message": format!("Back-off restarting failed container server in pod {pod_name}"), "type": "Warning", "count": 40,
-                    "firstTimestamp": "2025-10-02T01:03:00Z", "lastTimestamp": "2025-10-02T01:40:00Z", "source": {"component": "kubelet"}}));
-            }
             endpoints.push(json!({"addresses": [ip], "conditions": {"ready": is_ready, "serving": is_ready, "terminating": false},
                 "targetRef": {"kind": "Pod", "name": pod_name, "namespace": ns, "uid": pod_uid}}));
-            items.push(json!({"apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": format!("{pod_name}.{}", rng.hash(16)), "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:12Z"},
-                "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod_name, "namespace": ns, "uid": pod_uid, "fieldPath": "spec.containers{server}"},
-                "reason": "Pulled", "message": "Container image already present on machine", "type": "Normal", "count": 1,
-                "firstTimestamp": "2025-10-02T00:00:12Z", "lastTimestamp": "2025-10-02T00:00:12Z", "source": {"component": "kubelet"}}));
+            let pod = PodRef {
+                ns: &ns,
+                name: &pod_name,
+                uid: &pod_uid,
+                node: &node,
+            };
+            let waited = fault.is_none()
+                && spec.waited_every > 0
+                && (d * replicas + p) % spec.waited_every == spec.waited_every - 1;
+            for e in pod_events(spec.lifecycle_events, fault, waited, &image, &pod) {
+                items.push(pod.event(&e, spec.lifecycle_events, &mut rng, &mut next_rv));
+            }
         }
         items.push(json!({"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": "2025-10-02T00:00:00Z", "labels": labels},
@@ -384,6 +405,173 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
         pods,
         expected,
     })
+}
+
+/// One Event on a pod, before it has a name and uid.
+struct PodEvent {
+    type_: &'static str,
+    reason: &'static str,
+    message: String,
+    count: u32,
+    first: &'static str,
+    last: &'static str,
+    /// Who reported it: the kubelet, or the scheduler.
+    component: &'static str,
+    /// About the container (`fieldPath`) rather than the pod.
+    container: bool,
+}
+
+impl PodEvent {
+    /// What the kubelet reports once about the container at `at`.
+    fn kubelet(reason: &'static str, message: String, at: &'static str) -> PodEvent {
+        PodEvent {
+            type_: "Normal",
+            reason,
+            message,
+            count: 1,
+            first: at,
+            last: at,
+            component: "kubelet",
+            container: true,
+        }
+    }
+
+    /// A Warning, seen `count` times until `last`.
+    fn warning(self, count: u32, last: &'static str) -> PodEvent {
+        PodEvent {
+            type_: "Warning",
+            count,
+            last,
+            ..self
+        }
+    }
+
+    /// Reported by the scheduler, about the pod.
+    fn scheduler(self) -> PodEvent {
+        PodEvent {
+            component: "default-scheduler",
+            container: false,
+            ..self
+        }
+    }
+}
+
+/// The Events a pod has, in the order they are generated. Without
+/// `lifecycle`: one Pulled, after the BackOff of an OOM-killed pod. With it:
+/// the scheduler's and the kubelet's report of the pod's start with each
+/// fault's Warnings, after the FailedScheduling of a pod that `waited` for a node.
+fn pod_events(
+    lifecycle: bool,
+    fault: Option<Fault>,
+    waited: bool,
+    image: &str,
+    at: &PodRef,
+) -> Vec<PodEvent> {
+    let pod = at.name;
+    let back_off = PodEvent::kubelet(
+        "BackOff",
+        format!("Back-off restarting failed container server in pod {pod}"),
+        "2025-10-02T01:03:00Z",
+    )
+    .warning(40, "2025-10-02T01:40:00Z");
+    let oom = matches!(fault, Some(Fault::OomKilled));
+    let mut events = Vec::new();
+    if !lifecycle {
+        events.extend(oom.then_some(back_off));
+        events.push(PodEvent::kubelet(
+            "Pulled",
+            "Container image already present on machine".into(),
+            "2025-10-02T00:00:12Z",
+        ));
+        return events;
+    }
+    if waited {
+        events.push(
+            PodEvent::kubelet("FailedScheduling",
+                "0/50 nodes are available: 50 Insufficient cpu. preemption: 0/50 nodes are available: 50 No preemption victims found for incoming pod.".into(),
+                "2025-10-02T00:00:04Z").warning(3, "2025-10-02T00:00:09Z").scheduler(),
+        );
+    }
+    events.extend([
+        PodEvent::kubelet(
+            "Scheduled",
+            format!("Successfully assigned {}/{pod} to {}", at.ns, at.node),
+            "2025-10-02T00:00:10Z",
+        )
+        .scheduler(),
+        PodEvent::kubelet("Pulling", format!("Pulling image \"{image}\""), "2025-10-02T00:00:11Z"),
+        PodEvent::kubelet("Pulled",
+            format!("Successfully pulled image \"{image}\" in 13.2s (13.2s including waiting). Image size: 412788341 bytes."),
+            "2025-10-02T00:00:24Z"),
+    ]);
+    if matches!(fault, Some(Fault::MissingConfig)) {
+        events.push(
+            PodEvent::kubelet(
+                "Failed",
+                "Error: configmap \"missing-config\" not found".into(),
+                "2025-10-02T00:00:24Z",
+            )
+            .warning(31, "2025-10-02T00:06:40Z"),
+        );
+        return events;
+    }
+    events.extend([
+        PodEvent::kubelet(
+            "Created",
+            "Created container: server".into(),
+            "2025-10-02T00:00:30Z",
+        ),
+        PodEvent::kubelet(
+            "Started",
+            "Started container server".into(),
+            "2025-10-02T00:00:30Z",
+        ),
+    ]);
+    events.extend(oom.then_some(back_off));
+    events
+}
+
+/// The pod an Event is about.
+struct PodRef<'a> {
+    ns: &'a str,
+    name: &'a str,
+    uid: &'a str,
+    node: &'a str,
+}
+
+impl PodRef<'_> {
+    /// The Event as the API server returns it (core/v1). `reporter`: with
+    /// `reportingComponent`, `reportingInstance` and the source's host, as a
+    /// current scheduler and kubelet fill them in.
+    fn event(
+        &self,
+        e: &PodEvent,
+        reporter: bool,
+        rng: &mut Rng,
+        next_rv: &mut dyn FnMut() -> String,
+    ) -> Value {
+        let (ns, pod) = (self.ns, self.name);
+        let mut involved = json!({"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "uid": self.uid});
+        if e.container {
+            involved["fieldPath"] = json!("spec.containers{server}");
+        }
+        let mut event = json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{pod}.{}", rng.hash(16)), "namespace": ns, "uid": rng.uid(), "resourceVersion": next_rv(), "creationTimestamp": e.first},
+            "involvedObject": involved,
+            "reason": e.reason, "message": e.message, "type": e.type_, "count": e.count,
+            "firstTimestamp": e.first, "lastTimestamp": e.last, "source": {"component": e.component}});
+        if reporter {
+            let instance = if e.component == "kubelet" {
+                event["source"]["host"] = json!(self.node);
+                self.node.to_string()
+            } else {
+                format!("{}-control-plane", e.component)
+            };
+            event["reportingComponent"] = json!(e.component);
+            event["reportingInstance"] = json!(instance);
+        }
+        event
+    }
 }
 
 /// A KEDA ScaledObject on a Deployment, as KEDA 2.13 shows it, with the HPA

@@ -301,7 +301,9 @@ impl ApiServer {
                 etcd.dir.join("tokens.csv").display()
             ))
             .arg("--authorization-mode=RBAC")
-            .arg("--service-cluster-ip-range=10.0.0.0/24")
+            // Room for the thousands of Services of benches/scale.rs's
+            // synthetic clusters (a /24 holds 254).
+            .arg("--service-cluster-ip-range=10.0.0.0/16")
             .arg("--service-account-issuer=https://kubernetes.default.svc")
             .arg(format!(
                 "--service-account-key-file={}",

@@ -23,7 +23,7 @@ use std::path::Path;
 use mlopsctl::cluster::Kind;
 use serde_json::{Value, json};
 
-use super::envtest::machine_address;
+use super::envtest::{ADMIN_TOKEN, Cluster, machine_address};
 use super::rest::{Rest, describe};
 
 /// What loading did, for a test to translate between the fixture and the cluster.
@@ -179,8 +179,31 @@ pub fn load_into_namespace(
     load_objects(rest, objects, fixture)
 }
 
+/// Load a fixture folder with `clients` requests in flight at once: the
+/// objects of one rank (see [`rank`]) from Services on are created in
+/// parallel, since none of them owns another of its rank. For the thousands
+/// of objects of `benches/scale.rs`'s synthetic clusters.
+pub fn load_fixture_concurrently(cluster: &Cluster, fixture: &Path, clients: usize) -> Loaded {
+    install_crds(&cluster.rest, &custom_groups(fixture));
+    let workers: Vec<Rest> = (0..clients)
+        .map(|_| Rest::new(&cluster.url, ADMIN_TOKEN))
+        .collect();
+    load_objects_with(&cluster.rest, &workers, fixture_objects(fixture), fixture)
+}
+
 /// Create these objects, owners first.
-fn load_objects(rest: &Rest, mut objects: Vec<Value>, fixture: &Path) -> Loaded {
+fn load_objects(rest: &Rest, objects: Vec<Value>, fixture: &Path) -> Loaded {
+    load_objects_with(rest, &[], objects, fixture)
+}
+
+/// Create these objects, owners first; from Services on, each rank's objects
+/// spread over `workers` (when there are any).
+fn load_objects_with(
+    rest: &Rest,
+    workers: &[Rest],
+    mut objects: Vec<Value>,
+    fixture: &Path,
+) -> Loaded {
     let mut loaded = Loaded::default();
     objects.sort_by_key(rank);
 
@@ -230,7 +253,9 @@ fn load_objects(rest: &Rest, mut objects: Vec<Value>, fixture: &Path) -> Loaded 
                                     "metadata": {"name": name, "namespace": ns}}));
     }
 
-    for object in objects {
+    // What is loaded, by rank, with the addresses a real server would dial made safe.
+    let mut ranks: BTreeMap<u8, Vec<Value>> = BTreeMap::new();
+    for mut object in objects {
         if object["kind"] == "Namespace" {
             continue;
         }
@@ -238,52 +263,112 @@ fn load_objects(rest: &Rest, mut objects: Vec<Value>, fixture: &Path) -> Loaded 
             loaded.skipped.push(format!("{}: {why}", describe(&object)));
             continue;
         }
-        let old_uid = object["metadata"]["uid"].as_str().map(String::from);
-        let old_generation = object["metadata"]["generation"].as_i64();
-        let mut object = relink(object, &loaded.uids);
         rewrite_addresses(&mut object, &mut loaded.addresses);
-        let status = object.as_object_mut().unwrap().remove("status");
-        let mut object = strip(object);
-        prepare(&mut object);
-        let (code, created) = rest.send(
-            "POST",
-            &super::rest::collection_path(&object),
-            "application/json",
-            Some(&object),
-        );
-        if code == 409 {
-            // The server's own (the `kubernetes` Service, built-in APIServices).
-            loaded
-                .skipped
-                .push(format!("{}: the server has its own", describe(&object)));
-            continue;
-        }
-        assert!(
-            (200..300).contains(&code),
-            "cannot load {} from {}: {code} {created}",
-            describe(&object),
-            fixture.display()
-        );
-        loaded.created += 1;
-        if let (Some(old), Some(new)) = (old_uid, created["metadata"]["uid"].as_str()) {
-            loaded.uids.insert(old, new.to_string());
-        }
-        if let Some(mut status) = status.filter(|s| s.as_object().is_some_and(|m| !m.is_empty())) {
-            // The generation the status observed, relative to the new one.
-            if let (Some(old), Some(new), Some(observed)) = (
-                old_generation,
-                created["metadata"]["generation"].as_i64(),
-                status["observedGeneration"].as_i64(),
-            ) {
-                status["observedGeneration"] = json!((new - (old - observed)).max(0));
+        ranks.entry(rank(&object)).or_default().push(object);
+    }
+    for (rank, objects) in ranks {
+        let outcomes: Vec<Created> = if workers.is_empty() || rank < 3 {
+            objects
+                .into_iter()
+                .map(|o| {
+                    let created = create(rest, o, &loaded.uids, fixture);
+                    if let Created::Object(Some((old, new))) = &created {
+                        loaded.uids.insert(old.clone(), new.clone());
+                    }
+                    created
+                })
+                .collect()
+        } else {
+            let mut shares: Vec<Vec<Value>> = vec![Vec::new(); workers.len()];
+            for (i, o) in objects.into_iter().enumerate() {
+                shares[i % workers.len()].push(o);
             }
-            let status = relink(status, &loaded.uids);
-            if has_status_subresource(&object) {
-                rest.merge_patch(&created, Some("status"), &json!({"status": status}));
+            let uids = &loaded.uids;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = workers
+                    .iter()
+                    .zip(shares)
+                    .map(|(client, share)| {
+                        scope.spawn(move || {
+                            share
+                                .into_iter()
+                                .map(|o| create(client, o, uids, fixture))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
+        for outcome in outcomes {
+            match outcome {
+                Created::Object(uid) => {
+                    loaded.created += 1;
+                    if let Some((old, new)) = uid {
+                        loaded.uids.insert(old, new);
+                    }
+                }
+                Created::ServersOwn(what) => loaded.skipped.push(what),
             }
         }
     }
     loaded
+}
+
+/// What creating one object did.
+enum Created {
+    /// Created: its fixture uid and the server's.
+    Object(Option<(String, String)>),
+    /// The server has its own (the `kubernetes` Service, built-in APIServices).
+    ServersOwn(String),
+}
+
+/// Create one object (its addresses already made safe), linked to the
+/// uids the server gave its owners, then write its status.
+fn create(rest: &Rest, object: Value, uids: &BTreeMap<String, String>, fixture: &Path) -> Created {
+    let old_uid = object["metadata"]["uid"].as_str().map(String::from);
+    let old_generation = object["metadata"]["generation"].as_i64();
+    let mut object = relink(object, uids);
+    let status = object.as_object_mut().unwrap().remove("status");
+    let mut object = strip(object);
+    prepare(&mut object);
+    let (code, created) = rest.send(
+        "POST",
+        &super::rest::collection_path(&object),
+        "application/json",
+        Some(&object),
+    );
+    if code == 409 {
+        return Created::ServersOwn(format!("{}: the server has its own", describe(&object)));
+    }
+    assert!(
+        (200..300).contains(&code),
+        "cannot load {} from {}: {code} {created}",
+        describe(&object),
+        fixture.display()
+    );
+    let uid = old_uid.zip(created["metadata"]["uid"].as_str().map(String::from));
+    if let Some(mut status) = status.filter(|s| s.as_object().is_some_and(|m| !m.is_empty())) {
+        // The generation the status observed, relative to the new one.
+        if let (Some(old), Some(new), Some(observed)) = (
+            old_generation,
+            created["metadata"]["generation"].as_i64(),
+            status["observedGeneration"].as_i64(),
+        ) {
+            status["observedGeneration"] = json!((new - (old - observed)).max(0));
+        }
+        let mut status = relink(status, uids);
+        if let Some((old, new)) = &uid {
+            status = relink(status, &BTreeMap::from([(old.clone(), new.clone())]));
+        }
+        if has_status_subresource(&object) {
+            rest.merge_patch(&created, Some("status"), &json!({"status": status}));
+        }
+    }
+    Created::Object(uid)
 }
 
 /// Owners before what they own, events last.
