@@ -292,6 +292,83 @@ mod tests {
         assert_eq!(view.pods.len(), 1);
     }
 
+    /// JSON is streamed: a List whose `kind` follows its `items` (keys sorted),
+    /// an object whose `kind` follows its other fields, and the errors of a
+    /// stream that must stop.
+    #[test]
+    fn json_lists_are_streamed_in_any_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod = |name: &str| {
+            format!(
+                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"ml"}},"spec":{{"containers":[{{"name":"c"}}]}}}}"#
+            )
+        };
+        write(
+            dir.path(),
+            "pods.json",
+            &format!(
+                r#"{{"apiVersion":"v1","items":[{},{}],"kind":"PodList","metadata":{{}}}}"#,
+                pod("a"),
+                pod("b")
+            ),
+        );
+        write(
+            dir.path(),
+            "cm.json",
+            r#"{"data":{"k":"v"},"metadata":{"name":"cm","namespace":"ml"},"apiVersion":"v1","kind":"ConfigMap"}"#,
+        );
+        write(
+            dir.path(),
+            "nodes.json",
+            r#"{"apiVersion":"v1","kind":"NodeList","items":null}"#,
+        );
+        let err = format!("{:#}", load(dir.path()).unwrap_err());
+        assert!(
+            err.contains("nodes.json") && err.contains("a NodeList needs an `items` array"),
+            "{err}"
+        );
+        write(
+            dir.path(),
+            "nodes.json",
+            r#"{"apiVersion":"v1","kind":"NodeList","items":[]}"#,
+        );
+        let view = load(dir.path()).unwrap();
+        assert_eq!(view.pods.len(), 2);
+        assert!(view.config_maps.get("ml", "cm").is_some());
+        assert!(view.has(crate::cluster::Kind::Node) && view.nodes.is_empty());
+
+        // The typing thread's error names the item, and stops the reading.
+        let bad = pod("c").replace(
+            r#"{"name":"c"}"#,
+            r#"{"name":"c","ports":[{"containerPort":"x"}]}"#,
+        );
+        write(
+            dir.path(),
+            "pods.json",
+            &format!(
+                r#"{{"apiVersion":"v1","items":[{},{bad},{}"#,
+                pod("a"),
+                pod("b")
+            ),
+        );
+        let err = format!("{:#}", load(dir.path()).unwrap_err());
+        assert!(
+            err.contains("item 2 of the List (Pod ml/c)")
+                && err.contains("spec.containers[0].ports[0].containerPort"),
+            "{err}"
+        );
+        write(
+            dir.path(),
+            "pods.json",
+            r#"{"apiVersion":"v1","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}],"kind":"Pod","metadata":{"name":"p"}}"#,
+        );
+        let err = format!("{:#}", load(dir.path()).unwrap_err());
+        assert!(
+            err.contains("`items` is read only in a List, not in a Pod"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn converts_events_v1_and_autoscaling_v1() {
         let dir = tempfile::tempdir().unwrap();
