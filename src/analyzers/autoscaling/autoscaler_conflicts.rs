@@ -43,48 +43,62 @@ impl Analyzer for AutoscalerConflicts {
         if view.hpas.is_empty() {
             return Err("not applicable: no HorizontalPodAutoscalers".into());
         }
-        let hpas: Vec<&HorizontalPodAutoscaler> = view.hpas.iter().collect();
-        let pods: Vec<BTreeSet<String>> = hpas.iter().map(|h| selected_pods(view, h)).collect();
-        // Union of conflicting pairs into groups (indexes into `hpas`).
-        let mut group: Vec<usize> = (0..hpas.len()).collect();
-        fn root(g: &mut [usize], mut i: usize) -> usize {
-            while g[i] != i {
-                i = g[i];
-            }
-            i
-        }
-        for i in 0..hpas.len() {
-            for j in i + 1..hpas.len() {
-                if conflict(&hpas, &pods, i, j) {
-                    let (a, b) = (root(&mut group, i), root(&mut group, j));
-                    group[b] = a;
-                }
-            }
-        }
+        // HPAs conflict only within a namespace: comparing them there keeps a
+        // cluster of thousands of HPAs from being judged pair by pair.
+        let mut namespaces: Vec<&str> = view.hpas.iter().map(|h| ns_of(&h.metadata)).collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
         let mut drafts = Vec::new();
-        let mut seen = BTreeSet::new();
-        for i in 0..hpas.len() {
-            let r = root(&mut group, i);
-            if !seen.insert(r) {
-                continue;
-            }
-            let members: Vec<usize> = (0..hpas.len())
-                .filter(|&j| root(&mut group, j) == r)
-                .collect();
-            if members.len() < 2 {
-                continue;
-            }
-            let members: Vec<&HorizontalPodAutoscaler> = members.iter().map(|&j| hpas[j]).collect();
-            let shared: BTreeSet<String> = members
-                .iter()
-                .map(|h| selected_pods(view, h))
-                .reduce(|a, b| a.intersection(&b).cloned().collect())
-                .unwrap_or_default();
-            drafts.extend(judge_group(view, &members, &shared));
+        for ns in namespaces {
+            let hpas: Vec<&HorizontalPodAutoscaler> = view.hpas.in_namespace(ns).collect();
+            drafts.extend(conflicts_among(view, &hpas));
         }
         drafts.extend(latent(view));
         Ok(drafts)
     }
+}
+
+/// The groups of conflicting HPAs among `hpas` (of one namespace), judged.
+fn conflicts_among(view: &ClusterView, hpas: &[&HorizontalPodAutoscaler]) -> Vec<Draft> {
+    let pods: Vec<BTreeSet<String>> = hpas.iter().map(|h| selected_pods(view, h)).collect();
+    // Union of conflicting pairs into groups (indexes into `hpas`).
+    let mut group: Vec<usize> = (0..hpas.len()).collect();
+    fn root(g: &mut [usize], mut i: usize) -> usize {
+        while g[i] != i {
+            i = g[i];
+        }
+        i
+    }
+    for i in 0..hpas.len() {
+        for j in i + 1..hpas.len() {
+            if conflict(hpas, &pods, i, j) {
+                let (a, b) = (root(&mut group, i), root(&mut group, j));
+                group[b] = a;
+            }
+        }
+    }
+    let mut drafts = Vec::new();
+    let mut seen = BTreeSet::new();
+    for i in 0..hpas.len() {
+        let r = root(&mut group, i);
+        if !seen.insert(r) {
+            continue;
+        }
+        let members: Vec<usize> = (0..hpas.len())
+            .filter(|&j| root(&mut group, j) == r)
+            .collect();
+        if members.len() < 2 {
+            continue;
+        }
+        let members: Vec<&HorizontalPodAutoscaler> = members.iter().map(|&j| hpas[j]).collect();
+        let shared: BTreeSet<String> = members
+            .iter()
+            .map(|h| selected_pods(view, h))
+            .reduce(|a, b| a.intersection(&b).cloned().collect())
+            .unwrap_or_default();
+        drafts.extend(judge_group(view, &members, &shared));
+    }
+    drafts
 }
 
 /// A ScaledObject whose HPA does not exist (yet) on a workload a plain HPA scales:
@@ -150,6 +164,7 @@ fn selected_pods(view: &ClusterView, h: &HorizontalPodAutoscaler) -> BTreeSet<St
         .collect()
 }
 
+/// Whether two HPAs of one namespace scale the same pods.
 fn conflict(
     hpas: &[&HorizontalPodAutoscaler],
     pods: &[BTreeSet<String>],
@@ -157,9 +172,6 @@ fn conflict(
     j: usize,
 ) -> bool {
     let (a, b) = (hpas[i], hpas[j]);
-    if ns_of(&a.metadata) != ns_of(&b.metadata) {
-        return false;
-    }
     let same_target = target(a).is_some() && target(a) == target(b);
     let overlap = !pods[i].is_disjoint(&pods[j]);
     let named = |h: &HorizontalPodAutoscaler, other: &HorizontalPodAutoscaler| {
