@@ -213,31 +213,36 @@ impl<'a> ObjectSink<'a> {
     /// Add the `n`th item of a List, which names its own `apiVersion` and `kind`.
     /// An error names the item and the object.
     pub(super) fn add_list_item(&mut self, n: usize, list_kind: &str, item: Doc<'_>) -> Result<()> {
-        let context = |label: String| format!("item {n} of the {list_kind} ({label})");
-        match item {
-            // Raw text is read again for the label only when the item failed.
-            Doc::Raw(raw) => self
-                .add_object(Doc::Raw(raw))
-                .with_context(|| context(label_of(&Doc::Raw(raw), None))),
-            value => {
-                let label = label_of(&value, None);
-                self.add_object(value).with_context(|| context(label))
-            }
-        }
+        self.labelled(item, None, Self::add_object)
+            .map_err(|(e, label)| e.context(format!("item {n} of the {list_kind} ({label})")))
     }
 
     /// Add one item of a List as the API server sends it: without `apiVersion`
     /// and `kind`, which are the List's (`api_version`, `kind`). An item that has
     /// them keeps its own. Errors name the object.
     pub fn add_item(&mut self, api_version: &str, kind: &str, doc: Doc<'_>) -> Result<()> {
+        self.labelled(doc, Some(kind), |sink, doc| {
+            sink.add_typed(doc, api_version, kind)
+        })
+        .map_err(|(e, label)| e.context(label))
+    }
+
+    /// Run `add` on `doc`; on failure, also give the object's label. Raw text
+    /// is read again for the label only then; a parsed tree is labelled first,
+    /// since `add` takes it.
+    fn labelled(
+        &mut self,
+        doc: Doc<'_>,
+        kind: Option<&str>,
+        add: impl FnOnce(&mut Self, Doc<'_>) -> Result<()>,
+    ) -> Result<(), (anyhow::Error, String)> {
         match doc {
-            Doc::Raw(raw) => self
-                .add_typed(Doc::Raw(raw), api_version, kind)
-                .with_context(|| label_of(&Doc::Raw(raw), Some(kind))),
+            Doc::Raw(raw) => {
+                add(self, Doc::Raw(raw)).map_err(|e| (e, label_of(&Doc::Raw(raw), kind)))
+            }
             value => {
-                let label = label_of(&value, Some(kind));
-                self.add_typed(value, api_version, kind)
-                    .with_context(|| label)
+                let label = label_of(&value, kind);
+                add(self, value).map_err(|e| (e, label))
             }
         }
     }

@@ -110,7 +110,8 @@ impl Document<'_> {
         E::custom("stopped")
     }
 
-    fn send(&mut self, read: Read) -> Result<()> {
+    /// Hand a read on to the typing thread.
+    fn hand_on(&mut self, read: Read) -> Result<()> {
         self.send.send(read).map_err(|_| anyhow!(TYPING_STOPPED))
     }
 }
@@ -138,7 +139,7 @@ impl<'de> Visitor<'de> for Document<'_> {
             let maybe_list = kind.as_deref().is_none_or(|k| k.ends_with("List"));
             if key == "items" && maybe_list && !items {
                 let list_kind = kind.clone().unwrap_or_else(|| "List".into());
-                if let Err(e) = self.send(Read::Items(list_kind.clone())) {
+                if let Err(e) = self.hand_on(Read::Items(list_kind.clone())) {
                     return Err(self.fail(e));
                 }
                 items = map.next_value_seed(Items {
@@ -179,13 +180,13 @@ impl Document<'_> {
                     .iter()
                     .find(|(key, _)| key == "apiVersion")
                     .and_then(|(_, v)| serde_json::from_str::<String>(v.get()).ok());
-                self.send(Read::Listed(api_version, k))
+                self.hand_on(Read::Listed(api_version, k))
             }
             Some(k) if items => bail!("`items` is read only in a List, not in a {k}"),
             None if items => {
                 bail!("not a Kubernetes object: `apiVersion` and `kind` are required")
             }
-            _ => self.send(Read::Object(object_text(fields)?)),
+            _ => self.hand_on(Read::Object(object_text(fields)?)),
         }
     }
 }
@@ -233,7 +234,7 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         while let Some(item) = seq.next_element::<Box<RawValue>>()? {
-            if let Err(e) = self.doc.send(Read::Item(item)) {
+            if let Err(e) = self.doc.hand_on(Read::Item(item)) {
                 return Err(self.doc.fail(e));
             }
         }
