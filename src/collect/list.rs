@@ -49,10 +49,15 @@ pub fn path(kind: Kind, namespace: Option<&str>) -> String {
 struct Page<'a> {
     #[serde(rename = "apiVersion", borrow, default)]
     api_version: Option<Cow<'a, str>>,
-    #[serde(default)]
-    metadata: Option<PageMeta>,
     #[serde(borrow, default)]
     items: Option<Vec<&'a RawValue>>,
+}
+
+/// What comes before a page's items: the token of the next page.
+#[derive(Deserialize)]
+struct PageHead {
+    #[serde(default)]
+    metadata: Option<PageMeta>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +66,38 @@ struct PageMeta {
     token: Option<String>,
 }
 
+/// The pages of one List typed so far.
+#[derive(Default)]
+struct Typed {
+    view: Box<ClusterView>,
+    count: usize,
+    raw: Vec<Value>,
+}
+
+impl Typed {
+    /// Type every item of a page into the view (and keep it as JSON when asked).
+    fn add_page(&mut self, body: &[u8], kind: Kind, keep_raw: bool) -> anyhow::Result<()> {
+        let page: Page<'_> = serde_json::from_slice(body)?;
+        let kind_name = kind.info().kind;
+        let api_version = page
+            .api_version
+            .as_deref()
+            .map_or_else(|| kind.api_version(), str::to_string);
+        let mut sink = ObjectSink::new(&mut self.view);
+        for item in page.items.unwrap_or_default() {
+            if keep_raw {
+                self.raw.push(as_value(item, &api_version, kind_name)?);
+            }
+            sink.add_item(&api_version, kind_name, Doc::Raw(item))?;
+            self.count += 1;
+        }
+        Ok(())
+    }
+}
+
+/// List `kind` page by page. A page is typed on a blocking thread while the
+/// next one is fetched, so the server's work on a page overlaps ours on the
+/// one before (it only starts a page when asked for it).
 pub async fn list(
     api: &Api,
     kind: Kind,
@@ -68,65 +105,63 @@ pub async fn list(
     page_size: u32,
     keep_raw: bool,
 ) -> Listed {
-    let base = path(kind, namespace);
-    let kind_name = kind.info().kind;
-    let mut view = Box::<ClusterView>::default();
-    let mut count = 0;
-    let mut raw = Vec::new();
-    let mut token: Option<String> = None;
+    let first = format!("{}?limit={page_size}", path(kind, namespace));
+    let mut typed = Typed::default();
+    let mut response = api.get(&first).await;
+    // Whether `response` answers a `continue` request.
+    let mut continued = false;
     let mut restarted = false;
     loop {
-        let mut url = format!("{base}?limit={page_size}");
-        if let Some(t) = &token {
-            url.push_str("&continue=");
-            url.push_str(&encode(t));
-        }
-        let body = match api.get(&url).await {
+        let body = match response {
             Ok(body) => body,
             Err(Failure::Status { code: 401, message }) => return Listed::Unauthorized(message),
             // 410 Gone: the continue token expired (the list changed too much
             // between pages). Start over once, as a consistent list must.
-            Err(Failure::Status { code: 410, .. }) if token.is_some() && !restarted => {
+            Err(Failure::Status { code: 410, .. }) if continued && !restarted => {
                 restarted = true;
-                token = None;
-                view = Box::default();
-                count = 0;
-                raw.clear();
+                continued = false;
+                typed = Typed::default();
+                response = api.get(&first).await;
                 continue;
             }
             Err(failure) => return Listed::Gap(gap(kind, namespace, &failure)),
         };
-        let page: Page<'_> = match serde_json::from_slice(&body) {
-            Ok(page) => page,
+        let token = match serde_json::from_slice::<PageHead>(&body) {
+            Ok(head) => head
+                .metadata
+                .and_then(|m| m.token)
+                .filter(|t| !t.is_empty()),
             Err(e) => {
                 let failure = Failure::Transport(format!("the answer is not a JSON List: {e}"));
                 return Listed::Gap(gap(kind, namespace, &failure));
             }
         };
-        let api_version = page
-            .api_version
-            .as_deref()
-            .map_or_else(|| kind.api_version(), str::to_string);
-        let mut sink = ObjectSink::new(&mut view);
-        for item in page.items.unwrap_or_default() {
-            if keep_raw {
-                match as_value(item, &api_version, kind_name) {
-                    Ok(value) => raw.push(value),
-                    Err(e) => return Listed::Invalid(e),
-                }
+        // The page's text is dropped once typed.
+        let typing = tokio::task::spawn_blocking(move || {
+            let result = typed.add_page(&body, kind, keep_raw);
+            (typed, result)
+        });
+        let next = match &token {
+            Some(t) => Some(api.get(&format!("{first}&continue={}", encode(t))).await),
+            None => None,
+        };
+        typed = match typing.await {
+            Ok((typed, Ok(()))) => typed,
+            Ok((_, Err(e))) => return Listed::Invalid(e),
+            Err(e) => return Listed::Invalid(anyhow::anyhow!("typing a page failed: {e}")),
+        };
+        match next {
+            Some(answer) => {
+                response = answer;
+                continued = true;
             }
-            if let Err(e) = sink.add_item(&api_version, kind_name, Doc::Raw(item)) {
-                return Listed::Invalid(e);
+            None => {
+                return Listed::Items {
+                    view: typed.view,
+                    count: typed.count,
+                    raw: typed.raw,
+                };
             }
-            count += 1;
-        }
-        token = page
-            .metadata
-            .and_then(|m| m.token)
-            .filter(|t| !t.is_empty());
-        // The page's text is dropped here, before the next one is fetched.
-        if token.is_none() {
-            return Listed::Items { view, count, raw };
         }
     }
 }
