@@ -42,7 +42,7 @@ pub fn fixture_objects(name: &str) -> std::io::Result<Vec<Value>> {
         mlopsctl::snapshot::parse_documents(&bytes, false, &mut |doc| {
             let value = match doc {
                 mlopsctl::snapshot::Doc::Value(v) => v,
-                mlopsctl::snapshot::Doc::Raw(raw) => serde_json::from_str(raw.get())?,
+                mlopsctl::snapshot::Doc::Raw(text) => serde_json::from_str(text)?,
             };
             match value.get("items") {
                 Some(Value::Array(items)) => objects.extend(items.iter().cloned()),

@@ -88,7 +88,7 @@ impl Typed {
             if keep_raw {
                 self.raw.push(as_value(item, &api_version, kind_name)?);
             }
-            sink.add_item(&api_version, kind_name, Doc::Raw(item))?;
+            sink.add_item(&api_version, kind_name, Doc::Raw(item.get()))?;
             self.count += 1;
         }
         Ok(())

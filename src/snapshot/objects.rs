@@ -20,7 +20,8 @@ use crate::cluster::{ClusterView, DynamicObject, Event, HasMeta, Kind, Store};
 /// 10,000-pod List never exists as one generic tree in memory.
 pub enum Doc<'a> {
     Value(Value),
-    Raw(&'a RawValue),
+    /// JSON text.
+    Raw(&'a str),
 }
 
 /// The fields read before deciding how to parse an object.
@@ -40,9 +41,30 @@ struct HeadMeta<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     namespace: Option<Cow<'a, str>>,
+    #[serde(rename = "managedFields", borrow, default)]
+    managed_fields: Option<&'a RawValue>,
 }
 
 impl Head<'_> {
+    /// The object's `text` with `null` for its `metadata.managedFields`, when
+    /// it has them: the server's bookkeeping of who set which field, often
+    /// as long as the rest of the object. No check reads them, and typing
+    /// them builds a tree of every field path only to drop it.
+    fn without_managed_fields(&self, text: &str) -> Option<String> {
+        let fields = self.metadata.as_ref()?.managed_fields?.get();
+        // The head borrows from `text`: the fields are a slice of it.
+        let start = (fields.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+        let end = start + fields.len();
+        let (before, after) = (text.get(..start)?, text.get(end..)?);
+        Some([before, "null", after].concat())
+    }
+
+    /// Whether reading stopped early because the head was all there.
+    fn complete(&self, defaulted: bool) -> bool {
+        let named = defaulted || (self.api_version.is_some() && self.kind.is_some());
+        named && self.metadata.is_some()
+    }
+
     /// `Pod ml/x` to name an object in an error.
     fn label(&self) -> String {
         let Some(kind) = self.kind.as_deref() else {
@@ -60,15 +82,83 @@ impl Head<'_> {
 pub(super) const NOT_AN_OBJECT: &str =
     "expected a Kubernetes object (a mapping with apiVersion and kind), found";
 
+/// Reads an object's [`Head`] and stops once it has it, rather than scanning
+/// the rest of the object (its spec and status, most of its text), which the
+/// typed parse that follows reads anyway. `apiVersion`, `kind` and `metadata`
+/// come first in what the API server, kubectl and sorted keys write.
+struct HeadSeed<'s, 'de> {
+    head: &'s mut Option<Head<'de>>,
+    /// `apiVersion` and `kind` have defaults (a List's), so only `metadata`
+    /// is waited for.
+    defaulted: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for HeadSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for HeadSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let defaulted = self.defaulted;
+        let head = self.head.insert(Head {
+            api_version: None,
+            kind: None,
+            metadata: None,
+        });
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "apiVersion" => head.api_version = map.next_value()?,
+                "kind" => head.kind = map.next_value()?,
+                "metadata" => head.metadata = map.next_value()?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            if head.complete(defaulted) {
+                // serde_json reports the unread rest as an error, which
+                // `Doc::head` sets aside: the head is complete.
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Doc<'_> {
-    fn head(&self) -> Result<Head<'_>> {
+    /// The object's head. With `defaulted`, its `apiVersion` and `kind` have
+    /// defaults, and reading stops at `metadata`.
+    fn head(&self, defaulted: bool) -> Result<Head<'_>> {
         match self {
-            Doc::Raw(raw) => {
-                let text = raw.get();
+            Doc::Raw(text) => {
                 if !text.starts_with('{') {
                     bail!("{NOT_AN_OBJECT} {}", json_type(text));
                 }
-                serde_json::from_str(text).map_err(|e| anyhow!("{e}"))
+                let mut head = None;
+                let seed = HeadSeed {
+                    head: &mut head,
+                    defaulted,
+                };
+                let read = serde::de::DeserializeSeed::deserialize(
+                    seed,
+                    &mut serde_json::Deserializer::from_str(text),
+                );
+                match (head, read) {
+                    (Some(head), _) if head.complete(defaulted) => Ok(head),
+                    (_, Err(e)) => Err(anyhow!("{e}")),
+                    (head, Ok(())) => {
+                        head.ok_or_else(|| anyhow!("{NOT_AN_OBJECT} {}", json_type(text)))
+                    }
+                }
             }
             Doc::Value(v @ Value::Object(_)) => {
                 let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(Cow::Borrowed);
@@ -78,6 +168,7 @@ impl Doc<'_> {
                     metadata: Some(HeadMeta {
                         name: text("/metadata/name"),
                         namespace: text("/metadata/namespace"),
+                        managed_fields: None,
                     }),
                 })
             }
@@ -98,8 +189,8 @@ impl Doc<'_> {
         }
         match self {
             Doc::Value(v) => serde_path_to_error::deserialize(v).map_err(describe),
-            Doc::Raw(raw) => serde_json::from_str(raw.get()).or_else(|e| {
-                let tree: Value = serde_json::from_str(raw.get()).map_err(|_| anyhow!("{e}"))?;
+            Doc::Raw(text) => serde_json::from_str(text).or_else(|e| {
+                let tree: Value = serde_json::from_str(text).map_err(|_| anyhow!("{e}"))?;
                 Doc::Value(tree).parse()
             }),
         }
@@ -108,7 +199,7 @@ impl Doc<'_> {
     fn into_value(self) -> Result<Value> {
         match self {
             Doc::Value(v) => Ok(v),
-            Doc::Raw(raw) => Ok(serde_json::from_str(raw.get())?),
+            Doc::Raw(text) => Ok(serde_json::from_str(text)?),
         }
     }
 }
@@ -123,12 +214,12 @@ impl<'a> Doc<'a> {
         }
         match self {
             Doc::Raw(raw) => {
-                let parsed: Items<'a> = serde_json::from_str(raw.get())
+                let parsed: Items<'a> = serde_json::from_str(raw)
                     .map_err(|e| anyhow!("a {kind} needs an `items` array: {e}"))?;
                 let items = parsed
                     .items
                     .ok_or_else(|| anyhow!("a {kind} needs an `items` array"))?;
-                Ok(items.into_iter().map(Doc::Raw).collect())
+                Ok(items.into_iter().map(|raw| Doc::Raw(raw.get())).collect())
             }
             Doc::Value(Value::Object(mut map)) => match map.remove("items") {
                 Some(Value::Array(items)) => Ok(items.into_iter().map(Doc::Value).collect()),
@@ -153,7 +244,7 @@ pub fn parse_documents(
                 e.column()
             )
         })?;
-        return each(Doc::Raw(raw));
+        return each(Doc::Raw(raw.get()));
     }
     let text = std::str::from_utf8(bytes).context("YAML files must be UTF-8")?;
     let docs = crate::yaml::documents(text)?;
@@ -183,7 +274,7 @@ impl<'a> ObjectSink<'a> {
     /// Add one document: an object, or a List of objects (`kind: List` or
     /// `kind: PodList` with an `items` array).
     pub fn add(&mut self, doc: Doc<'_>) -> Result<()> {
-        let head = doc.head()?;
+        let head = doc.head(false)?;
         let kind = head.kind.as_deref().unwrap_or_default().to_string();
         if kind.ends_with("List") {
             self.note_list(head.api_version.as_deref(), &kind);
@@ -258,7 +349,7 @@ impl<'a> ObjectSink<'a> {
         default_api_version: &str,
         default_kind: &str,
     ) -> Result<()> {
-        let head = doc.head()?;
+        let head = doc.head(!default_api_version.is_empty() && !default_kind.is_empty())?;
         let api_version = head
             .api_version
             .as_deref()
@@ -276,7 +367,15 @@ impl<'a> ObjectSink<'a> {
         {
             bail!("`metadata.name` is required");
         }
+        let trimmed = match doc {
+            Doc::Raw(text) => head.without_managed_fields(text),
+            Doc::Value(_) => None,
+        };
         drop(head);
+        let doc = match &trimmed {
+            Some(text) => Doc::Raw(text),
+            None => doc,
+        };
         let view = &mut *self.view;
         let Some(kind) = Kind::from_object(&api_version, &kind_name) else {
             view.other.push(dynamic(api_version, kind_name, doc)?);
@@ -321,7 +420,7 @@ impl<'a> ObjectSink<'a> {
 
 /// `Pod ml/x` for an error about `doc`, whose kind defaults to `kind`.
 fn label_of(doc: &Doc<'_>, kind: Option<&str>) -> String {
-    match doc.head() {
+    match doc.head(false) {
         Ok(mut head) => {
             if let Some(kind) = kind {
                 head.kind.get_or_insert(Cow::Borrowed(kind));
@@ -462,6 +561,52 @@ fn hpa_v2(h: autoscaling_v1::HorizontalPodAutoscaler) -> autoscaling_v2::Horizon
 mod tests {
     use super::*;
 
+    /// The head is read up to `metadata` and the object's own `apiVersion` and
+    /// `kind`, wherever they are, and no further.
+    #[test]
+    fn heads_stop_once_complete() {
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"{"metadata":{"name":"p","namespace":"ml"},"spec":{"containers":[]},"kind":"Pod","status":{},"apiVersion":"v1"}"#,
+        )
+        .unwrap();
+        let doc = Doc::Raw(raw.get());
+        let head = doc.head(false).unwrap();
+        assert_eq!(head.label(), "Pod ml/p");
+        assert_eq!(head.api_version.as_deref(), Some("v1"));
+        // With a List's defaults, reading stops at `metadata`.
+        let head = doc.head(true).unwrap();
+        assert!(head.kind.is_none() && head.api_version.is_none());
+        assert_eq!(head.metadata.unwrap().name.as_deref(), Some("p"));
+        let list: Box<RawValue> = serde_json::from_str(r#"{"items":[],"kind":"List"}"#).unwrap();
+        let list = Doc::Raw(list.get());
+        let head = list.head(false).unwrap();
+        assert_eq!(head.kind.as_deref(), Some("List"));
+        assert!(head.metadata.is_none());
+        let bad: Box<RawValue> = serde_json::from_str(r#"{"kind":7}"#).unwrap();
+        assert!(Doc::Raw(bad.get()).head(false).is_err());
+    }
+
+    /// managedFields become `null` in the text that is typed; the same words
+    /// elsewhere in the object are left alone.
+    #[test]
+    fn managed_fields_are_cut_from_the_text() {
+        let text = r#"{"metadata":{"name":"p","annotations":{"a":"\"managedFields\":[1]"},"managedFields":[{"manager":"k","fieldsV1":{"f:spec":{}}}],"uid":"u"},"spec":{}}"#;
+        let doc = Doc::Raw(text);
+        let head = doc.head(true).unwrap();
+        assert_eq!(
+            head.without_managed_fields(text).unwrap(),
+            r#"{"metadata":{"name":"p","annotations":{"a":"\"managedFields\":[1]"},"managedFields":null,"uid":"u"},"spec":{}}"#
+        );
+        let plain = r#"{"metadata":{"name":"p"}}"#;
+        let doc = Doc::Raw(plain);
+        assert!(
+            doc.head(true)
+                .unwrap()
+                .without_managed_fields(plain)
+                .is_none()
+        );
+    }
+
     #[test]
     fn list_items_take_the_lists_api_version_and_kind() {
         let mut view = ClusterView::default();
@@ -470,12 +615,12 @@ mod tests {
             r#"{"metadata":{"name":"p","namespace":"ml","managedFields":[{"manager":"k"}]},"spec":{"containers":[]}}"#,
         )
         .unwrap();
-        sink.add_item("v1", "Pod", Doc::Raw(&pod)).unwrap();
+        sink.add_item("v1", "Pod", Doc::Raw(pod.get())).unwrap();
         let model: Box<RawValue> = serde_json::from_str(
             r#"{"metadata":{"name":"iris","namespace":"seldon-mesh"},"spec":{"storageUri":"gs://x"}}"#,
         )
         .unwrap();
-        sink.add_item("mlops.seldon.io/v1alpha1", "Model", Doc::Raw(&model))
+        sink.add_item("mlops.seldon.io/v1alpha1", "Model", Doc::Raw(model.get()))
             .unwrap();
         let bad: Box<RawValue> = serde_json::from_str(
             r#"{"metadata":{"name":"q","namespace":"ml"},"spec":{"containers":3}}"#,
@@ -483,7 +628,7 @@ mod tests {
         .unwrap();
         let err = format!(
             "{:#}",
-            sink.add_item("v1", "Pod", Doc::Raw(&bad)).unwrap_err()
+            sink.add_item("v1", "Pod", Doc::Raw(bad.get())).unwrap_err()
         );
         assert!(
             err.starts_with("Pod ml/q: field `spec.containers`"),
@@ -512,7 +657,7 @@ mod tests {
             ))
             .unwrap();
             ObjectSink::new(view)
-                .add_item("v1", "ConfigMap", Doc::Raw(&raw))
+                .add_item("v1", "ConfigMap", Doc::Raw(raw.get()))
                 .unwrap();
         }
         one.absorb(two);

@@ -57,13 +57,10 @@ fn type_all(receive: Receiver<Read>, sink: &mut ObjectSink<'_>) -> Result<()> {
             Read::Items(kind) => (list_kind, n) = (kind, 0),
             Read::Item(item) => {
                 n += 1;
-                sink.add_list_item(n, &list_kind, Doc::Raw(&item))?;
+                sink.add_list_item(n, &list_kind, Doc::Raw(item.get()))?;
             }
             Read::Listed(api_version, kind) => sink.note_list(api_version.as_deref(), &kind),
-            Read::Object(text) => {
-                let raw: &RawValue = serde_json::from_str(&text)?;
-                sink.add(Doc::Raw(raw))?;
-            }
+            Read::Object(text) => sink.add(Doc::Raw(&text))?,
         }
     }
     Ok(())

@@ -328,7 +328,7 @@ fn load_dir(
             mlopsctl::snapshot::parse_documents(&bytes, json, &mut |doc| {
                 docs.push(match doc {
                     mlopsctl::snapshot::Doc::Value(v) => v,
-                    mlopsctl::snapshot::Doc::Raw(raw) => serde_json::from_str(raw.get()).unwrap(),
+                    mlopsctl::snapshot::Doc::Raw(text) => serde_json::from_str(text).unwrap(),
                 });
                 Ok(())
             })
