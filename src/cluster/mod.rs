@@ -2,6 +2,7 @@
 //! snapshot, indexed for the lookups checks need. Checks only read it.
 
 mod api_stats;
+mod compact;
 mod kinds;
 mod lean;
 mod object_ref;
@@ -19,6 +20,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Node, Pod, Sec
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 pub use api_stats::{ApiRequest, ApiStats};
+pub use compact::Compact;
 pub use kinds::{Kind, KindInfo};
 pub use lean::{Endpoint, EndpointConditions, EndpointSlice, Event, ReplicaSet};
 pub use object_ref::ObjectRef;

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::cluster::{ClusterView, DynamicObject, Event, HasMeta, Kind, Store};
+use crate::cluster::{ClusterView, Compact, DynamicObject, Event, HasMeta, Kind, Store};
 
 /// One document or List item, either parsed YAML or raw JSON text. Raw text
 /// (from `.json` files) is deserialized straight into typed structs, so a
@@ -433,11 +433,12 @@ fn label_of(doc: &Doc<'_>, kind: Option<&str>) -> String {
 
 fn insert<K>(store: &mut Store<K>, doc: Doc<'_>) -> Result<()>
 where
-    K: DeserializeOwned + HasMeta,
+    K: DeserializeOwned + HasMeta + Compact,
 {
     let mut object: K = doc.parse()?;
     // managedFields are bookkeeping no check reads; dropping them halves big dumps.
     object.meta_mut().managed_fields = None;
+    object.compact();
     store.insert(object);
     Ok(())
 }
