@@ -158,8 +158,10 @@ impl Api {
             .collect()
             .await
             .map_err(|e| transport(&e))?
-            .to_bytes()
-            .to_vec();
+            .to_bytes();
+        // Takes the joined buffer over rather than copying it (a List page is
+        // megabytes).
+        let body = Vec::from(body);
         Ok((status, body, retry_after))
     }
 
