@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::analyzers::Draft;
 use crate::catalogue::Check;
@@ -13,21 +14,15 @@ use crate::report::Report;
 use crate::report::causes::{self, Traits};
 use crate::report::findings::{Cause, CheckResult, CheckStatus, Finding};
 
+/// What running one check gave: its drafts or the reason it was skipped, or
+/// the message of its panic.
+type Outcome = Result<Result<Vec<Draft>, String>, String>;
+
 pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
     let mut results = Vec::new();
     // (analyzer, subject) → the findings it produced, for cause links.
     let mut drafts_by_check: Vec<(&Check, Vec<Draft>)> = Vec::new();
-    for check in checks {
-        let skip = check
-            .def
-            .needs
-            .iter()
-            .find_map(|kind| view.coverage_gap(*kind))
-            .map(|gap| gap.detail());
-        let outcome = match skip {
-            Some(reason) => Ok(Err(reason)),
-            None => contained(|| check.analyzer.analyze(view)),
-        };
+    for (check, outcome) in checks.iter().zip(outcomes(checks, view)) {
         let (status, reason, drafts) = match outcome {
             Ok(Ok(d)) if d.is_empty() => (CheckStatus::Pass, None, d),
             Ok(Ok(d)) => (CheckStatus::Fail, None, d),
@@ -101,6 +96,60 @@ pub fn run(checks: &[&Check], view: &ClusterView, source: String) -> Report {
             .cmp(&(b.severity, &b.code, &b.subject, &b.message))
     });
     Report::new(source, results, findings, view.coverage.clone())
+}
+
+/// Every check's outcome, in the order of `checks`. Checks only read the
+/// view, so they run on every core: on a big cluster a few of them take most
+/// of the time after loading.
+fn outcomes(checks: &[&Check], view: &ClusterView) -> Vec<Outcome> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_WORKERS)
+        .min(checks.len());
+    if workers <= 1 {
+        return checks.iter().map(|check| outcome(check, view)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Outcome>> = checks.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let take = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(check) = checks.get(i) else {
+                    return done;
+                };
+                done.push((i, outcome(check, view)));
+            }
+        };
+        let workers: Vec<_> = (0..workers).map(|_| scope.spawn(take)).collect();
+        for worker in workers {
+            // A check's panic is caught in it; a worker has nothing else to panic on.
+            let done = worker.join().unwrap_or_else(|p| panic::resume_unwind(p));
+            for (i, outcome) in done {
+                slots[i] = Some(outcome);
+            }
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
+/// Checks run at once at most: a few slow checks bound the run, and each
+/// worker adds what its check allocates to the peak memory.
+const MAX_WORKERS: usize = 4;
+
+/// Run one check, or skip it when a kind it needs was not read.
+fn outcome(check: &Check, view: &ClusterView) -> Outcome {
+    let skip = check
+        .def
+        .needs
+        .iter()
+        .find_map(|kind| view.coverage_gap(*kind))
+        .map(|gap| gap.detail());
+    match skip {
+        Some(reason) => Ok(Err(reason)),
+        None => contained(|| check.analyzer.analyze(view)),
+    }
 }
 
 thread_local! {
