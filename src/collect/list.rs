@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -51,13 +52,6 @@ struct Page<'a> {
     api_version: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     items: Option<Vec<&'a RawValue>>,
-}
-
-/// What comes before a page's items: the token of the next page.
-#[derive(Deserialize)]
-struct PageHead {
-    #[serde(default)]
-    metadata: Option<PageMeta>,
 }
 
 #[derive(Deserialize)]
@@ -126,11 +120,8 @@ pub async fn list(
             }
             Err(failure) => return Listed::Gap(gap(kind, namespace, &failure)),
         };
-        let token = match serde_json::from_slice::<PageHead>(&body) {
-            Ok(head) => head
-                .metadata
-                .and_then(|m| m.token)
-                .filter(|t| !t.is_empty()),
+        let token = match next_token(&body) {
+            Ok(token) => token,
             Err(e) => {
                 let failure = Failure::Transport(format!("the answer is not a JSON List: {e}"));
                 return Listed::Gap(gap(kind, namespace, &failure));
@@ -163,6 +154,52 @@ pub async fn list(
                 };
             }
         }
+    }
+}
+
+/// The token of the next page, from the page's `metadata`. The API server
+/// writes it before the items, and reading stops there: the items are
+/// megabytes, and the typing thread reads them anyway.
+fn next_token(body: &[u8]) -> Result<Option<String>, serde_json::Error> {
+    /// Fills its slot with the page's `metadata` (`Some(None)`: `null`).
+    struct Seed<'s>(&'s mut Option<Option<PageMeta>>);
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a List")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if key == "metadata" {
+                    *self.0 = Some(map.next_value()?);
+                    // serde_json reports the unread rest as an error, set
+                    // aside below: the token is all that is wanted here.
+                    break;
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    let mut meta = None;
+    let read = Seed(&mut meta).deserialize(&mut serde_json::Deserializer::from_slice(body));
+    match (meta, read) {
+        (Some(meta), _) => Ok(meta.and_then(|m| m.token).filter(|t| !t.is_empty())),
+        (None, Err(e)) => Err(e),
+        // No metadata: the List is one page.
+        (None, Ok(())) => Ok(None),
     }
 }
 
@@ -264,6 +301,26 @@ mod tests {
             gap(Kind::Pod, None, &Failure::Timeout).result,
             CoverageResult::Failed
         );
+    }
+
+    /// The token is read from `metadata` wherever it is, and reading stops
+    /// there; a body that is not a List is an error.
+    #[test]
+    fn next_tokens_come_from_the_pages_metadata() {
+        let first = br#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"abc"},"items":[{"metadata":{"name":"p"}}]}"#;
+        assert_eq!(next_token(first).unwrap().as_deref(), Some("abc"));
+        // Reading stops at metadata: what follows is not read.
+        assert_eq!(
+            next_token(br#"{"metadata":{"continue":"x"},"items":[oops"#)
+                .unwrap()
+                .as_deref(),
+            Some("x")
+        );
+        let last = br#"{"items":[],"metadata":{"resourceVersion":"7","continue":""}}"#;
+        assert_eq!(next_token(last).unwrap(), None);
+        assert_eq!(next_token(br#"{"items":[]}"#).unwrap(), None);
+        assert!(next_token(b"<html>bad gateway</html>").is_err());
+        assert!(next_token(br#"{"items":[}"#).is_err());
     }
 
     #[test]
