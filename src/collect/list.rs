@@ -5,12 +5,13 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{IgnoredAny, MapAccess};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::http::{Api, Failure};
 use crate::cluster::{ClusterView, CoverageRecord, CoverageResult, Kind};
+use crate::snapshot::leading::{self, Leading};
 use crate::snapshot::{Doc, ObjectSink};
 
 /// What listing one kind in one scope gave.
@@ -161,46 +162,27 @@ pub async fn list(
 /// writes it before the items, and reading stops there: the items are
 /// megabytes, and the typing thread reads them anyway.
 fn next_token(body: &[u8]) -> Result<Option<String>, serde_json::Error> {
-    /// Fills its slot with the page's `metadata` (`Some(None)`: `null`).
-    struct Seed<'s>(&'s mut Option<Option<PageMeta>>);
+    /// The page's `metadata` once read (`Some(None)`: `null`).
+    struct Metadata(Option<Option<PageMeta>>);
 
-    impl<'de> DeserializeSeed<'de> for Seed<'_> {
-        type Value = ();
-
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Seed<'_> {
-        type Value = ();
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a List")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                if key == "metadata" {
-                    *self.0 = Some(map.next_value()?);
-                    // serde_json reports the unread rest as an error, set
-                    // aside below: the token is all that is wanted here.
-                    break;
-                }
-                map.next_value::<IgnoredAny>()?;
+    impl<'de> Leading<'de> for Metadata {
+        fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+            if key == "metadata" {
+                self.0 = Some(map.next_value()?);
+                return Ok(true);
             }
-            Ok(())
+            map.next_value::<IgnoredAny>()?;
+            Ok(false)
         }
     }
 
-    let mut meta = None;
-    let read = Seed(&mut meta).deserialize(&mut serde_json::Deserializer::from_slice(body));
-    match (meta, read) {
-        (Some(meta), _) => Ok(meta.and_then(|m| m.token).filter(|t| !t.is_empty())),
-        (None, Err(e)) => Err(e),
-        // No metadata: the List is one page.
-        (None, Ok(())) => Ok(None),
-    }
+    let mut metadata = Metadata(None);
+    leading::read(body, &mut metadata)?;
+    Ok(metadata
+        .0
+        .flatten()
+        .and_then(|m| m.token)
+        .filter(|t| !t.is_empty()))
 }
 
 /// A listed item as a JSON value for `snapshot save`: with `apiVersion` and

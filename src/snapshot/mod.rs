@@ -1,6 +1,7 @@
 //! Reads a snapshot (a directory in the layout of DESIGN.md, or one file) into a
 //! ClusterView. Every error names the file, and the line or object, that broke.
 
+pub mod leading;
 mod objects;
 pub mod redact;
 mod save;

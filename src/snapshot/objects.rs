@@ -9,10 +9,11 @@ use k8s_openapi::api::autoscaling::v2 as autoscaling_v2;
 use k8s_openapi::api::events::v1 as events_v1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::leading::{self, Leading};
 use crate::cluster::{ClusterView, Compact, DynamicObject, Event, HasMeta, Kind, Store};
 
 /// One document or List item, either parsed YAML or raw JSON text. Raw text
@@ -25,13 +26,10 @@ pub enum Doc<'a> {
 }
 
 /// The fields read before deciding how to parse an object.
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Head<'a> {
-    #[serde(rename = "apiVersion", borrow, default)]
     api_version: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     metadata: Option<HeadMeta<'a>>,
 }
 
@@ -86,53 +84,31 @@ pub(super) const NOT_AN_OBJECT: &str =
 /// the rest of the object (its spec and status, most of its text), which the
 /// typed parse that follows reads anyway. `apiVersion`, `kind` and `metadata`
 /// come first in what the API server, kubectl and sorted keys write.
-struct HeadSeed<'s, 'de> {
-    head: &'s mut Option<Head<'de>>,
+struct HeadReader<'de> {
+    head: Head<'de>,
     /// `apiVersion` and `kind` have defaults (a List's), so only `metadata`
     /// is waited for.
     defaulted: bool,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for HeadSeed<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for HeadSeed<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a Kubernetes object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let defaulted = self.defaulted;
-        let head = self.head.insert(Head {
-            api_version: None,
-            kind: None,
-            metadata: None,
-        });
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "apiVersion" => head.api_version = map.next_value()?,
-                "kind" => head.kind = map.next_value()?,
-                "metadata" => head.metadata = map.next_value()?,
-                _ => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
-            if head.complete(defaulted) {
-                // serde_json reports the unread rest as an error, which
-                // `Doc::head` sets aside: the head is complete.
-                break;
+impl<'de> Leading<'de> for HeadReader<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        let head = &mut self.head;
+        match key {
+            "apiVersion" => head.api_version = map.next_value::<Option<Text<'de>>>()?.map(|t| t.0),
+            "kind" => head.kind = map.next_value::<Option<Text<'de>>>()?.map(|t| t.0),
+            "metadata" => head.metadata = map.next_value()?,
+            _ => {
+                map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(())
+        Ok(head.complete(self.defaulted))
     }
 }
+
+/// A string borrowed from the text where it has no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 impl Doc<'_> {
     /// The object's head. With `defaulted`, its `apiVersion` and `kind` have
@@ -143,22 +119,12 @@ impl Doc<'_> {
                 if !text.starts_with('{') {
                     bail!("{NOT_AN_OBJECT} {}", json_type(text));
                 }
-                let mut head = None;
-                let seed = HeadSeed {
-                    head: &mut head,
+                let mut reader = HeadReader {
+                    head: Head::default(),
                     defaulted,
                 };
-                let read = serde::de::DeserializeSeed::deserialize(
-                    seed,
-                    &mut serde_json::Deserializer::from_str(text),
-                );
-                match (head, read) {
-                    (Some(head), _) if head.complete(defaulted) => Ok(head),
-                    (_, Err(e)) => Err(anyhow!("{e}")),
-                    (head, Ok(())) => {
-                        head.ok_or_else(|| anyhow!("{NOT_AN_OBJECT} {}", json_type(text)))
-                    }
-                }
+                leading::read(text.as_bytes(), &mut reader).map_err(|e| anyhow!("{e}"))?;
+                Ok(reader.head)
             }
             Doc::Value(v @ Value::Object(_)) => {
                 let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(Cow::Borrowed);
