@@ -69,10 +69,23 @@ struct Typed {
     raw: Vec<Value>,
 }
 
+/// Why a page was not typed.
+enum PageError {
+    /// The answer is not a List: a gap, as when its start was not.
+    NotAList(serde_json::Error),
+    /// An item is not a valid object of its kind.
+    Invalid(anyhow::Error),
+}
+
 impl Typed {
     /// Type every item of a page into the view (and keep it as JSON when asked).
-    fn add_page(&mut self, body: &[u8], kind: Kind, keep_raw: bool) -> anyhow::Result<()> {
-        let page: Page<'_> = serde_json::from_slice(body)?;
+    fn add_page(&mut self, body: &[u8], kind: Kind, keep_raw: bool) -> Result<(), PageError> {
+        let page: Page<'_> = serde_json::from_slice(body).map_err(PageError::NotAList)?;
+        self.add_items(page, kind, keep_raw)
+            .map_err(PageError::Invalid)
+    }
+
+    fn add_items(&mut self, page: Page<'_>, kind: Kind, keep_raw: bool) -> anyhow::Result<()> {
         let kind_name = kind.info().kind;
         let api_version = page
             .api_version
@@ -123,10 +136,7 @@ pub async fn list(
         };
         let token = match next_token(&body) {
             Ok(token) => token,
-            Err(e) => {
-                let failure = Failure::Transport(format!("the answer is not a JSON List: {e}"));
-                return Listed::Gap(gap(kind, namespace, &failure));
-            }
+            Err(e) => return not_a_list(kind, namespace, &e),
         };
         // The page's text is dropped once typed.
         let typing = tokio::task::spawn_blocking(move || {
@@ -139,7 +149,8 @@ pub async fn list(
         };
         typed = match typing.await {
             Ok((typed, Ok(()))) => typed,
-            Ok((_, Err(e))) => return Listed::Invalid(e),
+            Ok((_, Err(PageError::NotAList(e)))) => return not_a_list(kind, namespace, &e),
+            Ok((_, Err(PageError::Invalid(e)))) => return Listed::Invalid(e),
             Err(e) => return Listed::Invalid(anyhow::anyhow!("typing a page failed: {e}")),
         };
         match next {
@@ -199,6 +210,12 @@ fn as_value(item: &RawValue, api_version: &str, kind: &str) -> anyhow::Result<Va
         }
     }
     Ok(value)
+}
+
+/// An answer that is not a JSON List, as a gap.
+fn not_a_list(kind: Kind, namespace: Option<&str>, e: &serde_json::Error) -> Listed {
+    let failure = Failure::Transport(format!("the answer is not a JSON List: {e}"));
+    Listed::Gap(gap(kind, namespace, &failure))
 }
 
 /// A refusal or failure as coverage data.
@@ -303,6 +320,26 @@ mod tests {
         assert_eq!(next_token(br#"{"items":[]}"#).unwrap(), None);
         assert!(next_token(b"<html>bad gateway</html>").is_err());
         assert!(next_token(br#"{"items":[}"#).is_err());
+    }
+
+    /// A page whose items are not a list is a gap, like an answer that is not a
+    /// List from its start; an item that is not a Pod fails the listing.
+    #[test]
+    fn a_page_that_is_not_a_list_is_told_from_an_invalid_item() {
+        let mut typed = Typed::default();
+        let body = br#"{"metadata":{"continue":""},"items":{"oops":1}}"#;
+        assert!(matches!(
+            typed.add_page(body, Kind::Pod, false),
+            Err(PageError::NotAList(_))
+        ));
+        let body = br#"{"items":[{"metadata":{"name":"p"},"spec":{"containers":7}}]}"#;
+        let Err(PageError::Invalid(e)) = typed.add_page(body, Kind::Pod, false) else {
+            panic!("an invalid Pod is an invalid item");
+        };
+        assert!(format!("{e:#}").contains("Pod p"), "{e:#}");
+        let body = br#"{"items":[{"metadata":{"name":"p","namespace":"ml"}}]}"#;
+        assert!(typed.add_page(body, Kind::Pod, false).is_ok());
+        assert_eq!(typed.count, 1);
     }
 
     #[test]
