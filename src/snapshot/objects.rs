@@ -57,7 +57,7 @@ impl Head<'_> {
         Some([before, "null", after].concat())
     }
 
-    /// Whether reading stopped early because the head was all there.
+    /// Whether the head has all it is read for, so reading can stop.
     fn complete(&self, defaulted: bool) -> bool {
         let named = defaulted || (self.api_version.is_some() && self.kind.is_some());
         named && self.metadata.is_some()
