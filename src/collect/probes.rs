@@ -29,10 +29,16 @@ pub struct Target {
     pub https: bool,
 }
 
-/// The HTTP readiness (else liveness) probe of every container of running pods.
+/// The HTTP readiness (else liveness) probe of every container of running
+/// pods, the first [`MAX_PROBES`] of them.
 pub fn wanted(view: &ClusterView) -> Vec<Target> {
     let mut out = Vec::new();
     for pod in view.pods.iter() {
+        // Each target is checked against those before it: stopping at the
+        // budget keeps that linear in the pods (50,000 pods took seconds).
+        if out.len() == MAX_PROBES {
+            break;
+        }
         let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
         let (Some(ns), Some(name), Some(spec)) = (
             &pod.metadata.namespace,
@@ -52,12 +58,12 @@ pub fn wanted(view: &ClusterView) -> Vec<Target> {
             if let Some(action) = action
                 && let Some(target) = target(ns, name, c, action)
                 && !out.contains(&target)
+                && out.len() < MAX_PROBES
             {
                 out.push(target);
             }
         }
     }
-    out.truncate(MAX_PROBES);
     out
 }
 
@@ -238,6 +244,31 @@ mod tests {
         assert_eq!(
             (targets[0].port, targets[0].path.as_str()),
             (8000, "/health")
+        );
+    }
+
+    /// The first MAX_PROBES distinct targets, in the pods' order.
+    #[test]
+    fn probes_stop_at_the_budget() {
+        let mut view = ClusterView::default();
+        let mut sink = crate::snapshot::ObjectSink::new(&mut view);
+        for i in 0..MAX_PROBES + 10 {
+            let pod = format!(
+                r#"{{"metadata":{{"name":"p{i:03}","namespace":"ml"}},
+                    "spec":{{"containers":[{{"name":"c","readinessProbe":{{"httpGet":{{"path":"/ready","port":8080}}}}}},
+                                           {{"name":"d","readinessProbe":{{"httpGet":{{"path":"/ready","port":8080}}}}}}]}},
+                    "status":{{"phase":"Running"}}}}"#
+            );
+            sink.add_item("v1", "Pod", crate::snapshot::Doc::Raw(&pod))
+                .unwrap();
+        }
+        let targets = wanted(&view);
+        // Two containers of a pod probing one endpoint are one target.
+        assert_eq!(targets.len(), MAX_PROBES);
+        assert_eq!(targets[0].pod, "p000");
+        assert_eq!(
+            targets[MAX_PROBES - 1].pod,
+            format!("p{:03}", MAX_PROBES - 1)
         );
     }
 
